@@ -1,0 +1,206 @@
+"""The command line: parse options, call the library, render, exit. Nothing else.
+
+Exit codes (errors.ExitCode): 0 ok · 1 a check found a shape regression (or a warning under
+--strict) · 2 invalid spec, input, command line or baseline · 3 internal error (a bug).
+Neither torch nor rich's table code is imported at module level, so `--help` is instant.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import List, Optional
+
+import typer
+
+from . import __version__
+from .errors import ExitCode, ShapeCliError, UsageError
+
+app = typer.Typer(
+    name="shapecli",
+    help="Inspect the shapes of a PyTorch network written as a YAML spec (deferred initialization).\n\n"
+    "Exit codes: 0 ok, 1 shape regression (check) or warning under --strict, 2 invalid input, 3 internal error.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=None,
+)
+
+_state = {"debug": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"shapecli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    debug: bool = typer.Option(False, "--debug", help="Show Python tracebacks for errors."),
+) -> None:
+    _state["debug"] = debug
+
+
+InputOpt = typer.Option(None, "--input", "-i", metavar="SHAPE",
+                        help="Sample input shape, e.g. 2,20 or B,3,H=224,W=224; '2,16:int64' for token ids; "
+                             "'2,10;2,20' for two tensors. Repeat to push more inputs through the materialized model.")
+SetOpt = typer.Option(None, "--set", "-s", metavar="NAME=VALUE", help="Override a spec variable (repeatable).")
+
+
+def _parse_budget(text: str) -> int:
+    units = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mb": 1 << 20, "mib": 1 << 20,
+             "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30}
+    t = text.strip().lower()
+    num = t.rstrip("abgikm")
+    unit = t[len(num):]
+    try:
+        v = float(num)
+    except ValueError:
+        v = -1
+    if unit not in units or not (v >= 0) or v == float("inf"):
+        raise UsageError(f"--max-memory '{text}': write a size such as 256MiB or 2GiB")
+    return int(v * units[unit])
+
+
+@app.command()
+def inspect(
+    spec: str = typer.Argument(..., metavar="SPEC", help="A spec file, or - for stdin."),
+    input: Optional[List[str]] = InputOpt,
+    set_: Optional[List[str]] = SetOpt,
+    seed: int = typer.Option(0, "--seed", help="RNG seed, set right before materialization."),
+    device: str = typer.Option("auto", "--device", help="auto: real CPU tensors for small models, meta for big ones; cpu; meta."),
+    depth: Optional[int] = typer.Option(None, "--depth", "-d", min=1, help="Fold layers nested deeper than this."),
+    json_: bool = typer.Option(False, "--json", help="Print the report as JSON (docs/report.schema.json)."),
+    format_: str = typer.Option("table", "--format", "-f", help="table, json or markdown."),
+    params: bool = typer.Option(True, "--params/--no-params", help="Show a row per parameter."),
+    max_memory: str = typer.Option("256MiB", "--max-memory", help="Real memory for parameters before shaping on meta."),
+    activations: bool = typer.Option(False, "--activations", help="Report each layer's output mean/std at init."),
+    strict: bool = typer.Option(False, "--strict", help="Exit 1 if there are warnings (for CI)."),
+) -> None:
+    """Materialize a spec with a sample input and report every layer's shapes and init statistics."""
+    from . import materializer as mat
+    from .spec import load_spec, parse_input_text, parse_set
+
+    fmt = "json" if json_ else format_
+    if fmt not in ("table", "json", "markdown"):
+        raise UsageError(f"--format '{fmt}': choose table, json or markdown")
+    if device not in ("auto", "cpu", "meta"):
+        raise UsageError(f"--device '{device}': choose auto, cpu or meta")
+    budget = _parse_budget(max_memory)
+    sp = load_spec(spec, parse_set(set_ or []))
+    samples = [parse_input_text(t, sp.inputs) for t in input] if input else None
+    _, report = mat.materialize(sp, samples, mat.Options(seed=seed, device=device, budget=budget,
+                                                         activations=activations))
+    _emit(report, fmt, depth, params)
+    failed = [r for r in report.runs if r.error]
+    lines = {lay.path: lay for lay in report.layers}
+    for i, r in enumerate(report.runs):
+        if r.error:
+            lay = lines.get((r.error_layer or "").split(" (")[0])
+            where = f"{sp.file}:{lay.line}:{lay.col}" if lay and lay.line else sp.file
+            shapes = "; ".join(",".join(map(str, x.shape)) for x in r.inputs)
+            _err(f"{where}: error: layer {r.error_layer}: input #{i + 1} ({shapes}): {r.error}")
+    if fmt != "table":
+        for d in report.diagnostics:
+            _err(f"{sp.file}:{d.line or 1}:{d.col or 1}: warning: layer {d.layer}: [{d.code}] {d.message}")
+    if failed:
+        raise typer.Exit(ExitCode.INVALID)
+    if strict and report.diagnostics:
+        raise typer.Exit(ExitCode.CHECK_FAILED)
+
+
+def _emit(report, fmt: str, depth, params: bool) -> None:
+    if fmt == "json":
+        from .render import to_json
+
+        sys.stdout.write(to_json(report) + "\n")
+    elif fmt == "markdown":
+        from .render.markdown import render_markdown
+
+        sys.stdout.write(render_markdown(report, depth=depth, params=params))
+    else:
+        from .render.table import print_report
+
+        print_report(report, depth=depth, params=params)
+
+
+def _err(line: str) -> None:
+    from .errors import literal
+
+    sys.stderr.write(literal(line, 400) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: the one place that turns exceptions into exit codes."""
+    code = _invoke(argv)
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        pass
+    return code
+
+
+def _click_exception() -> type:
+    try:  # typer >= 0.20 vendors click
+        from typer._click.exceptions import ClickException
+    except ImportError:
+        from click import ClickException
+    return ClickException
+
+
+def _invoke(argv) -> int:
+    cmd = typer.main.get_command(app)
+    try:
+        rv = cmd.main(args=argv if argv is not None else sys.argv[1:], prog_name="shapecli", standalone_mode=False)
+        return int(rv) if isinstance(rv, int) else 0
+    except typer.Exit as e:
+        return e.exit_code
+    except _click_exception() as e:  # a bad option or argument
+        e.show()
+        return ExitCode.INVALID
+    except typer.Abort:
+        sys.stderr.write("interrupted\n")
+        return 130
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+    except BrokenPipeError:
+        _quiet_pipe()
+        return ExitCode.OK
+    except ShapeCliError as e:
+        if _state["debug"]:
+            import traceback
+
+            traceback.print_exc()
+        for p in e.problems:
+            _err(str(p))
+        return e.exit_code
+    except Exception as e:  # a bug: never exit 1, which CI reads as "check failed"
+        if _state["debug"]:
+            import traceback
+
+            traceback.print_exc()
+        _err(f"shapecli: internal error: {type(e).__name__}: {e} (run with --debug for the traceback; please report it)")
+        return ExitCode.INTERNAL
+
+
+def _quiet_pipe() -> None:
+    """stdout's reader went away (`| head`): stop quietly, without a second error at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        pass
+
+
+def run() -> None:
+    """Console-script entry: exit without Python's slow teardown once output is flushed."""
+    code = main()
+    for f in (sys.stdout, sys.stderr):
+        try:
+            f.flush()
+        except (BrokenPipeError, OSError):
+            _quiet_pipe()
+    os._exit(int(code))

@@ -1,0 +1,117 @@
+"""Variables: `$name` and `${expr}` with safe integer arithmetic, never eval.
+
+An expression is parsed with `ast` and walked over a whitelist (numbers, names, + - * // / % **,
+unary minus, parentheses, min, max); anything else is an error. Results stay within bounds so a
+`${10 ** 10 ** 10}` cannot hang the process.
+"""
+from __future__ import annotations
+
+import ast
+import operator
+import re
+
+MAX_LEN = 200
+MAX_ABS = 1 << 62
+
+_REF = re.compile(r"^\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{(.*)\})$", re.S)
+NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class ExprError(ValueError):
+    pass
+
+
+def reference(value) -> str | None:
+    """The expression text if `value` is a `$name`/`${...}` reference, else None."""
+    if isinstance(value, str) and value.startswith("$"):
+        m = _REF.match(value)
+        if not m:
+            raise ExprError(f"'{value[:40]}' is not a variable reference; write $name or ${{expression}}")
+        return m.group(1) or m.group(2).strip()
+    return None
+
+
+def names_in(text: str) -> set[str]:
+    return {n.id for n in ast.walk(_parse(text)) if isinstance(n, ast.Name)}
+
+
+def _parse(text: str) -> ast.AST:
+    if len(text) > MAX_LEN:
+        raise ExprError(f"expression longer than {MAX_LEN} characters")
+    if not text:
+        raise ExprError("empty expression")
+    try:
+        return ast.parse(text, mode="eval").body
+    except (SyntaxError, RecursionError, MemoryError, ValueError):
+        raise ExprError(f"'{text[:40]}' is not a valid expression") from None
+
+
+def _div(a, b):
+    if b == 0:
+        raise ExprError("division by zero")
+    if a % b:
+        raise ExprError(f"{a} / {b} is not a whole number; use // to round down")
+    return a // b
+
+
+def _floordiv(a, b):
+    if b == 0:
+        raise ExprError("division by zero")
+    return a // b
+
+
+def _mod(a, b):
+    if b == 0:
+        raise ExprError("modulo by zero")
+    return a % b
+
+
+def _pow(a, b):
+    if b < 0:
+        raise ExprError("negative exponent")
+    if b > 64 and abs(a) > 1:
+        raise ExprError("exponent too large")
+    return a**b
+
+
+_BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: _div,
+           ast.FloorDiv: _floordiv, ast.Mod: _mod, ast.Pow: _pow}
+_FUNCS = {"min": min, "max": max}
+
+
+def evaluate(text: str, lookup) -> int | float | bool | str:
+    """Evaluate `text`; `lookup(name)` gives a variable's value. A lone name may be any value."""
+    tree = _parse(text)
+    if isinstance(tree, ast.Name):
+        return lookup(tree.id)
+    return _eval(tree, lookup)
+
+
+def _eval(node, lookup):
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return _check(node.value)
+    if isinstance(node, ast.Name):
+        v = lookup(node.id)
+        if type(v) is not int:
+            raise ExprError(f"variable '{node.id}' is {type(v).__name__} {v!r}; arithmetic takes integers")
+        return v
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+        return _check(_BINOPS[type(node.op)](_eval(node.left, lookup), _eval(node.right, lookup)))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        v = _eval(node.operand, lookup)
+        return -v if isinstance(node.op, ast.USub) else v
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCS
+            and node.args and not node.keywords):
+        return _FUNCS[node.func.id](_eval(a, lookup) for a in node.args)
+    what = type(node).__name__
+    if isinstance(node, ast.Constant):
+        what = f"the constant {node.value!r}"
+    elif isinstance(node, ast.Call):
+        what = "a call (only min and max are allowed)"
+    raise ExprError(f"{what} is not allowed in an expression (integers, + - * / // % **, min, max)")
+
+
+def _check(v: int) -> int:
+    if abs(v) > MAX_ABS:
+        raise ExprError("the result is too large")
+    return v

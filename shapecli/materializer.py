@@ -1,0 +1,339 @@
+"""Materialize: push sample inputs through a fresh lazy model and gather a Report.
+
+The first input materializes the model (RNG seeded right before, inside `fork_rng` so the
+caller's global RNG is untouched); each later input goes through the same materialized model,
+as calling `net(X)` again would. Small models run for real on the CPU, giving real init
+statistics; a model whose parameters or activations would exceed the memory budget is shaped on
+the meta device instead (no memory, analytic statistics).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from ._torch import torch
+from ._torch import nn
+
+from . import registry
+from .model import BuildContext, Deferred, OverBudget, build, check_refit, shape_of
+from .errors import Problem, ShapeCliError, ShapeError, UsageError, literal
+from .report import (BufferInfo, InitInfo, LayerInfo, ParamInfo, Report, Run, Stats, TensorInfo, Totals)
+from .spec import InputSpec, Spec
+
+DEFAULT_BUDGET = 256 << 20  # real parameter bytes before switching to meta; see docs/performance.md
+DEFAULT_ACT_BUDGET = 512 << 20  # one activation tensor
+STATS_MAX_NUMEL = 50_000_000  # measured statistics up to this many elements per model, then analytic
+
+
+@dataclass
+class Options:
+    seed: int = 0
+    device: str = "auto"  # "auto" | "cpu" | "meta"
+    budget: int = DEFAULT_BUDGET
+    act_budget: int = DEFAULT_ACT_BUDGET
+    stats: bool = True  # measured init statistics (CPU only)
+    activations: bool = False  # per-layer output mean/std at init
+    histograms: bool = True
+
+
+def _dtype(name: str) -> torch.dtype:
+    return {"float32": torch.float32, "float64": torch.float64, "float16": torch.float16,
+            "bfloat16": torch.bfloat16, "int64": torch.int64, "int32": torch.int32, "int16": torch.int16,
+            "int8": torch.int8, "uint8": torch.uint8, "bool": torch.bool, "complex64": torch.complex64}[name]
+
+
+def _bytes(spec_inputs: list) -> int:
+    return sum(math.prod(i.shape) * torch.empty((), dtype=_dtype(i.dtype)).element_size() for i in spec_inputs)
+
+
+def make_inputs(sample: list, device: str, seed: int) -> list:
+    """Tensors for one sample: standard normal floats (own generator: the global RNG is for init), zero ids."""
+    g = torch.Generator().manual_seed(seed + 1)
+    out = []
+    for s in sample:
+        dt = _dtype(s.dtype)
+        if device == "meta":
+            out.append(torch.empty(s.shape, dtype=dt, device="meta"))
+        elif dt.is_floating_point:
+            out.append(torch.randn(s.shape, generator=g, dtype=dt))
+        else:
+            out.append(torch.zeros(s.shape, dtype=dt))  # valid ids for any vocabulary
+    return out
+
+
+def describe(x):
+    if isinstance(x, torch.Tensor):
+        return TensorInfo(list(x.shape), str(x.dtype).replace("torch.", ""))
+    if isinstance(x, (tuple, list)):
+        return [describe(y) for y in x]
+    return None
+
+
+# ---------------------------------------------------------------------------- hooks
+
+@dataclass
+class _Recorder:
+    """Forward hooks on every spec item: output shapes, the layer being run, refit checks."""
+
+    nodes: dict  # path -> Node
+    ctx: BuildContext
+    act_budget: int
+    device: str
+    activations: bool = False
+    stack: list = field(default_factory=list)
+    outputs: dict = field(default_factory=dict)  # path -> Output, for the current run
+    acts: dict = field(default_factory=dict)
+    run: int = 0
+
+    def pre(self, path):
+        node = self.nodes[path]
+
+        def hook(module, inputs):
+            self.stack.append(path)
+            if self.run > 0 and not node.is_container and path in self.sizes:
+                check_refit(node, self.sizes[path], inputs)
+        return hook
+
+    def post(self, path):
+        def hook(module, inputs, output):
+            self.stack.pop()
+            self.outputs[path] = describe(output)
+            if isinstance(output, torch.Tensor):
+                if self.device != "meta" and output.numel() * output.element_size() > self.act_budget:
+                    raise OverBudget(path)
+                if self.activations and self.device != "meta" and output.is_floating_point() and output.numel():
+                    o = output.detach().double()
+                    self.acts[path] = {"mean": o.mean().item(), "std": o.std(correction=0).item()}
+        return hook
+
+    @property
+    def sizes(self) -> dict:
+        return {t["layer"]: t["sizes"] for t in self.ctx.trace}
+
+
+def _attach(model: nn.Module, rec: _Recorder) -> None:
+    for path in rec.nodes:
+        m = model.get_submodule(path)
+        m.register_forward_pre_hook(rec.pre(path))
+        m.register_forward_hook(rec.post(path))
+
+
+def _run(model, xs, rec: _Recorder, spec: Spec):
+    """One forward pass; any failure becomes a ShapeError naming the innermost layer."""
+    rec.stack.clear()
+    rec.outputs = {}
+    try:
+        with torch.no_grad():
+            return model(*xs)
+    except OverBudget:
+        raise
+    except ShapeCliError as e:
+        raise _locate(e.problems[0].message, rec, spec, xs) from e
+    except (RuntimeError, ValueError, TypeError, IndexError, AssertionError) as e:
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if "can't allocate memory" in msg or "DefaultCPUAllocator" in msg:
+            raise OverBudget("allocation") from e
+        raise _locate(literal(msg, 200), rec, spec, xs) from e
+
+
+def _locate(message: str, rec: _Recorder, spec: Spec, xs) -> ShapeError:
+    path = rec.stack[-1] if rec.stack else None
+    if path is None:
+        return ShapeError(Problem(f"{message} (input {shape_of(xs)})", None))
+    node = rec.nodes[path]
+    return ShapeError(Problem(message, node.loc, node.label()))
+
+
+# ---------------------------------------------------------------------------- the pass
+
+def materialize(spec: Spec, inputs: list | None = None, options: Options | None = None, **kw):
+    """Build a fresh model from `spec`, push `inputs` through it, return (model, Report).
+
+    `inputs`: a list of samples, each a list of InputSpec (one per model input); the first sample
+    materializes the model. Defaults to the spec's `input`. Keyword arguments set Options fields.
+    """
+    opts = options or Options(**kw)
+    samples = inputs or ([spec.inputs] if spec.inputs else None)
+    if not samples or not samples[0]:
+        raise UsageError(f"{spec.file}: the spec has no `input:`; give a sample input with --input (e.g. --input 2,20)")
+    device = opts.device
+    if device == "auto":
+        device = "meta" if _bytes(samples[0]) > opts.act_budget else "cpu"
+    try:
+        return _materialize(spec, samples, opts, device)
+    except OverBudget:
+        if opts.device != "auto":
+            raise UsageError(f"{spec.file}: the model needs more memory than --max-memory allows on {device}; "
+                             "use --device meta (shapes only) or raise --max-memory") from None
+        return _materialize(spec, samples, opts, "meta")
+
+
+def _materialize(spec: Spec, samples: list, opts: Options, device: str):
+    ctx = BuildContext(budget_bytes=opts.budget if device != "meta" else math.inf)
+    model = build(spec, ctx)
+    nodes = {n.path: n for n in spec.nodes() if n.path}
+    rec = _Recorder(nodes, ctx, opts.act_budget, device, opts.activations)
+    _attach(model, rec)
+    runs, per_run = [], []
+    for i, sample in enumerate(samples):
+        rec.run = i
+        xs = make_inputs(sample, device, opts.seed)
+        info = [TensorInfo(s.shape, s.dtype) for s in sample]
+        if i == 0:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(opts.seed)
+                out = _run(model, xs, rec, spec)  # ShapeError propagates: nothing to report
+            runs.append(Run(info, describe(out)))
+        else:
+            try:
+                out = _run(model, xs, rec, spec)
+                runs.append(Run(info, describe(out)))
+            except ShapeError as e:
+                p = e.problems[0]
+                runs.append(Run(info, None, p.message, p.layer))
+        per_run.append(dict(rec.outputs))
+    report = gather(spec, model, runs, per_run, ctx, device, opts, rec.acts)
+    return model, report
+
+
+# ---------------------------------------------------------------------------- gathering
+
+def gather(spec: Spec, model: nn.Module, runs, per_run, ctx, device: str, opts: Options, acts) -> Report:
+    from . import init as initmod
+    from .initschemes import scheme_for
+
+    nodes = [n for n in spec.nodes() if n.path]
+    paths = {n.path: n for n in nodes}
+    effective_init = _effective_init(spec)
+
+    def owner(name: str) -> str:
+        parts = name.split(".")
+        for k in range(len(parts) - 1, 0, -1):
+            p = ".".join(parts[:k])
+            if p in paths:
+                return p
+        return ""
+
+    seen: dict = {}
+    params = []
+    measured_budget = STATS_MAX_NUMEL
+    for name, prm in model.named_parameters(remove_duplicate=False):
+        layer = owner(name)
+        info = ParamInfo(name, layer, list(prm.shape), prm.numel(), str(prm.dtype).replace("torch.", ""),
+                         prm.requires_grad)
+        if id(prm) in seen:
+            info.shared_with = seen[id(prm)]
+            params.append(info)
+            continue
+        seen[id(prm)] = name
+        local = name[len(layer) + 1:] if layer else name
+        module = model.get_submodule(layer) if layer else model
+        sub, _, leaf = local.rpartition(".")
+        owner_mod = module.get_submodule(sub) if sub else module
+        scheme = scheme_for(local, effective_init.get(layer, {}))
+        try:
+            info.init = initmod.expected(owner_mod, leaf if sub else local, list(prm.shape), scheme)
+        except Exception:  # an init formula we lack must not break the report
+            info.init = InitInfo(scheme=scheme.describe() if scheme else "default")
+        if device != "meta" and opts.stats and prm.numel() <= measured_budget:
+            measured_budget -= prm.numel()
+            info.stats = initmod.measure(prm.detach())
+            if opts.histograms:
+                info.histogram = initmod.histogram(prm.detach())
+            if info.init and info.init.expected:
+                info.init.flagged = initmod.flag(info.stats, info.init, prm.numel())
+        elif info.init and info.init.expected:
+            e = info.init.expected
+            info.stats = Stats(e.mean, e.std, e.min, e.max, source="analytic")
+        params.append(info)
+
+    buffers = [BufferInfo(n, owner(n), list(b.shape), b.numel(), str(b.dtype).replace("torch.", ""))
+               for n, b in model.named_buffers()]
+
+    counted = [p for p in params if p.shared_with is None]
+    by_dtype: dict = {}
+    for p in counted:
+        by_dtype[p.dtype] = by_dtype.get(p.dtype, 0) + p.numel * _itemsize(p.dtype)
+    buf_bytes = 0
+    for b in buffers:
+        n = b.numel * _itemsize(b.dtype)
+        buf_bytes += n
+        by_dtype[b.dtype] = by_dtype.get(b.dtype, 0) + n
+    totals = Totals(params=sum(p.numel for p in counted), trainable=sum(p.numel for p in counted if p.trainable),
+                    buffers=sum(b.numel for b in buffers), bytes=by_dtype,
+                    param_bytes=sum(p.numel * _itemsize(p.dtype) for p in counted), buffer_bytes=buf_bytes)
+
+    sizes = {t["layer"]: t for t in ctx.trace}
+    layers = []
+    for n in nodes:
+        own = [p for p in counted if p.layer == n.path or p.layer.startswith(n.path + ".")]
+        args = {}
+        if not n.is_container:
+            m = model.get_submodule(n.path)
+            args = _args_of(n, m)
+        t = sizes.get(n.path, {})
+        layers.append(LayerInfo(
+            path=n.path, type=n.block or n.type, depth=n.path.count("."),
+            args=args, inferred=dict(t.get("inferred", {})),
+            output_shapes=[r.get(n.path) for r in per_run],
+            params=sum(p.numel for p in own), trainable=sum(p.numel for p in own if p.trainable),
+            line=n.loc.line, col=n.loc.col, is_container=n.is_container,
+            activation=acts.get(n.path)))
+
+    diagnostics = []
+    if device != "meta":
+        for p in params:
+            if p.shared_with is None and p.numel <= 10_000_000:
+                prm = model.get_parameter(p.name)
+                diagnostics.extend(initmod.lint_tensor(p.name, p.layer, prm.detach()))
+    for d in diagnostics:
+        n = paths.get(d.layer or "")
+        if n is not None:
+            d.line, d.col = n.loc.line, n.loc.col
+
+    return Report(name=spec.name, spec_file=spec.file, seed=opts.seed,
+                  torch_version=torch.__version__.split("+")[0], device=device, runs=runs, layers=layers,
+                  params=params, buffers=buffers, totals=totals, diagnostics=diagnostics,
+                  init_trace=[{"order": t["order"], "layer": t["layer"], "type": t["type"],
+                               "inferred": t["inferred"], "schemes": t["schemes"]} for t in ctx.trace])
+
+
+def _effective_init(spec: Spec) -> dict:
+    """path -> the init map in force for that layer (global, then each enclosing item's)."""
+    out = {}
+
+    def walk(node, inherited):
+        cur = {**inherited, **node.init}
+        out[node.path] = cur
+        for c in node.children:
+            walk(c, cur)
+
+    walk(spec.root, dict(spec.init))
+    return out
+
+
+def _itemsize(dtype: str) -> int:
+    return torch.empty((), dtype=_dtype(dtype)).element_size() if dtype in _SIZES else 4
+
+
+_SIZES = {"float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool", "complex64"}
+
+
+def _args_of(node, module) -> dict:
+    """The arguments the real layer was built with, as JSON-friendly values."""
+    from .model import Bound  # noqa: F401
+
+    sig = registry.signature(node.type)
+    out = {}
+    for p in sig.params:
+        if hasattr(module, p.name):
+            v = getattr(module, p.name)
+        else:
+            continue
+        if isinstance(v, torch.dtype):
+            v = str(v).replace("torch.", "")
+        if isinstance(v, tuple):
+            v = list(v)
+        if isinstance(v, (int, float, str, bool, list)) or v is None:
+            out[p.name] = v
+    return out

@@ -1,0 +1,451 @@
+"""Build: a Spec becomes a lazy nn.Module.
+
+Every layer starts as a `Deferred` placeholder holding its class and checked arguments. When
+the first input arrives, each placeholder reads the sizes it needs from the data (in_features
+from the last dim, in_channels from the channel dim, ...), constructs the real torch.nn layer
+on the input's device, applies the spec's init schemes, freezing and tying, and the Network
+then swaps the real layers in: parameter names carry no wrapper prefix (`0.weight`), and the
+model is a plain PyTorch model a user could train. Parameters are created in the order the
+data reaches them, drawing from the RNG then — so the caller seeds right before the first input.
+"""
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from ._torch import torch
+from ._torch import nn
+
+from . import glue, registry
+from .errors import Collector, ShapeError, SpecError, literal
+from .spec import DTYPES, MAX_INT, Node, Spec
+
+# Arguments that are sizes: a zero or negative value is a spec error, not a torch crash.
+_POSITIVE = {"out_features", "in_features", "in1_features", "in2_features", "out_channels", "in_channels",
+             "num_features", "hidden_size", "num_layers", "num_heads", "nhead", "embedding_dim", "num_embeddings",
+             "embed_dim", "d_model", "dim_feedforward", "num_groups", "num_channels", "kernel_size", "stride",
+             "dilation", "upscale_factor", "downscale_factor", "groups", "num_positions", "num_parameters",
+             "num_encoder_layers", "num_decoder_layers", "size", "normalized_shape"}
+_NONNEGATIVE = {"padding", "output_padding", "proj_size", "p", "dropout"}
+_WHAT = {"in_features": "input features (last dim)", "in1_features": "features in input 1",
+         "in2_features": "features in input 2", "in_channels": "input channels", "num_features": "features (dim 1)",
+         "normalized_shape": "features in the last dim", "num_channels": "channels (dim 1)",
+         "input_size": "input features (last dim)", "embed_dim": "embedding features (last dim)",
+         "d_model": "features (last dim)"}
+
+
+class OverBudget(Exception):
+    """Real allocation would exceed the memory budget: the caller retries on the meta device."""
+
+
+@dataclass
+class BuildContext:
+    """State shared by a model's placeholders during materialization."""
+
+    budget_bytes: float = math.inf  # real (non-meta) parameter + buffer bytes allowed
+    used_bytes: int = 0
+    trace: list = field(default_factory=list)  # materialization order, for --trace-init
+    tape: dict = field(default_factory=dict)  # outputs of items referenced by `from:`
+    root: nn.Module | None = None
+    pending: bool = True  # placeholders not yet swapped out
+    global_init: dict = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------- argument binding
+
+@dataclass
+class Bound:
+    cls: type
+    kwargs: dict  # what the constructor gets, inferred arguments left out
+    given_inferred: dict  # inferred arguments the user gave anyway: checked against the data
+
+
+def bind_all(spec: Spec) -> dict:
+    """Check every layer's arguments against its constructor; report all problems at once."""
+    c = Collector()
+    out = {}
+    for node in spec.nodes():
+        if node.is_container:
+            continue
+        b = bind(node, c)
+        if b is not None:
+            out[node.path] = b
+    c.raise_if_any(SpecError)
+    return out
+
+
+def bind(node: Node, c: Collector) -> Bound | None:
+    lt = registry.get(node.type)
+    sig = registry.signature(node.type)
+    cls = registry.cls(node.type)
+    label = node.label()
+    kwargs: dict = {}
+    n0 = len(c.problems)
+    positional = sig.positional()
+    args = node.args
+    list_arg = getattr(cls, "list_arg", None)
+    if list_arg and len(args) > 1 and all(type(a) is int for a in args) and node.type != "Mean":
+        args = [list(args)]  # `Permute: [0, 2, 1]` is one list
+    if len(args) > len(positional):
+        names = ", ".join(p.name for p in positional) or "no arguments"
+        c.add(f"{node.type} takes at most {len(positional)} positional argument(s) ({names}); got {len(node.args)}",
+              node.arg_locs.get(len(positional), node.loc), label)
+    for i, (p, v) in enumerate(zip(positional, args)):
+        kwargs[p.name] = (v, node.arg_locs.get(i, node.loc))
+    for k, v in node.kwargs.items():
+        p = sig.get(k)
+        if p is None:
+            kloc = node.arg_locs.get("key:" + k, node.arg_locs[k])
+            if k == "device":
+                c.add("`device` is chosen by shapecli (--device), not the spec", kloc, label)
+            else:
+                c.add(f"{node.type} has no argument '{literal(k)}'{_dym(k, sig)}", kloc, label)
+            continue
+        if k in kwargs:
+            c.add(f"{k} is given twice (positionally and by name)", node.arg_locs[k], label)
+            continue
+        kwargs[k] = (v, node.arg_locs[k])
+    checked, given_inferred = {}, {}
+    for name, (v, loc) in kwargs.items():
+        p = sig.get(name)
+        msg = check_value(v, p)
+        if msg:
+            c.add(f"{name}: {msg}", loc, label)
+            continue
+        v = convert(v, p)
+        if p.inferred:
+            given_inferred[name] = v
+        else:
+            checked[name] = v
+    for p in sig.params:
+        if p.required and p.name not in kwargs:
+            c.add(f"{node.type} needs {p.name}{_needs_hint(node.type, positional)}", node.loc, label)
+    if len(c.problems) > n0:
+        return None
+    return Bound(cls, checked, given_inferred)
+
+
+def _dym(k: str, sig) -> str:
+    from .errors import did_you_mean
+
+    return did_you_mean(k, [p.name for p in sig.params]) or f" (it takes {', '.join(p.name for p in sig.params) or 'none'})"
+
+
+def _needs_hint(t: str, positional) -> str:
+    req = [p.name for p in positional if p.required]
+    return f": e.g. `- {t}: {{{', '.join(f'{r}: ...' for r in req)}}}`" if req else ""
+
+
+def check_value(v, p: registry.Param) -> str | None:
+    """A message if `v` does not fit parameter `p`, else None. Exact types: a bool is not an int."""
+    t = p.types
+    if not t:
+        return None if _plain(v) else f"expected plain data, got {type(v).__name__}"
+    if v is None:
+        return None if "none" in t else f"expected {p.kind}, got null"
+    if isinstance(v, bool):
+        return None if "bool" in t else f"expected {p.kind}, got the boolean {str(v).lower()}"
+    if isinstance(v, int):
+        if "int" not in t:
+            return f"expected {p.kind}, got the number {v}"
+        if abs(v) > MAX_INT:
+            return f"{v} is too large (at most {MAX_INT:,})"
+        return _range(p.name, v)
+    if isinstance(v, float):
+        if "float" not in t:
+            return f"expected {p.kind}, got the number {v}" + (" (a whole number is written without a point)" if v.is_integer() else "")
+        if not math.isfinite(v):
+            return f"expected a finite number, got {v}"
+        return None if p.name not in _NONNEGATIVE or v >= 0 else f"must not be negative, got {v}"
+    if isinstance(v, str):
+        if "dtype" in t:
+            return None if v in DTYPES else f"unknown dtype '{literal(v)}' (one of {', '.join(DTYPES)})"
+        if "str" not in t:
+            hint = ""
+            if v.lower() in ("yes", "no", "on", "off", "y", "n"):
+                hint = " (YAML 1.2: write true or false)" if "bool" in t else ""
+            elif any(ch in v for ch in "+-*/()") and not v.startswith("$"):
+                hint = " (for arithmetic write ${...}, e.g. ${4 * 64})"
+            return f"expected {p.kind}, got the string '{literal(v, 40)}'{hint}"
+        if p.choices and v not in p.choices:
+            from .errors import did_you_mean
+
+            return f"'{literal(v, 40)}' is not one of {', '.join(map(str, p.choices))}{did_you_mean(v, map(str, p.choices))}"
+        return None
+    if isinstance(v, list):
+        if "ints" not in t and "floats" not in t:
+            return f"expected {p.kind}, got a list"
+        if not v:
+            return "expected a non-empty list"
+        for x in v:
+            if x is None and p.name == "output_size":
+                continue
+            if isinstance(x, bool) or not isinstance(x, (int, float)) or (isinstance(x, float) and "floats" not in t):
+                return f"expected {p.kind}, got a list holding {x!r}"
+            if isinstance(x, int) and (abs(x) > MAX_INT or _range(p.name, x)):
+                return _range(p.name, x) or f"{x} is too large"
+        return None
+    return f"expected {p.kind}, got a mapping"
+
+
+def _range(name: str, v: int) -> str | None:
+    if name in _POSITIVE and v < 1:
+        return f"must be at least 1, got {v}"
+    if name in _NONNEGATIVE and v < 0:
+        return f"must not be negative, got {v}"
+    return None
+
+
+def _plain(v) -> bool:
+    return v is None or isinstance(v, (bool, int, float, str)) or (isinstance(v, list) and all(_plain(x) for x in v))
+
+
+def convert(v, p: registry.Param):
+    if "dtype" in p.types and isinstance(v, str):
+        return getattr(torch, v)  # v is one of spec.DTYPES, checked above
+    if isinstance(v, list):
+        return tuple(v) if p.name != "normalized_shape" else list(v)
+    return v
+
+
+# ---------------------------------------------------------------------------- the lazy model
+
+class Deferred(nn.Module):
+    """A layer waiting for data: constructs the real layer from the first input's shape."""
+
+    def __init__(self, node: Node, bound: Bound, ctx: BuildContext, init: dict, freeze: bool):
+        super().__init__()
+        self.node, self.bound, self.ctx = node, bound, ctx
+        self.init_map, self.freeze = init, freeze
+        self.inferred: dict = {}
+        object.__setattr__(self, "real", None)  # not a registered child: no wrapper prefix, ever
+
+    def extra_repr(self) -> str:
+        return f"{self.node.type}, uninitialized"
+
+    def forward(self, *xs):
+        if self.real is None:
+            self._materialize(xs)
+        return self.real(*xs)
+
+    def _materialize(self, xs) -> None:
+        node, lt = self.node, registry.get(self.node.type)
+        check_input(node, xs)
+        kwargs = dict(self.bound.kwargs)
+        self.sizes = {}  # every data-dependent size it was built for, given or inferred
+        for arg, rule in lt.inferred:
+            actual = infer(rule, xs, lt.spatial)
+            given = self.bound.given_inferred.get(arg)
+            if given is not None:
+                if arg not in lt.loose and not _matches(given, actual, xs, rule):
+                    raise ShapeError(f"{arg}={given} was given, but its input {shape_of(xs)} has {actual} {_WHAT.get(arg, arg)}")
+                kwargs[arg] = given
+            else:
+                kwargs[arg] = actual
+                self.inferred[arg] = actual
+            if arg not in lt.loose:
+                self.sizes[arg] = actual
+        device = _device(xs)
+        if device.type != "meta":  # count what a real allocation would cost before making it
+            with torch.device("meta"):
+                probe = self._construct(kwargs)
+            self.ctx.used_bytes += sum(t.numel() * t.element_size() for t in [*probe.parameters(), *probe.buffers()])
+            if self.ctx.used_bytes > self.ctx.budget_bytes:
+                raise OverBudget(node.path)
+        with torch.device(device):
+            real = self._construct(kwargs)
+        self._apply_init(real)
+        if self.node.tie:
+            target = resolve(self.ctx.root, self.node.tie)
+            if not hasattr(target, "weight") or not hasattr(real, "weight"):
+                raise ShapeError(f"tie: '{self.node.tie}' and this layer must both have a weight")
+            if target.weight.shape != real.weight.shape:
+                raise ShapeError(f"tie: '{self.node.tie}'.weight is {list(target.weight.shape)} but this layer's weight is {list(real.weight.shape)}")
+            real.weight = target.weight
+        if self.freeze:
+            for prm in real.parameters():
+                prm.requires_grad_(False)
+        object.__setattr__(self, "real", real)
+
+    def _construct(self, kwargs) -> nn.Module:
+        try:
+            return self.bound.cls(**kwargs)
+        except (ValueError, TypeError, RuntimeError, AssertionError) as e:
+            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ShapeError(f"cannot construct {self.node.type}({_kw(kwargs)}): {literal(msg, 160)}") from e
+
+    def _apply_init(self, real: nn.Module) -> None:
+        from .init import apply_scheme
+        from .initschemes import scheme_for
+
+        schemes = {}
+        for name, prm in real.named_parameters():
+            scheme = scheme_for(name, self.init_map)
+            if scheme is not None and scheme.name != "default":
+                try:
+                    apply_scheme(prm, scheme)
+                except ValueError as e:
+                    raise ShapeError(f"init {name}: {e}") from None
+            schemes[name] = scheme.describe() if scheme is not None else "default"
+        self.ctx.trace.append({"order": len(self.ctx.trace), "layer": self.node.path, "type": self.node.type,
+                               "inferred": dict(self.inferred), "sizes": dict(self.sizes), "schemes": schemes})
+
+
+def _kw(kwargs: dict) -> str:
+    return ", ".join(f"{k}={getattr(v, '__name__', v)}" for k, v in kwargs.items() if not str(k).startswith("_"))
+
+
+def _device(xs) -> torch.device:
+    for x in xs:
+        if isinstance(x, torch.Tensor):
+            return x.device
+    return torch.device("cpu")
+
+
+def shape_of(xs) -> str:
+    def one(x):
+        if isinstance(x, torch.Tensor):
+            return str(list(x.shape))
+        if isinstance(x, (tuple, list)):
+            return "(" + ", ".join(one(y) for y in x) + ")"
+        return type(x).__name__
+
+    return ", ".join(one(x) for x in xs) if len(xs) != 1 else one(xs[0])
+
+
+def _ranks(t: str, spatial: int) -> tuple | None:
+    """The input ranks a layer family accepts, for messages in the spec's terms."""
+    if t.startswith(("Conv", "InstanceNorm")) or (t.endswith(f"{spatial}d") and spatial and "Pool" in t):
+        return (spatial + 1, spatial + 2)
+    return {"BatchNorm1d": (2, 3), "BatchNorm2d": (4,), "BatchNorm3d": (5,)}.get(t)
+
+
+_DIMS = {1: "L", 2: "H, W", 3: "D, H, W"}
+
+
+def check_input(node: Node, xs) -> None:
+    """Reject inputs a layer cannot take, in the spec's terms, before torch does."""
+    lt = registry.get(node.type)
+    for x in xs:
+        if isinstance(x, (tuple, list)) and node.type != "Item":
+            raise ShapeError(f"gets a tuple {shape_of([x])} from the layer before; add `- Item: 0` to pick one output")
+    x = xs[0] if xs else None
+    if not isinstance(x, torch.Tensor):
+        return
+    ranks = _ranks(node.type, lt.spatial)
+    if ranks and x.dim() not in ranks:
+        n = lt.spatial or int(node.type[-2])
+        want = f"[N, C, {_DIMS[n]}]" + (f" (or [C, {_DIMS[n]}] unbatched)" if len(ranks) > 1 else "")
+        raise ShapeError(f"expects a {ranks[-1]}-D input {want}; got {list(x.shape)}")
+    if not x.is_floating_point() and node.type not in ("Embedding", "EmbeddingBag", "Item", "Select", "Permute",
+                                                       "Transpose", "Reshape", "Flatten", "Unflatten", "Identity"):
+        if lt.inferred or node.type.startswith(("Conv", "Linear")):
+            raise ShapeError(f"gets {str(x.dtype).replace('torch.', '')} input {list(x.shape)}; token ids go into an Embedding first")
+
+
+def infer(rule, xs, spatial: int) -> int:
+    if isinstance(rule, tuple):
+        i, d = rule
+        if i >= len(xs):
+            raise ShapeError(f"takes {i + 1} inputs; got {len(xs)}")
+        x = xs[i]
+    else:
+        x, d = xs[0], rule
+    if d == "C":
+        d = -(spatial + 1)
+    if not isinstance(x, torch.Tensor) or x.dim() < (abs(d) if d < 0 else d + 1):
+        raise ShapeError(f"cannot read its size from an input of shape {shape_of([x])}")
+    return int(x.shape[d])
+
+
+def _matches(given, actual, xs, rule) -> bool:
+    if isinstance(given, (list, tuple)):  # LayerNorm's normalized_shape: the trailing dims
+        return list(xs[0].shape[-len(given):]) == list(given)
+    return given == actual
+
+
+def check_refit(node: Node, inferred: dict, xs) -> None:
+    """For inputs after the first: the materialized sizes must fit the new data."""
+    lt = registry.get(node.type)
+    for arg, rule in lt.inferred:
+        if arg in inferred and arg not in lt.loose:
+            actual = infer(rule, xs, lt.spatial)
+            if actual != inferred[arg]:
+                raise ShapeError(f"was materialized for {inferred[arg]} {_WHAT.get(arg, arg)}; this input has {actual}")
+
+
+class Network(nn.Sequential):
+    """The root: a Sequential whose first item gets all inputs, and that swaps in real layers."""
+
+    def __init__(self, items: "OrderedDict[str, nn.Module]", ctx: BuildContext):
+        super().__init__(items)
+        self._ctx = ctx
+
+    def forward(self, *xs):
+        self._ctx.tape.clear()
+        out = xs
+        for i, m in enumerate(self):
+            out = m(*out) if i == 0 else m(out)
+        if self._ctx.pending:
+            finalize(self)
+        return out
+
+
+def resolve(root: nn.Module, path: str) -> nn.Module:
+    m = root.get_submodule(path)
+    return m.real if isinstance(m, Deferred) and m.real is not None else m
+
+
+_HOOK_DICTS = ("_forward_hooks", "_forward_hooks_with_kwargs", "_forward_hooks_always_called",
+               "_forward_pre_hooks", "_forward_pre_hooks_with_kwargs")
+
+
+def finalize(root: nn.Module) -> None:
+    """Swap each materialized placeholder for its real layer, hooks and all."""
+    for parent in list(root.modules()):
+        for name, child in list(parent._modules.items()):
+            if isinstance(child, Deferred) and child.real is not None:
+                real = child.real
+                for attr in _HOOK_DICTS:
+                    if getattr(child, attr, None):
+                        getattr(real, attr).update(getattr(child, attr))
+                parent._modules[name] = real
+    root._ctx.pending = any(isinstance(m, Deferred) for m in root.modules())
+
+
+def build(spec: Spec, ctx: BuildContext | None = None) -> Network:
+    """The lazy model for a spec (no parameters exist until the first input arrives)."""
+    bound = bind_all(spec)
+    ctx = ctx or BuildContext()
+    ctx.global_init = dict(spec.init)
+
+    def make(node: Node, init: dict, freeze: bool) -> nn.Module:
+        init = {**init, **node.init}
+        freeze = freeze or node.freeze
+        kids = [(c.key, make(c, init, freeze)) for c in node.children]
+        if node.type == "Sequential":
+            return nn.Sequential(OrderedDict(kids))
+        if node.type == "Residual":
+            d = dict(kids)
+            return glue.Residual(d["body"], d.get("shortcut"))
+        if node.type == "Concat":
+            return glue.Concat([m for _, m in kids], node.refs, ctx.tape, dim=node.dim)
+        if node.type == "Add":
+            return glue.Add([m for _, m in kids], node.refs, ctx.tape)
+        return Deferred(node, bound[node.path], ctx, init, freeze)
+
+    root = Network(OrderedDict((c.key, make(c, spec.init, False)) for c in spec.root.children), ctx)
+    ctx.root = root
+    # Items referenced by `from:` record their outputs on the shared tape.
+    for ref in {ref for node in spec.nodes() for ref in node.refs}:
+        root.get_submodule(ref).register_forward_hook(_Tape(ctx.tape, ref))
+    return root
+
+
+class _Tape:
+    def __init__(self, tape: dict, path: str):
+        self.tape, self.path = tape, path
+
+    def __call__(self, module, inputs, output):
+        self.tape[self.path] = output

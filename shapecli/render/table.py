@@ -1,0 +1,134 @@
+"""The rich table: layers as a tree, parameter rows under their layer, totals and warnings.
+
+All rich code lives here. Colour only on a terminal (rich honours NO_COLOR); piped output is
+plain text at the table's natural width, so nothing wraps.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+from rich import box
+from rich.console import Console, Group
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from . import fmt_float, human_bytes, human_count, shape_str, sparkline
+
+
+def console(file=None, force_terminal: bool | None = None, width: int | None = None) -> Console:
+    file = file or sys.stdout
+    tty = force_terminal if force_terminal is not None else file.isatty()
+    if not tty:
+        width = width or 100_000  # never wrap when piped; the table keeps its natural width
+    return Console(file=file, force_terminal=tty, width=width, no_color=not tty or "NO_COLOR" in os.environ,
+                   highlight=False, emoji=False, soft_wrap=False, color_system="auto" if tty else None)
+
+
+def _visible(layer, depth: int | None) -> bool:
+    return depth is None or layer.depth < depth
+
+
+def render_table(report, depth: int | None = None, params: bool = True) -> Group:
+    runs = report.runs
+    title = Text()
+    title.append(report.name, style="bold")
+    if report.spec_file:
+        title.append(f"  ({report.spec_file})", style="dim")
+    ins = ", ".join(f"{shape_str(t)} {t.dtype}" for t in report.inputs)
+    title.append(f"\ninput {ins} → output {shape_str(runs[0].output) if runs else '—'}")
+    title.append(f"   seed {report.seed} · {report.device} · torch {report.torch_version}", style="dim")
+
+    t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title=None)
+    t.add_column("Layer / parameter", no_wrap=True)
+    t.add_column("Type", no_wrap=True)
+    ok_runs = [i for i, r in enumerate(runs) if r.error is None]
+    for i in ok_runs:
+        t.add_column("Output" if i == 0 else f"Output #{i + 1}", no_wrap=True)
+    t.add_column("Shape", no_wrap=True)
+    t.add_column("Params", justify="right", no_wrap=True)
+    show_stats = params and any(p.stats for p in report.params)
+    if show_stats:
+        for c in ("mean", "std", "min", "max"):
+            t.add_column(c, justify="right", no_wrap=True)
+        if any(p.histogram for p in report.params):
+            t.add_column("hist", no_wrap=True)
+        t.add_column("init", no_wrap=True)
+
+    by_layer: dict = {}
+    for p in report.params:
+        by_layer.setdefault(p.layer, []).append(p)
+    visible = [lay for lay in report.layers if _visible(lay, depth)]
+    for lay in visible:
+        folded = depth is not None and lay.depth == depth - 1 and lay.is_container
+        indent = "  " * lay.depth
+        typ = Text(lay.type, style="cyan")
+        if lay.inferred:
+            typ.append(" (" + ", ".join(f"{k}={v}" for k, v in lay.inferred.items()) + ")", style="dim")
+        row = [Text(indent + (lay.path.rsplit(".", 1)[-1] if lay.depth else lay.path), style="bold" if lay.is_container else ""), typ]
+        row += [Text(shape_str(lay.output_shapes[i]) if i < len(lay.output_shapes) else "—") for i in ok_runs]
+        row += ["", f"{lay.params:,}" if lay.params else ("" if lay.is_container else "0")]
+        if show_stats:
+            row += [""] * (t.columns.__len__() - len(row))
+        t.add_row(*row)
+        if not params or (lay.is_container and not folded):
+            continue
+        owned = [p for k, ps in by_layer.items() if k == lay.path or (folded and k.startswith(lay.path + ".")) for p in ps]
+        if folded:
+            continue
+        for p in owned:
+            prow = [Text(indent + "  " + p.name, style="green" if p.trainable else "dim"), Text("" if p.trainable else "frozen", style="dim")]
+            prow += [""] * len(ok_runs)
+            prow += [shape_str(type("S", (), {"shape": p.shape})()), f"{p.numel:,}" if not p.shared_with else f"= {p.shared_with}"]
+            if show_stats:
+                s = p.stats
+                vals = [s.mean, s.std, s.min, s.max] if s else [None] * 4
+                style = "italic" if s and s.source != "measured" else ""
+                prow += [Text(fmt_float(v), style=style) for v in vals]
+                if any(q.histogram for q in report.params):
+                    prow.append(sparkline(p.histogram) if p.histogram else "")
+                init = p.init.scheme if p.init else ""
+                flag = " ⚠" if p.init and p.init.flagged else ""
+                prow.append(Text(escape(_short(init)) + flag, style="yellow" if flag else "dim"))
+            t.add_row(*prow)
+
+    parts = [title, t]
+    tot = report.totals
+    foot = Text()
+    foot.append(f"Params: {tot.params:,} ({human_count(tot.params)})", style="bold")
+    foot.append(f"  trainable: {tot.trainable:,}  non-trainable: {tot.params - tot.trainable:,}")
+    if tot.buffers:
+        foot.append(f"  buffers: {tot.buffers:,}")
+    foot.append("\nSize: " + ", ".join(f"{k} {human_bytes(v)}" for k, v in tot.bytes.items()) if tot.bytes else "\nSize: 0 B")
+    if report.device == "meta":
+        foot.append("\nShaped on the meta device: no memory was allocated; statistics in italics are analytic "
+                    "(what the init scheme predicts), not measured.", style="dim")
+    shared = [p for p in report.params if p.shared_with]
+    if shared:
+        foot.append("\nTied: " + ", ".join(f"{p.name} = {p.shared_with}" for p in shared) + " (counted once)")
+    parts.append(foot)
+    if len(runs) > 1:
+        rt = Text("\nInputs:")
+        for i, r in enumerate(runs):
+            ins = ", ".join(shape_str(x) for x in r.inputs)
+            if r.error:
+                rt.append(f"\n  #{i + 1} {ins} ✗ layer {r.error_layer}: {r.error}", style="red")
+            else:
+                note = "materialized the model" if i == 0 else "ok, same parameters"
+                rt.append(f"\n  #{i + 1} {ins} → {shape_str(r.output)}  {note}")
+        parts.append(rt)
+    if report.diagnostics:
+        dt = Text("\nWarnings:", style="yellow")
+        for d in report.diagnostics:
+            dt.append(f"\n  {d.layer or ''}{' ' if d.layer else ''}[{d.code}] {d.message}", style="yellow")
+        parts.append(dt)
+    return Group(*parts)
+
+
+def _short(s: str, n: int = 40) -> str:
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def print_report(report, file=None, depth: int | None = None, params: bool = True, force_terminal=None, width=None) -> None:
+    console(file, force_terminal, width).print(render_table(report, depth, params))

@@ -1,0 +1,156 @@
+"""The Report: everything shapecli learned about a network, as plain data.
+
+No torch and no rich here. Gathering (materialize.py) fills these dataclasses; renderers
+(render/) draw them; baseline.py compares them. `to_dict` is the JSON document (schema
+in docs/report.schema.json); keep field names stable and bump SCHEMA_VERSION on any change
+that is not a pure addition.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional, Union
+
+SCHEMA_VERSION = 1
+
+# A tensor's description. Shapes are ints, or strings for symbolic formulas ("H/4").
+@dataclass
+class TensorInfo:
+    shape: list
+    dtype: str
+
+
+# A layer's output: a tensor, or a (nested) tuple of outputs (LSTM: out, (h, c)).
+Output = Union[TensorInfo, list]
+
+
+@dataclass
+class Stats:
+    mean: Optional[float]
+    std: Optional[float]  # population std (correction=0): defined for one element
+    min: Optional[float]
+    max: Optional[float]
+    source: str = "measured"  # "measured" | "sampled" | "analytic"
+
+
+@dataclass
+class InitInfo:
+    scheme: str  # e.g. "default (kaiming_uniform a=√5)", "kaiming_normal(mode=fan_out)"
+    fan_in: Optional[int] = None
+    fan_out: Optional[int] = None
+    expected: Optional[Stats] = None  # what the scheme's formula predicts
+    flagged: list = field(default_factory=list)  # measured values outside sampling error
+
+
+@dataclass
+class ParamInfo:
+    name: str  # as in named_parameters(): "0.weight"
+    layer: str  # the spec item that owns it: "0"
+    shape: list
+    numel: int
+    dtype: str
+    trainable: bool
+    stats: Optional[Stats] = None
+    init: Optional[InitInfo] = None
+    histogram: Optional[list] = None  # bin counts, for sparklines
+    shared_with: Optional[str] = None  # tied: the name this parameter is counted under
+
+
+@dataclass
+class BufferInfo:
+    name: str
+    layer: str
+    shape: list
+    numel: int
+    dtype: str
+
+
+@dataclass
+class LayerInfo:
+    path: str  # "" for the whole network, "encoder.0" for nested items
+    type: str  # "Linear", "Residual", "Sequential", ...
+    depth: int  # 0 for top-level items
+    args: dict  # the arguments it was built with, inferred ones included
+    inferred: dict  # which arguments were inferred from the data: {"in_features": 20}
+    output_shapes: list  # one Output (or None if the run failed before it) per input run
+    params: int = 0  # parameters owned by this item and its children (shared counted once)
+    trainable: int = 0
+    line: Optional[int] = None  # spec position of the item
+    col: Optional[int] = None
+    is_container: bool = False
+    symbolic: Optional[Output] = None  # output shape as formulas, when a symbolic pass ran
+    flops: Optional[int] = None
+    activation: Optional[dict] = None  # {"mean":..,"std":..} at init, with --activations
+
+
+@dataclass
+class Run:
+    """One sample input pushed through the model (the first one materializes it)."""
+
+    inputs: list  # [TensorInfo]
+    output: Optional[Output] = None
+    error: Optional[str] = None  # in the spec's terms, when this input does not fit
+    error_layer: Optional[str] = None
+
+
+@dataclass
+class Diagnostic:
+    level: str  # "warning" | "info"
+    code: str  # "zero-init", "nan", "activation-vanishing", ...
+    message: str
+    layer: Optional[str] = None
+    param: Optional[str] = None
+    line: Optional[int] = None
+    col: Optional[int] = None
+
+
+@dataclass
+class Totals:
+    params: int
+    trainable: int
+    buffers: int
+    bytes: dict  # {"float32": 31784, ...}: parameters and buffers, by dtype
+    param_bytes: int = 0
+    buffer_bytes: int = 0
+
+
+@dataclass
+class Report:
+    name: str
+    spec_file: Optional[str]
+    seed: int
+    torch_version: str
+    device: str  # where it was materialized: "cpu" (real values) or "meta" (shapes only)
+    runs: list  # [Run]
+    layers: list  # [LayerInfo], in module order (pre-order)
+    params: list  # [ParamInfo] in named_parameters() order
+    buffers: list  # [BufferInfo]
+    totals: Totals
+    diagnostics: list = field(default_factory=list)  # [Diagnostic]
+    init_trace: list = field(default_factory=list)  # [{"layer","type","scheme","order"}]
+    estimates: Optional[dict] = None  # memory / flops estimates
+    symbolic: Optional[dict] = None  # {"inputs": [...], "constraints": [...]}
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def inputs(self) -> list:
+        return self.runs[0].inputs if self.runs else []
+
+    def to_dict(self) -> dict:
+        d = _clean(asdict(self))
+        # Convenience views that scripts reach for first (`jq .inputs`, `jq .outputs`).
+        d["inputs"] = d["runs"][0]["inputs"] if d["runs"] else []
+        d["outputs"] = d["runs"][0]["output"] if d["runs"] else None
+        order = ["schema_version", "name", "spec_file", "torch_version", "seed", "device", "inputs", "outputs"]
+        return {k: d[k] for k in order} | {k: v for k, v in d.items() if k not in order}
+
+
+def _clean(x: Any) -> Any:
+    """Strict-JSON-safe copy: NaN/Infinity become None (the stats that produced them are flagged)."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    return x

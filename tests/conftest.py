@@ -1,0 +1,32 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = ROOT / "configs"
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("NO_COLOR", "1")
+
+
+@pytest.fixture
+def cli():
+    """Run the CLI in-process: (exit code, stdout, stderr)."""
+    from shapecli.cli import main
+
+    def run(*args, stdin: str | None = None):
+        import io
+
+        out, err = io.StringIO(), io.StringIO()
+        old = sys.stdout, sys.stderr, sys.stdin
+        sys.stdout, sys.stderr = out, err
+        if stdin is not None:
+            sys.stdin = io.TextIOWrapper(io.BytesIO(stdin.encode()))
+        try:
+            code = main(list(args))
+        finally:
+            sys.stdout, sys.stderr, sys.stdin = old
+        return code, out.getvalue(), err.getvalue()
+
+    return run

@@ -1,0 +1,124 @@
+"""The seed transcript, the API, and the d2l exercise (changing the input after materialization)."""
+import json
+
+import pytest
+import torch
+from torch import nn
+
+import shapecli
+from shapecli.errors import ShapeError, SpecError
+
+from conftest import CONFIGS
+
+
+def test_d2l_transcript():
+    model, report = shapecli.materialize(CONFIGS / "mlp.yaml", ["2,20"])
+    shapes = [(p.name, p.shape) for p in report.params]
+    assert shapes == [("0.weight", [256, 20]), ("0.bias", [256]), ("2.weight", [10, 256]), ("2.bias", [10])]
+    assert report.totals.params == 7946
+    assert report.runs[0].output.shape == [2, 10]
+    # a plain PyTorch model: real classes, no wrapper prefixes, trainable
+    assert [type(m) for m in model] == [nn.Linear, nn.ReLU, nn.Linear]
+    assert [n for n, _ in model.named_parameters()] == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    loss = model(torch.randn(4, 20)).sum()
+    loss.backward()
+    assert model[0].weight.grad.shape == (256, 20)
+
+
+def test_build_is_lazy_until_data_arrives():
+    spec = shapecli.load_spec(CONFIGS / "mlp.yaml")
+    model = shapecli.build(spec)
+    assert list(model.parameters()) == []  # nothing exists before the data
+    out = model(torch.randn(3, 20))
+    assert out.shape == (3, 10)
+    assert [tuple(p.shape) for p in model.parameters()] == [(256, 20), (256,), (10, 256), (10,)]
+    assert isinstance(model[0], nn.Linear)
+
+
+def test_seed_is_recorded_and_reproducible_and_global_rng_untouched():
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    _, a = shapecli.materialize(CONFIGS / "mlp.yaml", seed=7)
+    _, b = shapecli.materialize(CONFIGS / "mlp.yaml", seed=7)
+    _, c = shapecli.materialize(CONFIGS / "mlp.yaml", seed=8)
+    assert torch.equal(before, torch.random.get_rng_state())
+    assert a.seed == 7
+    assert a.params[0].stats == b.params[0].stats
+    assert a.params[0].stats != c.params[0].stats
+
+
+def test_init_stats_are_the_real_default_init():
+    torch.manual_seed(0)
+    twin = nn.Linear(20, 256)  # the first parameter drawn after seeding, as in shapecli
+    _, r = shapecli.materialize(CONFIGS / "mlp.yaml", seed=0)
+    w = twin.weight.detach().double()
+    assert r.params[0].stats.mean == pytest.approx(w.mean().item())
+    assert r.params[0].stats.max == pytest.approx(w.max().item())
+    assert r.params[0].stats.std == pytest.approx(w.std(correction=0).item())
+
+
+def test_exercise_batch_change_ok_feature_change_fails_in_spec_terms():
+    _, r = shapecli.materialize(CONFIGS / "mlp.yaml", ["2,20", "5,20", "2,30"])
+    assert [x.output.shape if x.output else None for x in r.runs] == [[2, 10], [5, 10], None]
+    assert r.runs[2].error_layer == "0 (Linear)"
+    assert r.runs[2].error == "was materialized for 20 input features (last dim); this input has 30"
+    # per-layer outputs for each input
+    first = r.layers[0]
+    assert [o.shape if o else None for o in first.output_shapes] == [[2, 256], [5, 256], None]
+
+
+def test_first_input_that_does_not_fit_is_a_shape_error():
+    spec = shapecli.parse_spec("input: [2, 3, 8, 8]\nlayers:\n  - Flatten\n  - Conv2d: [4, 3]\n", "x.yaml")
+    with pytest.raises(ShapeError) as e:
+        shapecli.materialize(spec)
+    p = e.value.problems[0]
+    assert (p.loc.line, p.loc.col) == (4, 5)
+    assert p.layer == "1 (Conv2d)"
+    assert "expects a 4-D input [N, C, H, W]" in p.message and "[2, 192]" in p.message
+
+
+def test_given_inferred_size_is_checked():
+    spec = shapecli.parse_spec("input: [2, 20]\nlayers:\n  - Linear: {in_features: 30, out_features: 4}\n", "x.yaml")
+    with pytest.raises(ShapeError, match=r"in_features=30 was given, but its input \[2, 20\] has 20"):
+        shapecli.materialize(spec)
+    spec = shapecli.parse_spec("input: [2, 20]\nlayers:\n  - Linear: {in_features: 20, out_features: 4}\n", "x.yaml")
+    assert shapecli.inspect(spec).params[0].shape == [4, 20]
+
+
+def test_json_report_is_strict_and_has_documented_fields():
+    r = shapecli.inspect(CONFIGS / "mlp.yaml")
+    from shapecli.render import to_json
+
+    d = json.loads(to_json(r))
+    for key in ("schema_version", "inputs", "outputs", "layers", "params", "buffers", "totals", "seed", "torch_version"):
+        assert key in d
+    assert d["inputs"] == [{"shape": [2, 20], "dtype": "float32"}]
+    assert d["outputs"] == {"shape": [2, 10], "dtype": "float32"}
+    assert d["params"][0]["name"] == "0.weight" and set(d["params"][0]["stats"]) >= {"mean", "std", "min", "max"}
+    assert d["totals"]["params"] == 7946 and d["totals"]["bytes"] == {"float32": 31784}
+
+
+def test_one_element_parameter_std_is_not_nan():
+    spec = shapecli.parse_spec("input: [2, 3]\nlayers:\n  - Linear: 1\n", "x.yaml")
+    r = shapecli.inspect(spec)
+    bias = r.params[1]
+    assert bias.shape == [1] and bias.stats.std == 0.0
+
+
+def test_spec_errors_are_collected():
+    with pytest.raises(SpecError) as e:
+        shapecli.parse_spec("input: [2, 3]\nlayers:\n  - Lineer: 3\n  - ReLU: {inplace: yes}\n  - Conv2d: {out_chanels: 3}\n", "x.yaml")
+        shapecli.build(shapecli.parse_spec("", "x"))
+    msgs = [str(p) for p in e.value.problems]
+    assert any("x.yaml:3:5: error: unknown layer type 'Lineer' (did you mean Linear" in m for m in msgs)
+
+
+def test_argument_problems_are_all_reported_with_positions():
+    spec = shapecli.parse_spec("input: [2, 3]\nlayers:\n  - ReLU: {inplace: yes}\n  - Conv2d: {out_chanels: 3, kernel_size: 3}\n  - Linear: true\n", "x.yaml")
+    with pytest.raises(SpecError) as e:
+        shapecli.build(spec)
+    msgs = [str(p) for p in e.value.problems]
+    assert msgs[0] == "x.yaml:3:21: error: layer 0 (ReLU): inplace: expected bool, got the string 'yes' (YAML 1.2: write true or false)"
+    assert any(m.startswith("x.yaml:4:14: error: layer 1 (Conv2d): Conv2d has no argument 'out_chanels' (did you mean out_channels") for m in msgs)
+    assert any(m.startswith("x.yaml:4:5: error: layer 1 (Conv2d): Conv2d needs out_channels") for m in msgs)
+    assert any("layer 2 (Linear): out_features: expected int, got the boolean true" in m for m in msgs)
