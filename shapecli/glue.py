@@ -3,8 +3,6 @@
 Each is a plain nn.Module a user could train; docs/spec.md documents them. Containers
 (Residual, Concat, Add) are here too; `build.py` wires their children.
 """
-from __future__ import annotations
-
 from ._torch import torch
 from ._torch import nn
 
@@ -224,13 +222,27 @@ class Concat(_Merge):
 
 
 class Add(_Merge):
+    """The sum of the branches (and `from:` outputs)."""
+
     def forward(self, x):
         outs, what = self.inputs(x)
-        _check_same("Add", what, outs)
+        _check_same(type(self).__name__, what, outs)
         out = outs[0]
         for o in outs[1:]:
-            out = out + o
+            out = self.combine(out, o)
         return out
+
+    @staticmethod
+    def combine(a, b):
+        return a + b
 
     def extra_repr(self) -> str:
         return f"from={self.refs}" if self.refs else ""
+
+
+class Multiply(Add):
+    """The elementwise product of the branches: gated units (SwiGLU: silu(gate(x)) * up(x))."""
+
+    @staticmethod
+    def combine(a, b):
+        return a * b

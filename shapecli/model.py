@@ -431,8 +431,8 @@ def build(spec: Spec, ctx: BuildContext | None = None) -> Network:
             return glue.Residual(d["body"], d.get("shortcut"))
         if node.type == "Concat":
             return glue.Concat([m for _, m in kids], node.refs, ctx.tape, dim=node.dim)
-        if node.type == "Add":
-            return glue.Add([m for _, m in kids], node.refs, ctx.tape)
+        if node.type in ("Add", "Multiply"):
+            return getattr(glue, node.type)([m for _, m in kids], node.refs, ctx.tape)
         return Deferred(node, bound[node.path], ctx, init, freeze)
 
     root = Network(OrderedDict((c.key, make(c, spec.init, False)) for c in spec.root.children), ctx)

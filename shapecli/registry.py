@@ -79,7 +79,7 @@ _add("glue", "PositionalEmbedding", glue=True, inferred=(("embed_dim", -1), ("nu
 _add("glue", "SelfAttention", glue=True, inferred=(("embed_dim", -1),))
 
 # Containers: written with their own syntax (docs/spec.md), built by build.py.
-CONTAINERS = ("Sequential", "Residual", "Concat", "Add")
+CONTAINERS = ("Sequential", "Residual", "Concat", "Add", "Multiply")
 
 for _name in list(REGISTRY):
     if not REGISTRY[_name].glue and REGISTRY[_name].inferred and not _name.startswith(("Layer", "RMS", "Group")):
@@ -123,9 +123,9 @@ def cls(name: str):
         from . import glue
 
         return glue.GLUE[name]
-    import torch.nn
+    from ._torch import nn
 
-    return getattr(torch.nn, lt.name)  # lt.name is from the table above, never from a spec
+    return getattr(nn, lt.name)  # lt.name is from the table above, never from a spec
 
 
 @dataclass
@@ -173,9 +173,9 @@ def signature(name: str) -> Signature:
     c = cls(name)
     init = c.__init__
     if name in ("RNN", "LSTM", "GRU"):  # these take *args; their real parameters are RNNBase's
-        import torch.nn
+        from ._torch import nn
 
-        init = torch.nn.RNNBase.__init__
+        init = nn.RNNBase.__init__
     out = Signature()
     for p in inspect.signature(init).parameters.values():
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name in lt.skip_args:

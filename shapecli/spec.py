@@ -55,7 +55,7 @@ class InputSpec:
 class Node:
     """One item of the network: a layer, or a container with children."""
 
-    type: str  # registry name ("Linear", "Item") or container ("Sequential", "Residual", "Concat", "Add")
+    type: str  # registry name ("Linear", "Item") or container ("Sequential", "Residual", "Concat", "Add", "Multiply")
     key: str  # its name in the parent: `name:` or its index
     path: str  # dotted path from the root ("" for the root)
     loc: Loc
@@ -562,7 +562,7 @@ class _Parser:
                     node.children = self.items(value, path, scope)
             elif canon == "Residual":
                 self.residual(node, value, loc, scope, label)
-            elif canon in ("Concat", "Add"):
+            elif canon in ("Concat", "Add", "Multiply"):
                 self.merge(node, value, loc, scope, label)
             else:
                 self.layer_args(node, value, loc, scope, label)
@@ -664,8 +664,8 @@ class _Parser:
                     node.refs.append(path)
         if branches is None and refs is None:
             self.err(f"{kind} needs `branches:` or `from:`", loc, label)
-        elif kind == "Add" and len(node.children) + len(node.refs) + (0 if node.children else 1) < 2:
-            self.err("Add needs at least two inputs (branches, or x and `from:` outputs)", loc, label)
+        elif kind != "Concat" and len(node.children) + len(node.refs) + (0 if node.children else 1) < 2:
+            self.err(f"{kind} needs at least two inputs (branches, or x and `from:` outputs)", loc, label)
 
     def resolve_ref(self, ref: str, loc: Loc, label: str) -> str | None:
         for key, path, _ in reversed(self.defined):
