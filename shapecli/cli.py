@@ -104,10 +104,12 @@ def inspect(
             _err(f"{where}: error: layer {r.error_layer}: input #{i + 1} ({shapes}): {r.error}")
     if fmt != "table":
         for d in report.diagnostics:
-            _err(f"{sp.file}:{d.line or 1}:{d.col or 1}: warning: layer {d.layer}: [{d.code}] {d.message}")
+            where = f"{sp.file}:{d.line}:{d.col}" if d.line else sp.file
+            what = f"layer {d.layer}: " if d.layer else ""
+            _err(f"{where}: {d.level}: {what}[{d.code}] {d.message}")
     if failed:
         raise typer.Exit(ExitCode.INVALID)
-    if strict and report.diagnostics:
+    if strict and any(d.level == "warning" for d in report.diagnostics):
         raise typer.Exit(ExitCode.CHECK_FAILED)
 
 
@@ -260,3 +262,6 @@ def run() -> None:
         except (BrokenPipeError, OSError):
             _quiet_pipe()
     os._exit(int(code))
+
+
+from . import cli_check  # noqa: E402,F401  (registers snapshot, check)

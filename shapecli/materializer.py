@@ -9,6 +9,7 @@ the meta device instead (no memory, analytic statistics).
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 
 from ._torch import torch
@@ -17,7 +18,7 @@ from ._torch import nn
 from . import registry
 from .model import BuildContext, Deferred, OverBudget, build, check_refit, shape_of
 from .errors import Problem, ShapeCliError, ShapeError, UsageError, literal
-from .report import (BufferInfo, InitInfo, LayerInfo, ParamInfo, Report, Run, Stats, TensorInfo, Totals)
+from .report import (BufferInfo, Diagnostic, InitInfo, LayerInfo, ParamInfo, Report, Run, Stats, TensorInfo, Totals)
 from .spec import InputSpec, Spec
 
 DEFAULT_BUDGET = 256 << 20  # real parameter bytes before switching to meta; see docs/performance.md
@@ -175,6 +176,22 @@ def _materialize(spec: Spec, samples: list, opts: Options, device: str):
     rec = _Recorder(nodes, ctx, opts.act_budget, device, opts.activations)
     _attach(model, rec)
     runs, per_run = [], []
+    # torch's own warnings (e.g. "LSTM with projections is not supported with oneDNN") become
+    # diagnostics in the report instead of raw Python warnings on the user's stderr.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _runs(model, spec, samples, opts, device, rec, runs, per_run)
+    report = gather(spec, model, runs, per_run, ctx, device, opts, rec.acts)
+    seen = set()
+    for w in caught:
+        text = str(w.message).split(" (Triggered internally")[0].strip()
+        if text not in seen and "Failed to initialize NumPy" not in text:
+            seen.add(text)
+            report.diagnostics.append(Diagnostic("info", "torch-warning", literal(text, 200)))
+    return model, report
+
+
+def _runs(model, spec, samples, opts, device, rec, runs, per_run) -> None:
     for i, sample in enumerate(samples):
         rec.run = i
         xs = make_inputs(sample, device, opts.seed)
@@ -192,8 +209,6 @@ def _materialize(spec: Spec, samples: list, opts: Options, device: str):
                 p = e.problems[0]
                 runs.append(Run(info, None, p.message, p.layer))
         per_run.append(dict(rec.outputs))
-    report = gather(spec, model, runs, per_run, ctx, device, opts, rec.acts)
-    return model, report
 
 
 # ---------------------------------------------------------------------------- gathering

@@ -119,9 +119,10 @@ def render_table(report, depth: int | None = None, params: bool = True) -> Group
                 rt.append(f"\n  #{i + 1} {ins} → {shape_str(r.output)}  {note}")
         parts.append(rt)
     if report.diagnostics:
-        dt = Text("\nWarnings:", style="yellow")
+        dt = Text("\nDiagnostics:")
         for d in report.diagnostics:
-            dt.append(f"\n  {d.layer or ''}{' ' if d.layer else ''}[{d.code}] {d.message}", style="yellow")
+            dt.append(f"\n  {d.level}: {d.layer + ': ' if d.layer else ''}[{d.code}] {d.message}",
+                      style="yellow" if d.level == "warning" else "dim")
         parts.append(dt)
     return Group(*parts)
 

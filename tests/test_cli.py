@@ -1,0 +1,143 @@
+"""The command line: exit codes, JSON on stdout only, stdin, pipes, fast --help."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import CONFIGS, ROOT
+
+SHAPECLI = [sys.executable, "-m", "shapecli"]
+
+
+def run(*args, stdin=None, env=None):
+    e = dict(os.environ, NO_COLOR="1", **(env or {}))
+    return subprocess.run([*SHAPECLI, *args], input=stdin, capture_output=True, text=True, cwd=ROOT, env=e, timeout=120)
+
+
+def test_inspect_table_shows_the_d2l_parameters(cli):
+    code, out, err = cli("inspect", str(CONFIGS / "mlp.yaml"), "--input", "2,20")
+    assert code == 0, err
+    for name, shape in [("0.weight", "[256, 20]"), ("0.bias", "[256]"), ("2.weight", "[10, 256]"), ("2.bias", "[10]")]:
+        line = next(ln for ln in out.splitlines() if ln.strip().startswith(name))
+        assert shape in line
+    assert "Params: 7,946" in out
+    assert "\x1b[" not in out  # no colour when not a terminal
+    assert err == ""
+
+
+def test_json_is_the_only_thing_on_stdout(cli):
+    code, out, err = cli("inspect", str(CONFIGS / "mlp.yaml"), "--json")
+    assert code == 0
+    d = json.loads(out)
+    assert d["outputs"]["shape"] == [2, 10] and d["totals"]["params"] == 7946
+
+
+def test_exercise_exit_code_and_messages(cli):
+    code, out, err = cli("inspect", str(CONFIGS / "mlp.yaml"), "-i", "2,20", "-i", "5,20", "-i", "2,30", "--json")
+    assert code == 2
+    d = json.loads(out)  # the report is still printed, with each input's outcome
+    assert [r["error"] for r in d["runs"]][:2] == [None, None]
+    assert d["runs"][2]["error"] == "was materialized for 20 input features (last dim); this input has 30"
+    assert err.strip() == (f"{CONFIGS / 'mlp.yaml'}:6:5: error: layer 0 (Linear): input #3 (2,30): "
+                           "was materialized for 20 input features (last dim); this input has 30")
+
+
+def test_stdin_spec(cli):
+    code, out, err = cli("inspect", "-", "--json", stdin="input: [3, 4]\nlayers:\n  - Linear: 2\n")
+    assert code == 0, err
+    assert json.loads(out)["spec_file"] == "<stdin>"
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["inspect", "missing.yaml"], "missing.yaml: error: no such file"),
+    (["inspect", str(CONFIGS / "mlp.yaml"), "--input", "2,,20"], "empty dimension"),
+    (["inspect", str(CONFIGS / "mlp.yaml"), "--input", "0,20"], "at least 1"),
+    (["inspect", str(CONFIGS / "mlp.yaml"), "--set", "x=1"], "no variable 'x'"),
+    (["inspect", str(CONFIGS / "mlp.yaml"), "--format", "xml"], "--format 'xml'"),
+    (["inspect", str(CONFIGS / "mlp.yaml"), "--bogus"], "No such option"),
+    (["inspect", str(CONFIGS)], "is a directory"),
+])
+def test_invalid_input_exits_2_with_one_clear_line(cli, args, fragment):
+    code, out, err = cli(*args)
+    assert code == 2
+    assert fragment in err
+    assert "Traceback" not in err
+
+
+def test_help_and_version_do_not_import_torch():
+    code = ("import sys; from shapecli.cli import main; rc = main(['--help']); "
+            "assert 'torch' not in sys.modules, 'torch imported'; "
+            "rc = main(['--version']); assert 'torch' not in sys.modules")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode == 0, p.stderr
+    assert "inspect" in p.stdout and "shapecli 0.1.0" in p.stdout
+
+
+def test_whole_process_json_pipe_and_closed_pipe():
+    p = run("inspect", "configs/mlp.yaml", "--json")
+    assert p.returncode == 0 and p.stderr == ""
+    json.loads(p.stdout)
+    # `| head -1`: the reader goes away; shapecli ends quietly
+    cmd = f"{sys.executable} -m shapecli inspect configs/resnet18.yaml --device meta | head -1"
+    q = subprocess.run(["bash", "-c", f"set -o pipefail; {cmd}"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert "Traceback" not in q.stderr and "BrokenPipe" not in q.stderr and q.stderr == ""
+    assert q.returncode in (0, 141)
+
+
+def test_internal_errors_exit_3_never_1(cli, monkeypatch):
+    import shapecli.materializer as m
+
+    def boom(*a, **k):
+        raise ZeroDivisionError("bug")
+
+    monkeypatch.setattr(m, "materialize", boom)
+    code, out, err = cli("inspect", str(CONFIGS / "mlp.yaml"))
+    assert code == 3
+    assert "internal error: ZeroDivisionError: bug" in err and "Traceback" not in err
+
+
+def test_markdown_format(cli):
+    code, out, err = cli("inspect", str(CONFIGS / "mlp.yaml"), "-f", "markdown")
+    assert code == 0
+    assert "| &nbsp;&nbsp;`0.weight` |  | | `[256, 20]` | 5,120 |" in out
+
+
+def test_layers_and_schema(cli):
+    code, out, _ = cli("layers", "Conv2d")
+    assert code == 0 and "*in_channels, out_channels, kernel_size" in out
+    code, out, _ = cli("layers", "--json")
+    names = {r["name"] for r in json.loads(out)}
+    assert {"Linear", "LSTM", "SelfAttention", "TransformerEncoderLayer"} <= names
+    code, out, _ = cli("schema")
+    assert json.loads(out)["title"] == "shapecli spec"
+    code, _, err = cli("layers", "Conv2")
+    assert code == 2 and "did you mean Conv2d" in err
+
+
+def test_every_config_validates_against_the_spec_schema():
+    jsonschema = pytest.importorskip("jsonschema")
+    import yaml
+
+    from shapecli.schema import spec_schema
+
+    schema = spec_schema()
+    for f in sorted(CONFIGS.glob("*.yaml")):
+        jsonschema.validate(yaml.safe_load(f.read_text()), schema)
+
+
+def test_depth_folds_nested_layers(cli):
+    code, out, _ = cli("inspect", str(CONFIGS / "resnet18.yaml"), "--device", "meta", "--depth", "1", "--no-params")
+    assert code == 0
+    assert "body" not in out
+
+
+@pytest.mark.parametrize("config", ["mlp", "lstm_classifier", "gpt2_small", "unet"])
+def test_json_matches_the_documented_schema(cli, config):
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((ROOT / "docs" / "report.schema.json").read_text())
+    args = ["inspect", str(CONFIGS / f"{config}.yaml"), "--json"] + (["--device", "meta"] if config == "gpt2_small" else [])
+    code, out, err = cli(*args)
+    assert code == 0, err
+    jsonschema.validate(json.loads(out), schema)
