@@ -78,6 +78,9 @@ def inspect(
     max_memory: str = typer.Option("256MiB", "--max-memory", help="Real memory for parameters before shaping on meta."),
     activations: bool = typer.Option(False, "--activations", help="Report each layer's output mean/std at init."),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 if there are warnings (for CI)."),
+    trace_init: bool = typer.Option(False, "--trace-init", help="List the order in which layers were materialized and initialized."),
+    html: Optional[str] = typer.Option(None, "--html", metavar="PATH", help="Also save the table as an HTML file."),
+    svg: Optional[str] = typer.Option(None, "--svg", metavar="PATH", help="Also save the table as an SVG picture."),
 ) -> None:
     """Materialize a spec with a sample input and report every layer's shapes and init statistics."""
     from . import materializer as mat
@@ -89,11 +92,12 @@ def inspect(
     if device not in ("auto", "cpu", "meta"):
         raise UsageError(f"--device '{device}': choose auto, cpu or meta")
     budget = _parse_budget(max_memory)
+    exports = {k: _output_path(v, k) for k, v in (("html", html), ("svg", svg)) if v}
     sp = load_spec(spec, parse_set(set_ or []))
     samples = [parse_input_text(t, sp.inputs) for t in input] if input else None
     _, report = mat.materialize(sp, samples, mat.Options(seed=seed, device=device, budget=budget,
                                                          activations=activations))
-    _emit(report, fmt, depth, params)
+    _emit(report, fmt, depth, params, trace_init, exports)
     failed = [r for r in report.runs if r.error]
     lines = {lay.path: lay for lay in report.layers}
     for i, r in enumerate(report.runs):
@@ -169,7 +173,21 @@ def schema() -> None:
     sys.stdout.write(json.dumps(spec_schema(), indent=2) + "\n")
 
 
-def _emit(report, fmt: str, depth, params: bool) -> None:
+def _output_path(path: str, kind: str) -> str:
+    """An export path the user named: written atomically; an existing file is replaced only if it is one of ours."""
+    suffixes = {"html": (".html", ".htm"), "svg": (".svg",)}[kind]
+    if os.path.isdir(path):
+        raise UsageError(f"--{kind} {path}: is a directory")
+    if os.path.exists(path) and not path.lower().endswith(suffixes):
+        raise UsageError(f"--{kind} {path}: exists and is not a .{kind} file; refusing to overwrite it")
+    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        raise UsageError(f"--{kind} {path}: no such directory")
+    return path
+
+
+def _emit(report, fmt: str, depth, params: bool, trace: bool = False, exports: dict | None = None) -> None:
+    if exports and fmt != "table":
+        raise UsageError("--html/--svg export the table; use them without --json/--format")
     if fmt == "json":
         from .render import to_json
 
@@ -181,7 +199,7 @@ def _emit(report, fmt: str, depth, params: bool) -> None:
     else:
         from .render.table import print_report
 
-        print_report(report, depth=depth, params=params)
+        print_report(report, depth=depth, params=params, trace=trace, exports=exports)
 
 
 def _err(line: str) -> None:

@@ -127,9 +127,63 @@ def render_table(report, depth: int | None = None, params: bool = True) -> Group
     return Group(*parts)
 
 
+def render_trace(report) -> Table:
+    """Like d2l's `net.apply(init_weights)` printout: which layer was materialized when, and how."""
+    t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+              title=f"Init trace (materialization order, seed {report.seed})", title_justify="left")
+    for c in ("#", "Layer", "Type", "Inferred from the data", "Init"):
+        t.add_column(c, no_wrap=c != "Init")
+    for e in report.init_trace:
+        inferred = ", ".join(f"{k}={v}" for k, v in e["inferred"].items()) or "—"
+        schemes = ", ".join(f"{k}: {v}" for k, v in e["schemes"].items()) or "no parameters"
+        t.add_row(str(e["order"] + 1), e["layer"], e["type"], inferred, escape(schemes))
+    return t
+
+
+def render_activations(report) -> Table:
+    """Each layer's output mean and std at init, with a log-scale bar: vanishing or exploding signals at a glance."""
+    import math
+
+    t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+              title="Activations at init (standard-normal input)", title_justify="left")
+    for c, j in (("Layer", "left"), ("Type", "left"), ("mean", "right"), ("std", "right"), ("log10 std", "left")):
+        t.add_column(c, justify=j, no_wrap=True)
+    for lay in report.layers:
+        a = lay.activation
+        if not a or lay.is_container:
+            continue
+        std = a["std"]
+        if std and std > 0 and math.isfinite(std):
+            pos = max(0, min(40, round((math.log10(std) + 4) * 5)))  # 1e-4 .. 1e4 over 40 cells; 1.0 at 20
+            bar = " " * pos + "█" * (20 - pos) + "│" if pos < 20 else " " * 20 + "│" + "█" * (pos - 20)
+            style = "red" if std < 1e-2 or std > 1e2 else ""
+        else:
+            bar, style = "—", "red"
+        t.add_row(lay.path, lay.type, fmt_float(a["mean"]), Text(fmt_float(std), style=style), Text(bar, style=style))
+    return t
+
+
 def _short(s: str, n: int = 40) -> str:
     return s if len(s) <= n else s[: n - 1] + "…"
 
 
-def print_report(report, file=None, depth: int | None = None, params: bool = True, force_terminal=None, width=None) -> None:
-    console(file, force_terminal, width).print(render_table(report, depth, params))
+def print_report(report, file=None, depth: int | None = None, params: bool = True, force_terminal=None, width=None,
+                 trace: bool = False, exports: dict | None = None) -> None:
+    """Print the report; `exports` maps "html"/"svg" to paths to save the same view to."""
+    parts = [render_table(report, depth, params)]
+    if trace:
+        parts.append(render_trace(report))
+    if any(lay.activation for lay in report.layers):
+        parts.append(render_activations(report))
+    c = console(file, force_terminal, width)
+    c.print(Group(*parts))
+    if exports:
+        from ..fileio import write_atomic
+
+        rec = Console(record=True, width=max(120, c.width if c.width < 10_000 else 160), force_terminal=True,
+                      file=open(os.devnull, "w"), color_system="truecolor")
+        rec.print(Group(*parts))
+        for kind, path in exports.items():
+            text = (rec.export_html(inline_styles=True, clear=False) if kind == "html"
+                    else rec.export_svg(title=f"shapecli: {report.name}", clear=False))
+            write_atomic(path, text)
