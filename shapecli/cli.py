@@ -77,10 +77,17 @@ def inspect(
     params: bool = typer.Option(True, "--params/--no-params", help="Show a row per parameter."),
     max_memory: str = typer.Option("256MiB", "--max-memory", help="Real memory for parameters before shaping on meta."),
     activations: bool = typer.Option(False, "--activations", help="Report each layer's output mean/std at init."),
+    sampled: bool = typer.Option(False, "--sampled-stats", help="On the meta device, measure statistics on a sample "
+                                 "of each parameter's init distribution (~10 ms per tensor) instead of analytic ones."),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 if there are warnings (for CI)."),
     trace_init: bool = typer.Option(False, "--trace-init", help="List the order in which layers were materialized and initialized."),
     html: Optional[str] = typer.Option(None, "--html", metavar="PATH", help="Also save the table as an HTML file."),
     svg: Optional[str] = typer.Option(None, "--svg", metavar="PATH", help="Also save the table as an SVG picture."),
+    dtype: Optional[List[str]] = typer.Option(None, "--dtype", metavar="DTYPES", help="Estimate memory per dtype, "
+                                              "e.g. float32,bfloat16,int8: weights, and training with Adam (docs/estimates.md)."),
+    flops: bool = typer.Option(False, "--flops", help="Count forward FLOPs per layer (one more forward pass, on meta for big models)."),
+    backward: bool = typer.Option(False, "--backward", help="Also estimate backward (2x forward) and training-step FLOPs; implies --flops."),
+    estimates: bool = typer.Option(False, "--estimates", "-e", help="All estimates: --dtype float32,bfloat16 --flops --backward."),
 ) -> None:
     """Materialize a spec with a sample input and report every layer's shapes and init statistics."""
     from . import materializer as mat
@@ -95,8 +102,17 @@ def inspect(
     exports = {k: _output_path(v, k) for k, v in (("html", html), ("svg", svg)) if v}
     sp = load_spec(spec, parse_set(set_ or []))
     samples = [parse_input_text(t, sp.inputs) for t in input] if input else None
-    _, report = mat.materialize(sp, samples, mat.Options(seed=seed, device=device, budget=budget,
-                                                         activations=activations))
+    dtypes = None
+    if dtype or flops or backward or estimates:
+        from .estimate import parse_dtypes
+
+        dtypes = parse_dtypes(dtype) or (["float32", "bfloat16"] if estimates else ["float32"])
+    model, report = mat.materialize(sp, samples, mat.Options(seed=seed, device=device, budget=budget,
+                                                             activations=activations, sampled=sampled))
+    if dtypes:
+        from .estimate import estimate
+
+        estimate(model, report, None, dtypes, flops=flops or estimates, backward=backward or estimates)
     _emit(report, fmt, depth, params, trace_init, exports)
     failed = [r for r in report.runs if r.error]
     lines = {lay.path: lay for lay in report.layers}
@@ -109,7 +125,8 @@ def inspect(
     if fmt != "table":
         for d in report.diagnostics:
             where = f"{sp.file}:{d.line}:{d.col}" if d.line else sp.file
-            what = f"layer {d.layer}: " if d.layer else ""
+            lay = lines.get(d.layer or "")
+            what = (f"layer {d.layer} ({lay.type}): " if lay else f"layer {d.layer}: ") if d.layer else ""
             _err(f"{where}: {d.level}: {what}[{d.code}] {d.message}")
     if failed:
         raise typer.Exit(ExitCode.INVALID)
@@ -196,6 +213,10 @@ def _emit(report, fmt: str, depth, params: bool, trace: bool = False, exports: d
         from .render.markdown import render_markdown
 
         sys.stdout.write(render_markdown(report, depth=depth, params=params))
+        if report.estimates:
+            from .render.estimates import markdown_estimates
+
+            sys.stdout.write(markdown_estimates(report))
     else:
         from .render.table import print_report
 
@@ -233,8 +254,13 @@ def _invoke(argv) -> int:
         return int(rv) if isinstance(rv, int) else 0
     except typer.Exit as e:
         return e.exit_code
-    except _click_exception() as e:  # a bad option or argument
-        e.show()
+    except _click_exception() as e:  # a bad option or argument: one line, like every other problem
+        if type(e).__name__ == "NoArgsIsHelpError":
+            e.show()  # `shapecli` alone: the help text
+            return ExitCode.INVALID
+        ctx = getattr(e, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        _err(f"error: {e.format_message()}{hint}")
         return ExitCode.INVALID
     except typer.Abort:
         sys.stderr.write("interrupted\n")

@@ -16,6 +16,7 @@ from ._torch import torch
 from ._torch import nn
 
 from . import registry
+from ._fastmeta import fast_meta
 from .model import BuildContext, Deferred, OverBudget, build, check_refit, shape_of
 from .errors import Problem, ShapeCliError, ShapeError, UsageError, literal
 from .report import (BufferInfo, Diagnostic, InitInfo, LayerInfo, ParamInfo, Report, Run, Stats, TensorInfo, Totals)
@@ -34,6 +35,7 @@ class Options:
     act_budget: int = DEFAULT_ACT_BUDGET
     stats: bool = True  # measured init statistics (CPU only)
     activations: bool = False  # per-layer output mean/std at init
+    sampled: bool = False  # on meta: statistics measured on a sample of each init distribution
     histograms: bool = True
 
 
@@ -85,6 +87,7 @@ class _Recorder:
     outputs: dict = field(default_factory=dict)  # path -> Output, for the current run
     acts: dict = field(default_factory=dict)
     run: int = 0
+    _sizes: dict = field(default_factory=dict)
 
     def pre(self, path):
         node = self.nodes[path]
@@ -109,7 +112,9 @@ class _Recorder:
 
     @property
     def sizes(self) -> dict:
-        return {t["layer"]: t["sizes"] for t in self.ctx.trace}
+        if len(self._sizes) != len(self.ctx.trace):  # rebuilt only when layers were added
+            self._sizes = {t["layer"]: t["sizes"] for t in self.ctx.trace}
+        return self._sizes
 
 
 def _attach(model: nn.Module, rec: _Recorder) -> None:
@@ -154,12 +159,23 @@ def materialize(spec: Spec, inputs: list | None = None, options: Options | None 
     materializes the model. Defaults to the spec's `input`. Keyword arguments set Options fields.
     """
     opts = options or Options(**kw)
+    if type(opts.seed) is not int or not -(1 << 63) <= opts.seed < (1 << 64) - 1:  # torch's seed range (seed + 1 too)
+        raise UsageError(f"--seed {literal(opts.seed, 40)}: give an integer from {-(1 << 63)} to {(1 << 64) - 2}")
     samples = inputs or ([spec.inputs] if spec.inputs else None)
     if not samples or not samples[0]:
         raise UsageError(f"{spec.file}: the spec has no `input:`; give a sample input with --input (e.g. --input 2,20)")
     device = opts.device
     if device == "auto":
         device = "meta" if _bytes(samples[0]) > opts.act_budget else "cpu"
+    if device == "cpu" and opts.device == "auto" and _table_bytes(spec) > opts.budget // 4:
+        # Big embedding tables (GPT-2 small): a shape pass on meta decides first, rather than
+        # filling memory up to the budget with real values and then starting again on meta.
+        try:
+            model, report = _materialize(spec, samples, opts, "meta")
+            if report.totals.param_bytes + report.totals.buffer_bytes > opts.budget:
+                return model, report
+        except (ShapeCliError, OverBudget):
+            pass  # the CPU pass below reports it in its own terms
     try:
         return _materialize(spec, samples, opts, device)
     except OverBudget:
@@ -169,7 +185,26 @@ def materialize(spec: Spec, inputs: list | None = None, options: Options | None 
         return _materialize(spec, samples, opts, "meta")
 
 
+def _table_bytes(spec: Spec) -> int:
+    """float32 bytes of the spec's Embedding tables: sizes known before any data arrives."""
+    total = 0
+    for n in spec.nodes():
+        if n.type in ("Embedding", "EmbeddingBag"):
+            a = dict(zip(("num_embeddings", "embedding_dim"), n.args)) | n.kwargs
+            v, d = a.get("num_embeddings"), a.get("embedding_dim")
+            if type(v) is int and type(d) is int and v > 0 and d > 0:
+                total += v * d * 4
+    return total
+
+
 def _materialize(spec: Spec, samples: list, opts: Options, device: str):
+    if device == "meta":
+        with fast_meta():  # meta kernels: skip importing torch._dynamo and searching for numpy (seconds)
+            return _materialize_on(spec, samples, opts, device)
+    return _materialize_on(spec, samples, opts, device)
+
+
+def _materialize_on(spec: Spec, samples: list, opts: Options, device: str):
     ctx = BuildContext(budget_bytes=opts.budget if device != "meta" else math.inf)
     model = build(spec, ctx)
     nodes = {n.path: n for n in spec.nodes() if n.path}
@@ -215,11 +250,8 @@ def _runs(model, spec, samples, opts, device, rec, runs, per_run) -> None:
 
 def gather(spec: Spec, model: nn.Module, runs, per_run, ctx, device: str, opts: Options, acts) -> Report:
     from . import init as initmod
-    from .initschemes import scheme_for
-
     nodes = [n for n in spec.nodes() if n.path]
     paths = {n.path: n for n in nodes}
-    effective_init = _effective_init(spec)
 
     def owner(name: str) -> str:
         parts = name.split(".")
@@ -243,20 +275,21 @@ def gather(spec: Spec, model: nn.Module, runs, per_run, ctx, device: str, opts: 
         seen[id(prm)] = name
         local = name[len(layer) + 1:] if layer else name
         module = model.get_submodule(layer) if layer else model
-        sub, _, leaf = local.rpartition(".")
-        owner_mod = module.get_submodule(sub) if sub else module
-        scheme = scheme_for(local, effective_init.get(layer, {}))
+        scheme = ctx.schemes.get(layer, {}).get(local)  # what model.py applied
         try:
-            info.init = initmod.expected(owner_mod, leaf if sub else local, list(prm.shape), scheme)
+            info.init = initmod.expected(module, local, list(prm.shape), scheme)
         except Exception:  # an init formula we lack must not break the report
             info.init = InitInfo(scheme=scheme.describe() if scheme else "default")
         if device != "meta" and opts.stats and prm.numel() <= measured_budget:
             measured_budget -= prm.numel()
             info.stats = initmod.measure(prm.detach())
             if opts.histograms:
-                info.histogram = initmod.histogram(prm.detach())
+                with _threads(1 if prm.numel() < (1 << 22) else None):  # histc's OpenMP start-up dwarfs small tensors
+                    info.histogram = initmod.histogram(prm.detach())
             if info.init and info.init.expected:
-                info.init.flagged = initmod.flag(info.stats, info.init, prm.numel())
+                info.init.flagged = initmod.flag(info.stats, info.init, prm.numel(), dtype=info.dtype)
+        elif opts.sampled and info.init and info.init.expected:
+            info.stats = initmod.sampled_measure(list(prm.shape), module, local, scheme, seed=opts.seed)
         elif info.init and info.init.expected:
             e = info.init.expected
             info.stats = Stats(e.mean, e.std, e.min, e.max, source="analytic")
@@ -279,9 +312,14 @@ def gather(spec: Spec, model: nn.Module, runs, per_run, ctx, device: str, opts: 
                     param_bytes=sum(p.numel * _itemsize(p.dtype) for p in counted), buffer_bytes=buf_bytes)
 
     sizes = {t["layer"]: t for t in ctx.trace}
+    owned: dict = {}  # layer path -> the counted parameters it or its descendants own (one pass, not nodes x params)
+    for p in counted:
+        parts = p.layer.split(".") if p.layer else []
+        for k in range(1, len(parts) + 1):
+            owned.setdefault(".".join(parts[:k]), []).append(p)
     layers = []
     for n in nodes:
-        own = [p for p in counted if p.layer == n.path or p.layer.startswith(n.path + ".")]
+        own = owned.get(n.path, ())
         args = {}
         if not n.is_container:
             m = model.get_submodule(n.path)
@@ -301,6 +339,7 @@ def gather(spec: Spec, model: nn.Module, runs, per_run, ctx, device: str, opts: 
             if p.shared_with is None and p.numel <= 10_000_000:
                 prm = model.get_parameter(p.name)
                 diagnostics.extend(initmod.lint_tensor(p.name, p.layer, prm.detach()))
+    diagnostics.extend(initmod.lint_gain(_weight_stack(nodes, ctx.schemes)))
     for d in diagnostics:
         n = paths.get(d.layer or "")
         if n is not None:
@@ -313,22 +352,42 @@ def gather(spec: Spec, model: nn.Module, runs, per_run, ctx, device: str, opts: 
                                "inferred": t["inferred"], "schemes": t["schemes"]} for t in ctx.trace])
 
 
-def _effective_init(spec: Spec) -> dict:
-    """path -> the init map in force for that layer (global, then each enclosing item's)."""
-    out = {}
-
-    def walk(node, inherited):
-        cur = {**inherited, **node.init}
-        out[node.path] = cur
-        for c in node.children:
-            walk(c, cur)
-
-    walk(spec.root, dict(spec.init))
+def _weight_stack(nodes: list, schemes: dict) -> list:
+    """(path, type, weight scheme, the activation or norm that follows) for each weight layer, in order."""
+    leaves = [n for n in nodes if not n.is_container]
+    out = []
+    for i, n in enumerate(leaves):
+        if "weight" not in schemes.get(n.path, {}):
+            continue
+        after = None
+        for m in leaves[i + 1:]:
+            if registry.get(m.type).group in ("activation", "norm"):
+                after = m.type
+                break
+            if "weight" in schemes.get(m.path, {}):
+                break
+        out.append((n.path, n.type, schemes[n.path]["weight"], after))
     return out
 
 
 def _itemsize(dtype: str) -> int:
-    return torch.empty((), dtype=_dtype(dtype)).element_size() if dtype in _SIZES else 4
+    return _dtype(dtype).itemsize if dtype in _SIZES else 4
+
+
+class _threads:
+    """Run a block with `n` intra-op threads (None: leave as is)."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __enter__(self):
+        if self.n is not None:
+            self.old = torch.get_num_threads()
+            torch.set_num_threads(self.n)
+
+    def __exit__(self, *exc):
+        if self.n is not None:
+            torch.set_num_threads(self.old)
 
 
 _SIZES = {"float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool", "complex64"}

@@ -18,6 +18,7 @@ from ._torch import torch
 from ._torch import nn
 
 from . import glue, registry
+from ._fastmeta import skip_init
 from .errors import Collector, ShapeError, SpecError, literal
 from .spec import DTYPES, MAX_INT, Node, Spec
 
@@ -49,7 +50,7 @@ class BuildContext:
     tape: dict = field(default_factory=dict)  # outputs of items referenced by `from:`
     root: nn.Module | None = None
     pending: bool = True  # placeholders not yet swapped out
-    global_init: dict = field(default_factory=dict)
+    schemes: dict = field(default_factory=dict)  # layer path -> {local param name: InitScheme | None}
 
 
 # ---------------------------------------------------------------------------- argument binding
@@ -214,10 +215,10 @@ def convert(v, p: registry.Param):
 class Deferred(nn.Module):
     """A layer waiting for data: constructs the real layer from the first input's shape."""
 
-    def __init__(self, node: Node, bound: Bound, ctx: BuildContext, init: dict, freeze: bool):
+    def __init__(self, node: Node, bound: Bound, ctx: BuildContext, inherited_init: dict, freeze: bool):
         super().__init__()
         self.node, self.bound, self.ctx = node, bound, ctx
-        self.init_map, self.freeze = init, freeze
+        self.init_map, self.freeze = inherited_init, freeze  # node.init is its own, applied first
         self.inferred: dict = {}
         object.__setattr__(self, "real", None)  # not a registered child: no wrapper prefix, ever
 
@@ -248,13 +249,18 @@ class Deferred(nn.Module):
                 self.sizes[arg] = actual
         device = _device(xs)
         if device.type != "meta":  # count what a real allocation would cost before making it
-            with torch.device("meta"):
+            with torch.device("meta"), skip_init():  # no init on meta: values do not exist
                 probe = self._construct(kwargs)
-            self.ctx.used_bytes += sum(t.numel() * t.element_size() for t in [*probe.parameters(), *probe.buffers()])
+            tied = getattr(probe, "weight", None) if self.node.tie else None  # shared: counted where it lives
+            self.ctx.used_bytes += sum(t.numel() * t.element_size() for t in [*probe.parameters(), *probe.buffers()]
+                                       if t is not tied)
             if self.ctx.used_bytes > self.ctx.budget_bytes:
                 raise OverBudget(node.path)
-        with torch.device(device):
-            real = self._construct(kwargs)
+            with torch.device(device):
+                real = self._construct(kwargs)
+        else:
+            with torch.device(device), skip_init():
+                real = self._construct(kwargs)
         self._apply_init(real)
         if self.node.tie:
             target = resolve(self.ctx.root, self.node.tie)
@@ -276,18 +282,30 @@ class Deferred(nn.Module):
             raise ShapeError(f"cannot construct {self.node.type}({_kw(kwargs)}): {literal(msg, 160)}") from e
 
     def _apply_init(self, real: nn.Module) -> None:
+        """The spec's init schemes, drawn now that the data has arrived (after the layer's own init)."""
         from .init import apply_scheme
-        from .initschemes import scheme_for
+        from .initschemes import scheme_for, unmatched_keys
 
-        schemes = {}
+        names = [n for n, _ in real.named_parameters()]
+        bad = unmatched_keys(self.node.init, names)
+        if bad:
+            raise ShapeError(f"init: {', '.join(bad)} names no parameter of {self.node.type} "
+                             f"(it has {', '.join(names) or 'none'})")
+        chosen, schemes = {}, {}
         for name, prm in real.named_parameters():
-            scheme = scheme_for(name, self.init_map)
+            # The item's own `init` applies as written; an inherited `weight` leaves 1-D weights
+            # (norm scales) alone, so a global kaiming default does not break a LayerNorm.
+            scheme = scheme_for(name, self.node.init, ndim=prm.dim(), own=True)
+            if scheme is None:
+                scheme = scheme_for(name, self.init_map, ndim=prm.dim(), own=False)
             if scheme is not None and scheme.name != "default":
                 try:
                     apply_scheme(prm, scheme)
                 except ValueError as e:
                     raise ShapeError(f"init {name}: {e}") from None
+            chosen[name] = scheme
             schemes[name] = scheme.describe() if scheme is not None else "default"
+        self.ctx.schemes[self.node.path] = chosen
         self.ctx.trace.append({"order": len(self.ctx.trace), "layer": self.node.path, "type": self.node.type,
                                "inferred": dict(self.inferred), "sizes": dict(self.sizes), "schemes": schemes})
 
@@ -418,12 +436,10 @@ def build(spec: Spec, ctx: BuildContext | None = None) -> Network:
     """The lazy model for a spec (no parameters exist until the first input arrives)."""
     bound = bind_all(spec)
     ctx = ctx or BuildContext()
-    ctx.global_init = dict(spec.init)
 
-    def make(node: Node, init: dict, freeze: bool) -> nn.Module:
-        init = {**init, **node.init}
+    def make(node: Node, inherited: dict, freeze: bool) -> nn.Module:
         freeze = freeze or node.freeze
-        kids = [(c.key, make(c, init, freeze)) for c in node.children]
+        kids = [(c.key, make(c, {**inherited, **node.init}, freeze)) for c in node.children]
         if node.type == "Sequential":
             return nn.Sequential(OrderedDict(kids))
         if node.type == "Residual":
@@ -433,7 +449,7 @@ def build(spec: Spec, ctx: BuildContext | None = None) -> Network:
             return glue.Concat([m for _, m in kids], node.refs, ctx.tape, dim=node.dim)
         if node.type in ("Add", "Multiply"):
             return getattr(glue, node.type)([m for _, m in kids], node.refs, ctx.tape)
-        return Deferred(node, bound[node.path], ctx, init, freeze)
+        return Deferred(node, bound[node.path], ctx, inherited, freeze)
 
     root = Network(OrderedDict((c.key, make(c, spec.init, False)) for c in spec.root.children), ctx)
     ctx.root = root

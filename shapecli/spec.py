@@ -124,7 +124,10 @@ def parse_set(items: list[str]) -> dict:
         name = name.strip()
         if not eq or not IDENT.match(name):
             raise UsageError(f"--set takes name=value, got '{literal(item)}'")
-        out[name] = resolve_plain(value.strip())
+        try:
+            out[name] = resolve_plain(value.strip())
+        except ValueError as e:
+            raise UsageError(f"--set {name}: {e}") from None
     return out
 
 
@@ -146,6 +149,8 @@ def parse_dim(token, where: str = "") -> Dim:
     if not m:
         raise ValueError(f"'{literal(text)}' is not a dimension: write a positive integer, a name (B), "
                          "a name with a sample size (H=224) or a range (H=32..1024)")
+    if any(g and len(g) > 20 for g in (m["int"], m["size"], m["lo"], m["hi"])):  # before int(): 4,300 digits raise
+        raise ValueError(f"'{literal(text, 30)}' is too large (a dimension is at most {MAX_INT:,})")
     if m["int"]:
         if len(m["int"]) > 1 and m["int"].startswith("0"):
             raise ValueError(f"'{text}' has a leading zero")
@@ -186,7 +191,7 @@ def parse_input_text(text: str, default: list | None = None) -> list:
         dtype = dtype.strip() or "float32"
         if dtype not in DTYPES:
             raise UsageError(f"--input '{literal(text)}': unknown dtype '{literal(dtype)}'{did_you_mean(dtype, DTYPES)}")
-        tokens = [t.strip() for t in shape_text.replace("x", ",").split(",")] if shape_text.strip() else []
+        tokens = [u for t in shape_text.split(",") for u in _split_x(t.strip())] if shape_text.strip() else []
         if not tokens or any(t == "" for t in tokens):
             raise UsageError(f"--input '{literal(text)}': empty dimension; write a shape such as 2,20")
         dims = []
@@ -202,6 +207,14 @@ def parse_input_text(text: str, default: list | None = None) -> list:
             raise UsageError(f"--input '{literal(text)}': {e}") from None
         out.append(InputSpec(dims, dtype))
     return out
+
+
+def _split_x(token: str) -> list:
+    """`2x20` is `2,20`; but a name holding an x (`max_len=16`, `idx`) stays one dimension."""
+    parts = [p.strip() for p in token.split("x")]
+    if len(parts) > 1 and all(p.isascii() and p.isdigit() for p in parts):
+        return parts
+    return [token]
 
 
 def _fill_samples(dims: list, ref: list | None) -> list:
@@ -314,7 +327,8 @@ class _Parser:
 
         root = Node("Sequential", "", "", Loc(self.file, 1, 1))
         if "layers" not in doc:
-            self.err("the spec has no `layers:` list", loc0)
+            if not any("did you mean layers?" in p.message for p in self.c.problems):  # `layer:` said it already
+                self.err("the spec has no `layers:` list", loc0)
         elif not isinstance(doc["layers"], YList) or not doc["layers"]:
             self.err("`layers:` must be a non-empty list of items", doc.at("layers"))
         else:
@@ -327,11 +341,30 @@ class _Parser:
             else:
                 known = sorted({k for k, _, _ in self.defined})
                 self.err(f"no earlier item is named '{literal(ref)}'{did_you_mean(ref, known)}", loc, label)
+        if self.c.problems:  # check the arguments of the items that did parse too: every problem in one run
+            self.bind_partial(root)
         self.c.raise_if_any(SpecError)
         return Spec(name, self.file, inputs, root, resolved, init)
 
+    def bind_partial(self, root: Node) -> None:
+        """On the error path only: add the argument problems `model.bind` finds (it needs torch), in line order."""
+        from .model import bind
+
+        for node in root.walk():
+            if node.is_container or node.type not in registry.REGISTRY:
+                continue
+            if any(v is BAD for v in (*node.args, *node.kwargs.values())):
+                continue  # already reported
+            try:
+                bind(node, self.c)
+            except Exception:  # noqa: BLE001 - extra messages must never hide the ones we have
+                pass
+        first = {id(p): i for i, p in enumerate(self.c.problems)}
+        self.c.problems.sort(key=lambda p: (p.loc is None or p.loc.file != self.file,
+                                            p.loc.line or 0 if p.loc else 0, first[id(p)]))
+
     # -- variables
-    def lookup(self, scope: _Scope, name: str, loc: Loc):
+    def lookup(self, scope: _Scope, name: str, loc: Loc, label: str | None = None):
         s = scope
         while s is not None:
             if name in s.values:
@@ -354,9 +387,9 @@ class _Parser:
         while s is not None:
             names |= set(s.values) | set(s.raw)
             s = s.parent
-        return self.err(f"undefined variable '{literal(name)}'{did_you_mean(name, names)}", loc)
+        return self.err(f"undefined variable '{literal(name)}'{did_you_mean(name, names)}", loc, label)
 
-    def subst(self, value, loc: Loc, scope: _Scope):
+    def subst(self, value, loc: Loc, scope: _Scope, label: str | None = None):
         """Resolve `$name` / `${expr}` in a value (recursively in lists and mappings)."""
         if isinstance(value, str) and value.startswith("$"):
             try:
@@ -364,7 +397,7 @@ class _Parser:
                 bad = []
 
                 def look(n):
-                    v = self.lookup(scope, n, loc)
+                    v = self.lookup(scope, n, loc, label)
                     if v is BAD:
                         bad.append(n)
                         raise expr.ExprError("")
@@ -373,18 +406,18 @@ class _Parser:
                 return expr.evaluate(text, look)
             except expr.ExprError as e:
                 if str(e):
-                    return self.err(f"{e} (in '{literal(value, 60)}')", loc)
+                    return self.err(f"{e} (in '{literal(value, 60)}')", loc, label)
                 return BAD
         if isinstance(value, YList):
-            out = [self.subst(v, value.at(i), scope) for i, v in enumerate(value)]
+            out = [self.subst(v, value.at(i), scope, label) for i, v in enumerate(value)]
             return BAD if any(v is BAD for v in out) else out
         if isinstance(value, YMap):
-            out = {k: self.subst(v, value.at(k), scope) for k, v in value.items()}
+            out = {k: self.subst(v, value.at(k), scope, label) for k, v in value.items()}
             return BAD if any(v is BAD for v in out.values()) else out
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
-            return self.err(f"{value} is too large (at most {MAX_INT:,})", loc)
+            return self.err(f"{value} is too large (at most {MAX_INT:,})", loc, label)
         if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
-            return self.err(f"{value} is not a finite number", loc)
+            return self.err(f"{value} is not a finite number", loc, label)
         return value
 
     # -- init
@@ -508,7 +541,7 @@ class _Parser:
             self.all_names.setdefault(key, extra.at("name"))
         repeat = 1
         if "repeat" in extra:
-            r = self.subst(extra["repeat"], extra.at("repeat"), scope)
+            r = self.subst(extra["repeat"], extra.at("repeat"), scope, label)
             if r is not BAD:
                 if type(r) is not int or not 1 <= r <= MAX_REPEAT:
                     self.err(f"`repeat:` must be an integer from 1 to {MAX_REPEAT:,}, got {_what(r)}", extra.at("repeat"), label)
@@ -532,7 +565,7 @@ class _Parser:
 
         node = Node("Sequential", key, path, loc, named=named)
         if "freeze" in extra:
-            f = self.subst(extra["freeze"], extra.at("freeze"), scope)
+            f = self.subst(extra["freeze"], extra.at("freeze"), scope, label)
             if type(f) is not bool and f is not BAD:
                 self.err(f"`freeze:` must be true or false, got {_what(f)}", extra.at("freeze"), label)
             node.freeze = f is True
@@ -573,15 +606,15 @@ class _Parser:
     def layer_args(self, node: Node, value, loc: Loc, scope: _Scope, label: str) -> None:
         if isinstance(value, YMap):
             for k, v in value.items():
-                node.kwargs[k] = self.subst(v, value.at(k), scope)
+                node.kwargs[k] = self.subst(v, value.at(k), scope, label)
                 node.arg_locs[k] = value.at(k)
                 node.arg_locs["key:" + k] = value.key_locs[k]
         elif isinstance(value, YList):
             for i, v in enumerate(value):
-                node.args.append(self.subst(v, value.at(i), scope))
+                node.args.append(self.subst(v, value.at(i), scope, label))
                 node.arg_locs[i] = value.at(i)
         elif value is not None:
-            v = self.subst(value, loc, scope)
+            v = self.subst(value, loc, scope, label)
             if isinstance(v, list):  # `Linear: $sizes` resolving to a list
                 node.args.extend(v)
                 node.arg_locs.update({i: loc for i in range(len(v))})
@@ -637,7 +670,7 @@ class _Parser:
             self.err(f"{kind} takes {{branches: [[...], [...]]}} and/or {{from: name}}", loc, label)
             return
         if "dim" in value:
-            d = self.subst(value["dim"], locs["dim"], scope)
+            d = self.subst(value["dim"], locs["dim"], scope, label)
             if type(d) is not int:
                 self.err(f"{kind} dim must be an integer, got {_what(d)}", locs["dim"], label)
             else:
@@ -652,6 +685,7 @@ class _Parser:
                     if sub:
                         node.children.append(sub)
         refs = value.get("from")
+        unresolved = 0
         if refs is not None:
             items = refs if isinstance(refs, list) else [refs]
             rlocs = [refs.at(i) for i in range(len(refs))] if isinstance(refs, YList) else [locs.get("from", loc)]
@@ -662,9 +696,11 @@ class _Parser:
                 path = self.resolve_ref(r, rl, label)
                 if path is not None:
                     node.refs.append(path)
+                else:
+                    unresolved += 1  # reported once, as an unknown name; not again as a missing input
         if branches is None and refs is None:
             self.err(f"{kind} needs `branches:` or `from:`", loc, label)
-        elif kind != "Concat" and len(node.children) + len(node.refs) + (0 if node.children else 1) < 2:
+        elif kind != "Concat" and len(node.children) + len(node.refs) + unresolved + (0 if node.children else 1) < 2:
             self.err(f"{kind} needs at least two inputs (branches, or x and `from:` outputs)", loc, label)
 
     def resolve_ref(self, ref: str, loc: Loc, label: str) -> str | None:
@@ -693,7 +729,7 @@ class _Parser:
                     self.err(f"block '{bname}' has no parameter '{literal(k)}'{did_you_mean(k, defaults)}"
                              + ("" if defaults else " (it takes none)"), value.key_locs[k], label)
                     continue
-                args[k] = self.subst(v, value.at(k), scope)
+                args[k] = self.subst(v, value.at(k), scope, label)
         elif value is not None:
             self.err(f"block '{bname}' takes its parameters as a mapping, e.g. `- {bname}: {{{next(iter(defaults), 'c')}: 64}}`", loc, label)
         # parameters see the global vars; defaults may refer to other vars

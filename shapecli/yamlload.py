@@ -26,6 +26,7 @@ from .errors import Loc, SpecError, literal
 
 MAX_BYTES = 1 << 20  # 1 MiB: a hand-written spec is a few KiB
 MAX_DEPTH = 64
+MAX_DIGITS = 30  # an integer literal; MAX_INT (2**40) has 13 digits
 
 
 class YMap(dict):
@@ -61,6 +62,9 @@ def resolve_plain(text: str):
     if text in _BOOL:
         return _BOOL[text]
     if _INT.match(text):
+        if len(text) > MAX_DIGITS:  # int() of 4,300+ digits raises; nothing in a spec is near this long
+            raise ValueError(f"the integer {literal(text, 24)} has {len(text.lstrip('+-'))} digits; "
+                             f"no size is that large (at most {MAX_DIGITS} digits)")
         return int(text)
     if _FLOAT.match(text):
         return float(text)
@@ -110,11 +114,23 @@ class _Loader(Reader, Scanner, Parser, _Composer, BaseConstructor, _Resolver):
         _Resolver.__init__(self)
 
 
+# What a quoted scalar's escapes ("\e", "\x9b", "\u202e") can produce that a terminal would act on;
+# unescaped, the YAML reader refuses these already. Tab and newline stay allowed.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
 def _convert(node, file: str):
     loc = Loc(file, node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, ScalarNode):
         if node.style is None:  # plain: resolve; quoted or block scalars are strings
-            return resolve_plain(node.value)
+            try:
+                return resolve_plain(node.value)
+            except ValueError as e:
+                raise SpecError(str(e), loc) from None
+        bad = _UNSAFE.search(node.value)  # "\e[31m" in quotes: never let it reach a terminal
+        if bad:
+            raise SpecError(f"the control character {literal(bad.group())} is not allowed in a spec string "
+                            f"('{literal(node.value, 40)}')", loc)
         return node.value
     if isinstance(node, SequenceNode):
         out = YList(_convert(item, file) for item in node.value)
@@ -149,11 +165,18 @@ def parse_yaml(text: str, file: str = "<spec>"):
         raise SpecError(f"the spec is larger than {MAX_BYTES // 1024} KiB", Loc(file))
     if text.startswith("\ufeff"):
         text = text[1:]
-    loader = _Loader(text, file)
+    loader = None
     try:
+        loader = _Loader(text, file)  # a str is checked for unprintable characters here
         node = loader.get_single_node()
     except SpecError:
         raise
+    except yaml.reader.ReaderError as e:  # a NUL byte, an escape character, ...: no node, so no mark
+        pos = e.position if isinstance(e.position, int) else 0
+        line = text.count("\n", 0, pos) + 1
+        col = pos - (text.rfind("\n", 0, pos) + 1) + 1
+        ch = literal(chr(e.character)) if isinstance(e.character, int) else "a character"
+        raise SpecError(f"invalid YAML: the character {ch} is not allowed in a spec", Loc(file, line, col)) from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         where = Loc(file, mark.line + 1, mark.column + 1) if mark else Loc(file)
@@ -166,7 +189,8 @@ def parse_yaml(text: str, file: str = "<spec>"):
     except RecursionError:
         raise SpecError("the spec is nested too deeply", Loc(file)) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if node is None:
         raise SpecError("the spec is empty", Loc(file))
     return _convert(node, file)

@@ -1,0 +1,656 @@
+"""Init schemes: parsing, applying, predicting (vs PyTorch's real initializers), measuring, flags, lints."""
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from shapecli import init as I
+from shapecli.errors import Loc, SpecError
+from shapecli.init import (
+    GLUE_DEFAULTS,
+    apply_scheme,
+    expected,
+    fans,
+    flag,
+    histogram,
+    lint_gain,
+    lint_tensor,
+    measure,
+    sampled_measure,
+)
+from shapecli.initschemes import (
+    NONLINEARITIES,
+    SCHEMES,
+    InitScheme,
+    calculate_gain,
+    parse_init_map,
+    parse_scheme,
+    scheme_for,
+    unmatched_keys,
+)
+from shapecli.report import Stats
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def S(value) -> InitScheme:
+    return parse_scheme(value)
+
+
+def check_against(info, tensor, k: float = 6.0):
+    """The measured statistics of `tensor` agree with `info.expected` within sampling error."""
+    assert info.expected is not None, info
+    m = measure(tensor)
+    flags = flag(m, info, tensor.numel(), dtype=str(tensor.dtype))
+    assert flags == [], (info, m, flags)
+    e = info.expected
+    n = tensor.numel()
+    if e.std and n >= 256:
+        # Independently of flag(): the std within 6 standard errors (normal-like: σ/√(2n)).
+        assert abs(m.std - e.std) <= k * e.std / math.sqrt(2 * n) + 1e-7, (info, m)
+    if e.std == 0:
+        assert m.min == m.max == pytest.approx(e.mean)
+    return m
+
+
+# ---------------------------------------------------------------------------------------------
+# torch-free helpers agree with torch
+
+
+def test_initschemes_does_not_import_torch():
+    # torch made unimportable; the package shell stands in for shapecli/__init__.py
+    code = (
+        "import sys, types; sys.modules['torch'] = None; "
+        f"pkg = types.ModuleType('shapecli'); pkg.__path__ = [{str(ROOT / 'shapecli')!r}]; "
+        "sys.modules['shapecli'] = pkg; "
+        "import shapecli.initschemes as s; s.parse_init_map({'weight': 'kaiming_normal'})"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+@FAST
+@given(st.lists(st.integers(1, 7), min_size=2, max_size=5))
+def test_fans_match_torch(shape):
+    assert fans(shape) == nn.init._calculate_fan_in_and_fan_out(torch.empty(shape))
+
+
+def test_fans_below_2d():
+    assert fans([5]) == (None, None) and fans([]) == (None, None)
+
+
+@pytest.mark.parametrize("nl", NONLINEARITIES)
+def test_calculate_gain_matches_torch(nl):
+    assert calculate_gain(nl) == pytest.approx(nn.init.calculate_gain(nl))
+    if nl == "leaky_relu":
+        for slope in (0, 0.2, 1, 3.5):
+            assert calculate_gain(nl, slope) == pytest.approx(nn.init.calculate_gain(nl, slope))
+
+
+# ---------------------------------------------------------------------------------------------
+# Explicit schemes: formula vs torch.nn.init on many shapes
+
+EXPLICIT = [
+    "kaiming_uniform",
+    "kaiming_normal",
+    {"kaiming_uniform": {"mode": "fan_out", "nonlinearity": "relu"}},
+    {"kaiming_normal": {"a": 0.2}},
+    {"kaiming_normal": {"mode": "fan_out", "nonlinearity": "tanh"}},
+    "xavier_uniform",
+    {"xavier_normal": {"gain": 2.5}},
+    "normal",
+    {"normal": {"mean": -1, "std": 0.01}},
+    "trunc_normal",
+    {"trunc_normal": {"std": 0.02}},
+    {"trunc_normal": {"mean": 0.3, "std": 1.5, "a": -0.5, "b": 0.1}},  # heavy truncation (p < 0.3 path)
+    {"trunc_normal": {"mean": 1.8, "std": 0.5, "a": -1, "b": 2}},  # cut off on one side (p > 0.3 path)
+    "uniform",
+    {"uniform": {"a": -3, "b": -2.5}},
+    "orthogonal",
+    {"orthogonal": {"gain": 1.7}},
+    "zeros",
+    "ones",
+    {"constant": -0.125},
+]
+
+shapes_2d_plus = st.lists(st.integers(1, 48), min_size=2, max_size=4).filter(lambda s: math.prod(s) <= 60_000)
+
+
+@pytest.mark.parametrize("raw", EXPLICIT, ids=lambda r: S(r).describe())
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(shape=shapes_2d_plus, seed=st.integers(0, 2**31 - 1))
+def test_explicit_scheme_formula_matches_torch(raw, shape, seed):
+    scheme = S(raw)
+    t = torch.empty(shape)
+    torch.manual_seed(seed)
+    apply_scheme(t, scheme)
+    info = expected(None, "weight", shape, scheme)
+    assert info.scheme == scheme.describe()
+    assert (info.fan_in, info.fan_out) == fans(shape)
+    check_against(info, t)
+
+
+@pytest.mark.parametrize("raw", EXPLICIT, ids=lambda r: S(r).describe())
+def test_explicit_scheme_large_tensor_tight(raw):
+    """On 250,000 values the std formula is checked to 1% (6 standard errors): a wrong constant would show."""
+    scheme = S(raw)
+    torch.manual_seed(1)
+    t = torch.empty(500, 500)
+    apply_scheme(t, scheme)
+    e = expected(None, "weight", t.shape, scheme).expected
+    m = measure(t)
+    assert m.std == pytest.approx(e.std, rel=1e-2, abs=1e-9)
+    assert m.mean == pytest.approx(e.mean, abs=6 * (e.std or 0) / 500 + 1e-9)
+
+
+def test_explicit_1d_schemes_and_refusals():
+    b = torch.empty(4000)
+    for raw in ("normal", {"uniform": {"a": -1, "b": 1}}, {"trunc_normal": {"std": 0.5}}, "zeros", {"constant": 3}):
+        torch.manual_seed(0)
+        apply_scheme(b, S(raw))
+        check_against(expected(None, "bias", b.shape, S(raw)), b)
+    for raw in ("kaiming_normal", "kaiming_uniform", "xavier_uniform", "xavier_normal", "orthogonal"):
+        with pytest.raises(ValueError, match="at least 2 dimensions"):
+            apply_scheme(b, S(raw))
+        assert expected(None, "bias", b.shape, S(raw)).expected is None
+
+
+def test_apply_scheme_uses_the_global_rng_and_default_is_a_noop():
+    a, b = torch.empty(64, 32), torch.empty(64, 32)
+    torch.manual_seed(7)
+    apply_scheme(a, S("kaiming_normal"))
+    torch.manual_seed(7)
+    apply_scheme(b, S("kaiming_normal"))
+    assert torch.equal(a, b)
+    before = a.clone()
+    apply_scheme(a, InitScheme("default"))
+    assert torch.equal(a, before)
+    apply_scheme(torch.empty(0, 5), S("kaiming_normal"))  # zero-element: nothing, no warning
+    apply_scheme(torch.empty(4, 5, device="meta"), S("orthogonal"))  # meta: nothing
+
+
+def test_every_scheme_is_applied():
+    for name in SCHEMES:
+        raw = {"constant": 1.0} if name == "constant" else name
+        apply_scheme(torch.empty(3, 4), S(raw))
+
+
+# ---------------------------------------------------------------------------------------------
+# PyTorch's defaults, per layer family, vs the layers' own reset_parameters
+
+MODULES = {
+    "Linear": lambda: nn.Linear(300, 70),
+    "Linear-narrow": lambda: nn.Linear(3, 500),
+    "Conv1d": lambda: nn.Conv1d(8, 32, 5),
+    "Conv2d-groups": lambda: nn.Conv2d(16, 48, 3, groups=4),
+    "Conv2d-depthwise": lambda: nn.Conv2d(32, 32, 5, groups=32),
+    "Conv3d": lambda: nn.Conv3d(4, 8, (2, 3, 3)),
+    "ConvTranspose2d": lambda: nn.ConvTranspose2d(16, 24, 4, groups=2),
+    "ConvTranspose1d": lambda: nn.ConvTranspose1d(40, 6, 3),
+    "Bilinear": lambda: nn.Bilinear(10, 20, 30),
+    "LSTM-proj": lambda: nn.LSTM(20, 64, num_layers=2, proj_size=16, bidirectional=True),
+    "GRU": lambda: nn.GRU(12, 40),
+    "RNN": lambda: nn.RNN(12, 200, nonlinearity="relu"),
+    "LSTMCell": lambda: nn.LSTMCell(10, 32),
+    "GRUCell": lambda: nn.GRUCell(10, 32),
+    "MHA": lambda: nn.MultiheadAttention(64, 4),
+    "MHA-kv": lambda: nn.MultiheadAttention(32, 2, add_bias_kv=True, kdim=20, vdim=24),
+    "MHA-nobias": lambda: nn.MultiheadAttention(48, 4, bias=False),
+    "Embedding": lambda: nn.Embedding(500, 32),
+    "Embedding-pad": lambda: nn.Embedding(20, 64, padding_idx=3),
+    "EmbeddingBag": lambda: nn.EmbeddingBag(100, 16),
+    "BatchNorm2d": lambda: nn.BatchNorm2d(16),
+    "InstanceNorm1d": lambda: nn.InstanceNorm1d(8, affine=True),
+    "LayerNorm": lambda: nn.LayerNorm([4, 8]),
+    "GroupNorm": lambda: nn.GroupNorm(4, 16),
+    "RMSNorm": lambda: nn.RMSNorm(32),
+    "PReLU": lambda: nn.PReLU(8, init=0.1),
+    "TransformerEncoderLayer": lambda: nn.TransformerEncoderLayer(32, 4, dim_feedforward=64),
+    "TransformerDecoderLayer": lambda: nn.TransformerDecoderLayer(32, 4, dim_feedforward=64),
+    "Transformer": lambda: nn.Transformer(32, 4, 1, 1, dim_feedforward=64, batch_first=True),
+}
+
+
+@pytest.mark.parametrize("name", list(MODULES))
+def test_defaults_match_pytorch(name):
+    for seed in range(3):  # flag() must never flag a real default init
+        torch.manual_seed(seed)
+        m = MODULES[name]()
+        for pname, p in m.named_parameters():
+            for scheme in (None, InitScheme("default")):
+                info = expected(m, pname, p.shape, scheme)
+                assert info.scheme.startswith("default ("), (pname, info)
+                check_against(info, p.detach())
+
+
+@pytest.mark.parametrize("name", list(MODULES))
+def test_defaults_on_meta_are_the_same(name):
+    torch.manual_seed(0)
+    real = MODULES[name]()
+    with torch.device("meta"):
+        meta = MODULES[name]()
+    metas = dict(meta.named_parameters())
+    for pname, p in real.named_parameters():
+        assert metas[pname].is_meta
+        assert expected(meta, pname, metas[pname].shape, None) == expected(real, pname, p.shape, None)
+
+
+def test_some_default_figures():
+    lin = nn.Linear(100, 10)
+    w = expected(lin, "weight", [10, 100]).expected
+    assert (w.min, w.max) == pytest.approx((-0.1, 0.1)) and w.std == pytest.approx(0.1 / math.sqrt(3))
+    assert expected(lin, "bias", [10]).fan_in == 100
+    ct = nn.ConvTranspose2d(16, 24, 4, groups=2)  # weight [16, 12, 4, 4]: fan_in = 12·16
+    assert expected(ct, "weight", ct.weight.shape).fan_in == 192
+    assert expected(ct, "bias", ct.bias.shape).expected.max == pytest.approx(1 / math.sqrt(192))
+    mha = nn.MultiheadAttention(64, 4)
+    assert expected(mha, "in_proj_weight", [192, 64]).expected.max == pytest.approx(math.sqrt(6 / 256))
+    assert expected(mha, "out_proj.bias", [64]).expected == Stats(0.0, 0.0, 0.0, 0.0, "analytic")
+    assert expected(mha, "out_proj.weight", [64, 64]).expected.max == pytest.approx(1 / 8)
+    lstm = nn.LSTM(20, 64)
+    assert expected(lstm, "bias_hh_l0", [256]).expected.max == pytest.approx(1 / 8)
+    emb = expected(nn.Embedding(10, 4, padding_idx=0), "weight", [10, 4]).expected
+    assert emb.std == pytest.approx(math.sqrt(0.9)) and emb.min is None
+    assert expected(nn.BatchNorm1d(3), "weight", [3]).expected.mean == 1.0
+    assert expected(nn.PReLU(), "weight", [1]).expected.mean == 0.25
+
+
+@FAST
+@given(i=st.integers(1, 400), o=st.integers(1, 400), seed=st.integers(0, 1000))
+def test_linear_default_any_size(i, o, seed):
+    torch.manual_seed(seed)
+    m = nn.Linear(i, o)
+    check_against(expected(m, "weight", m.weight.shape), m.weight.detach())
+    check_against(expected(m, "bias", m.bias.shape), m.bias.detach())
+
+
+@FAST
+@given(
+    g=st.sampled_from([1, 2, 4]),
+    cin=st.integers(1, 6),
+    cout=st.integers(1, 6),
+    k=st.integers(1, 4),
+    transposed=st.booleans(),
+    seed=st.integers(0, 1000),
+)
+def test_conv_default_groups_and_transposed(g, cin, cout, k, transposed, seed):
+    torch.manual_seed(seed)
+    cls = nn.ConvTranspose2d if transposed else nn.Conv2d
+    m = cls(cin * g, cout * g, k, groups=g)
+    for pname, p in m.named_parameters():
+        check_against(expected(m, pname, p.shape), p.detach())
+
+
+class ClassToken(nn.Module):  # stand-ins for shapecli's glue layers, following GLUE_DEFAULTS
+    def __init__(self, d):
+        super().__init__()
+        self.token = nn.Parameter(torch.empty(1, 1, d))
+        apply_scheme(self.token, GLUE_DEFAULTS["ClassToken"]["token"])
+
+
+class PositionalEmbedding(nn.Module):
+    def __init__(self, n, d):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(n, d))
+        apply_scheme(self.weight, GLUE_DEFAULTS["PositionalEmbedding"]["weight"])
+
+
+def test_glue_defaults():
+    torch.manual_seed(0)
+    tok, pos = ClassToken(16), PositionalEmbedding(197, 64)
+    assert expected(tok, "token", [1, 1, 16]).scheme == "default (zeros)"
+    check_against(expected(tok, "token", [1, 1, 16]), tok.token.detach())
+    info = expected(pos, "weight", [197, 64])
+    assert info.scheme == "default (normal(std=0.02))" and info.expected.std == 0.02
+    check_against(info, pos.weight.detach())
+    # Nested: the rule is found by walking the local name down to the owning module.
+    seq = nn.Sequential(tok, nn.Linear(16, 8))
+    assert expected(seq, "0.token", [1, 1, 16]).scheme == "default (zeros)"
+
+
+def test_unknown_module_type():
+    class Mystery(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.randn(3, 4))
+
+    info = expected(Mystery(), "w", [3, 4], None)
+    assert info.scheme == "default" and info.expected is None
+    assert expected(None, "weight", [3, 4], None).expected is None
+    assert expected(Mystery(), "w", [3, 4], S("zeros")).expected.mean == 0.0  # explicit: known
+
+
+# ---------------------------------------------------------------------------------------------
+# measure / sampled_measure / histogram
+
+
+def test_measure_one_element_and_empty():
+    assert measure(torch.tensor([3.5])) == Stats(3.5, 0.0, 3.5, 3.5, "measured")
+    assert measure(torch.empty(0, 4)) == Stats(None, None, None, None, "measured")
+    assert measure(torch.empty(3, device="meta")).mean is None
+
+
+def test_measure_non_finite_does_not_crash():
+    m = measure(torch.tensor([1.0, float("nan"), 3.0]))
+    assert math.isnan(m.mean) and math.isnan(m.std) and (m.min, m.max) == (1.0, 3.0)
+    m = measure(torch.tensor([1.0, float("inf")]))
+    assert m.max == math.inf and not math.isfinite(m.std)
+    m = measure(torch.full((4,), float("nan")))
+    assert all(math.isnan(v) for v in (m.mean, m.std, m.min, m.max))
+    assert flag(m, expected(None, "w", [4], S("zeros")), 4) == ["non-finite values (NaN or Inf)"]
+
+
+@FAST
+@given(
+    st.lists(st.floats(-1e3, 1e3, allow_nan=False, width=32), min_size=1, max_size=300),
+    st.sampled_from([torch.float32, torch.float64, torch.bfloat16]),
+)
+def test_measure_matches_float64_reference(values, dtype):
+    t = torch.tensor(values, dtype=dtype)
+    ref = t.double()
+    m = measure(t)
+    assert m.mean == pytest.approx(ref.mean().item(), rel=1e-9, abs=1e-9)
+    assert m.std == pytest.approx(ref.std(correction=0).item(), rel=1e-7, abs=1e-9)
+    assert (m.min, m.max) == (ref.min().item(), ref.max().item())
+
+
+def test_measure_chunk_merge(monkeypatch):
+    torch.manual_seed(0)
+    t = torch.randn(10_007) * 3 + 5
+    whole = measure(t)
+    monkeypatch.setattr(I, "_CHUNK", 1000)
+    chunked = measure(t)
+    assert chunked.mean == pytest.approx(whole.mean, rel=1e-12)
+    assert chunked.std == pytest.approx(whole.std, rel=1e-12)
+    assert sum(histogram(t)) == t.numel()
+
+
+def test_measure_integer_tensor():
+    assert measure(torch.tensor([1, 2, 3])).mean == 2.0
+
+
+def test_histogram():
+    torch.manual_seed(0)
+    t = torch.randn(1000)
+    h = histogram(t, bins=8)
+    assert len(h) == 8 and sum(h) == 1000
+    assert h == [int(x) for x in torch.histc(t.double(), 8, t.min().item(), t.max().item()).tolist()]
+    assert histogram(torch.full((5,), 2.0)) == [0, 0, 0, 0, 5, 0, 0, 0]
+    assert histogram(torch.tensor([1.0, float("nan"), float("inf"), 2.0]), bins=2) == [1, 1]
+    assert histogram(torch.full((3,), float("nan"))) == [0] * 8
+    assert histogram(torch.empty(0)) == [0] * 8
+
+
+def test_sampled_measure_on_a_huge_meta_layer():
+    with torch.device("meta"):
+        lin = nn.Linear(12288, 49152)  # 604M values: never materialized
+    rng = torch.get_rng_state()
+    s = sampled_measure(lin.weight.shape, lin, "weight", None, max_numel=200_000)
+    assert torch.equal(rng, torch.get_rng_state())  # the seeded global stream is untouched
+    assert s.source == "sampled"
+    e = expected(lin, "weight", lin.weight.shape).expected
+    assert s.std == pytest.approx(e.std, rel=0.01) and e.min - 1e-7 <= s.min and s.max <= e.max + 1e-7
+    s2 = sampled_measure([4096, 4096], None, "weight", S({"trunc_normal": {"std": 0.02}}))
+    assert s2.std == pytest.approx(0.02, rel=0.01)
+    assert sampled_measure([3, 4], None, "weight", None) is None
+
+
+# ---------------------------------------------------------------------------------------------
+# flag()
+
+
+def test_flag_catches_wrong_inits():
+    torch.manual_seed(0)
+    lin = nn.Linear(512, 512)
+    w = lin.weight.detach()
+    info = expected(lin, "weight", w.shape)
+    assert flag(measure(w), info, w.numel()) == []
+    assert any(f.startswith("std") for f in flag(measure(w * 1.05), info, w.numel()))
+    assert any(f.startswith("mean") for f in flag(measure(w + 0.002), info, w.numel()))
+    assert any("above the bound" in f for f in flag(measure(w * 1.01), info, w.numel()))
+    # xavier where kaiming(relu) was asked for: std too small by ~√2
+    t = torch.empty(256, 256)
+    apply_scheme(t, S("xavier_normal"))
+    flags = flag(measure(t), expected(None, "weight", t.shape, S({"kaiming_normal": {"nonlinearity": "relu"}})), t.numel())
+    assert any(f.startswith("std") for f in flags)
+    # a normal with an outlier far beyond what n draws reach
+    t = torch.randn(10_000)
+    t[0] = 20.0
+    assert any("beyond" in f for f in flag(measure(t), expected(None, "w", t.shape, S("normal")), t.numel()))
+    # constant: any other value
+    z = torch.zeros(8)
+    z[3] = 1e-3
+    assert flag(measure(z), expected(None, "bias", [8], S("zeros")), 8)
+
+
+def test_flag_skips_tiny_and_unknown():
+    info = expected(None, "w", [4], S("normal"))
+    assert flag(measure(torch.tensor([5.0, 5.0, 5.0, 5.0])), info, 4) == []  # too few for mean/std
+    assert flag(measure(torch.ones(3)), expected(None, "w", [3], None), 3) == []  # unknown: nothing
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])
+def test_flag_allows_rounding_of_low_precision(dtype):
+    torch.manual_seed(0)
+    lin = nn.Linear(256, 128).to(dtype)
+    for pname, p in lin.named_parameters():
+        info = expected(lin, pname, p.shape)
+        assert flag(measure(p), info, p.numel(), dtype=str(dtype)) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Lints
+
+
+def codes(ds):
+    return [d.code for d in ds]
+
+
+def test_lint_tensor_each_code():
+    torch.manual_seed(0)
+    good = nn.Linear(16, 32).weight.detach()
+    assert lint_tensor("weight", "0", good) == []
+    d = lint_tensor("weight", "0", torch.zeros(4, 5))
+    assert codes(d) == ["zero-init"] and "symmetry never breaks" in d[0].message
+    assert (d[0].level, d[0].layer, d[0].param) == ("warning", "0", "weight")
+    assert codes(lint_tensor("out_proj.weight", "attn", torch.full((4, 5), 0.3))) == ["constant-init"]
+    dup = good.clone()
+    dup[7] = dup[2]
+    d = lint_tensor("weight_ih_l0", "0", dup)
+    assert codes(d) == ["duplicate-rows"] and "rows 2 and 7" in d[0].message
+    conv = torch.randn(8, 3, 3, 3)
+    conv[5] = conv[1]
+    assert codes(lint_tensor("weight", "c", conv)) == ["duplicate-rows"]
+    bad = good.clone()
+    bad[0, 0] = float("nan")
+    bad[1, 1] = float("inf")
+    d = lint_tensor("weight", "0", bad)
+    assert codes(d) == ["non-finite"] and "1 NaN and 1 Inf" in d[0].message
+    assert codes(lint_tensor("bias", "0", torch.tensor([0.0, float("nan")]))) == ["non-finite"]
+
+
+def test_lint_tensor_quiet_cases():
+    assert lint_tensor("bias", "0", torch.zeros(8)) == []  # zero biases are fine
+    assert lint_tensor("weight", "norm", torch.ones(8)) == []  # 1-D weights (norm scales)
+    assert lint_tensor("weight", "prelu", torch.full((4,), 0.25)) == []
+    assert lint_tensor("token", "cls", torch.zeros(1, 1, 16)) == []  # a zero class token
+    assert lint_tensor("weight", "0", torch.zeros(4, 5, device="meta")) == []
+    assert lint_tensor("weight", "0", torch.empty(0, 5)) == []
+    m = torch.randn(6, 4)
+    m[2] = -0.0
+    m[4] = 0.0
+    assert codes(lint_tensor("weight", "0", m)) == ["duplicate-rows"]  # -0.0 == 0.0
+    m[4, 0] = 1.0
+    assert lint_tensor("weight", "0", m) == []
+
+
+def _stack(n, scheme, act):
+    return [(f"{i}", "Linear", scheme, act) for i in range(n)]
+
+
+def test_lint_gain_deep_xavier_before_relu():
+    d = lint_gain(_stack(10, S("xavier_uniform"), "ReLU"))
+    assert codes(d) == ["gain-mismatch"] and d[0].layer == "0" and "vanish" in d[0].message
+    assert lint_gain(_stack(7, S("xavier_uniform"), "ReLU")) == []  # shallow: fine
+    assert lint_gain(_stack(12, S({"xavier_uniform": {"gain": 1.414}}), "ReLU")) == []
+    assert lint_gain(_stack(12, S("xavier_normal"), "Sigmoid")) == []
+    assert lint_gain(_stack(12, S("xavier_normal"), "BatchNorm1d")) == []  # normalized: fine
+    assert lint_gain(_stack(12, None, "ReLU")) == []  # PyTorch's default is not linted
+    assert lint_gain(_stack(12, S({"normal": {"std": 0.02}}), "ReLU")) == []
+
+
+def test_lint_gain_kaiming_nonlinearity_mismatch():
+    d = lint_gain([("0", "Linear", S({"kaiming_normal": {"nonlinearity": "relu"}}), "Tanh")])
+    assert codes(d) == ["gain-mismatch"] and "nonlinearity: tanh" in d[0].message
+    assert codes(lint_gain([("0", "Conv2d", S({"kaiming_normal": {"nonlinearity": "linear"}}), "ReLU")])) == ["gain-mismatch"]
+    assert lint_gain([("0", "Linear", S({"kaiming_normal": {"nonlinearity": "relu"}}), "ReLU")]) == []
+    assert lint_gain([("0", "Linear", S("kaiming_normal"), "LeakyReLU")]) == []
+    assert lint_gain([("0", "Linear", S({"kaiming_normal": {"nonlinearity": "linear"}}), "SELU")]) == []
+    assert lint_gain([("0", "Linear", S({"kaiming_normal": {"nonlinearity": "relu"}}), None)]) == []
+    assert lint_gain([("0", "Linear", S({"kaiming_normal": {"nonlinearity": "relu"}}), "GELU")]) == []
+    d = lint_gain(_stack(5, S({"kaiming_uniform": {"nonlinearity": "sigmoid"}}), "ReLU"))
+    assert len(d) == 1 and "5 layers" in d[0].message  # grouped: one warning per (scheme, activation)
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing
+
+
+@pytest.mark.parametrize(
+    "raw, described",
+    [
+        ("kaiming_normal", "kaiming_normal"),
+        ({"kaiming_normal": {"mode": "fan_out", "nonlinearity": "relu"}}, "kaiming_normal(mode=fan_out, nonlinearity=relu)"),
+        ({"normal": {"std": 0.01}}, "normal(std=0.01)"),
+        ({"normal": {"std": 1}}, "normal"),  # defaults dropped: equal schemes compare equal
+        ({"normal": None}, "normal"),
+        ({"constant": 0.5}, "constant(val=0.5)"),
+        ({"constant": {"val": 2}}, "constant(val=2.0)"),
+        ({"trunc_normal": {"b": 1, "std": 0.02}}, "trunc_normal(std=0.02, b=1.0)"),
+        ({"kaiming_uniform": {"a": 2.23}}, "kaiming_uniform(a=2.23)"),
+        ("default", "default"),
+    ],
+)
+def test_parse_scheme_accepts(raw, described):
+    s = parse_scheme(raw)
+    assert s.describe() == described
+    assert hash(s) == hash(parse_scheme(raw)) and s == parse_scheme(raw)
+    assert set(s.args) == {k for k, a in SCHEMES[s.name].items()}
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ("kaiming_norml", "did you mean kaiming_normal"),
+        ("Xavier_Uniform", "did you mean xavier_uniform"),
+        ({"normal": {"std": True}}, "std must be a number, got the boolean true"),
+        ({"normal": {"std": "yes"}}, "got the string 'yes'"),
+        ({"normal": {"std": "0.01"}}, "got the string '0.01'"),
+        ({"normal": {"mean": float("nan")}}, "finite"),
+        ({"uniform": {"b": float("inf")}}, "finite"),
+        ({"normal": {"sdt": 0.1}}, "did you mean std"),
+        ({"normal": {"std": 0}}, "std must be > 0"),
+        ({"uniform": {"a": 1, "b": 1}}, "a must be less than b"),
+        ({"trunc_normal": {"a": 2.5}}, "a must be less than b"),
+        ({"trunc_normal": {"mean": 6, "std": 0.5, "b": 3}}, "more than 2 std outside [a, b]"),
+        ({"trunc_normal": {"mean": 0.5, "std": 0.1, "a": 0.6, "b": 5}}, "would accept only 1.5%"),
+        ({"kaiming_normal": {"mode": "fanout"}}, "did you mean fan_out"),
+        ({"kaiming_normal": {"nonlinearity": "gelu"}}, "calculate_gain"),
+        ({"kaiming_normal": {"nonlinearity": "Tanh"}}, "did you mean tanh"),
+        ({"kaiming_normal": {"nonlinearity": "relu", "a": 0.1}}, "only with nonlinearity: leaky_relu"),
+        ({"xavier_uniform": {"gain": -1}}, "gain must be > 0"),
+        ({"constant": None}, "constant needs val"),
+        ({"constant": True}, "the boolean true"),
+        ({"zeros": 1}, "takes no arguments"),
+        ({"normal": 0.1}, "are a mapping"),
+        ({"normal": {}, "zeros": None}, "exactly one key"),
+        (0.5, "{constant: 0.5}"),
+        (True, "the boolean true"),
+        (None, "got null"),
+        ([1, 2], "got a list"),
+    ],
+)
+def test_parse_scheme_rejects(raw, message):
+    loc = Loc("net.yaml", 4, 13)
+    with pytest.raises(SpecError) as e:
+        parse_scheme(raw, loc)
+    assert message in str(e.value)
+    assert all(p.loc == loc for p in e.value.problems)
+
+
+def test_parse_scheme_collects_every_problem():
+    with pytest.raises(SpecError) as e:
+        parse_scheme({"kaiming_normal": {"mode": "in", "nonlinearity": "rellu", "b": 1}})
+    assert len(e.value.problems) == 3
+
+
+def test_parse_init_map():
+    m = parse_init_map({"weight": "kaiming_normal", "bias": "zeros", "out_proj.weight": {"normal": {"std": 0.02}}})
+    assert m["weight"] == InitScheme("kaiming_normal") and m["bias"] == InitScheme("zeros")
+    with pytest.raises(SpecError) as e:
+        parse_init_map({"weight": "kaiming_nrmal", "bias": "xavier_uniform", "2 x": "zeros", 3: "ones"}, Loc("a.yaml", 2, 7))
+    text = str(e.value)
+    assert len(e.value.problems) == 4
+    assert "init.weight: unknown init scheme" in text and "init.bias: xavier_uniform needs" in text
+    for bad in ([], "zeros", {}):
+        with pytest.raises(SpecError):
+            parse_init_map(bad)
+
+
+def test_scheme_for():
+    m = parse_init_map({"weight": "kaiming_normal", "bias": "zeros", "out_proj.weight": "orthogonal"})
+    kn, z, orth = InitScheme("kaiming_normal"), InitScheme("zeros"), InitScheme("orthogonal")
+    assert scheme_for("weight", m) == kn
+    assert scheme_for("weight_ih_l0", m) == kn
+    assert scheme_for("in_proj_weight", m) == kn
+    assert scheme_for("out_proj.weight", m) == orth  # exact wins
+    assert scheme_for("out_proj.bias", m) == z
+    assert scheme_for("bias_hh_l0", m) == z
+    assert scheme_for("token", m) is None
+    assert scheme_for("0.weight", m) == kn
+    # An inherited init (top level, container) leaves 1-D weights (norm scales) alone; an own one does not.
+    assert scheme_for("weight", m, ndim=1, own=False) is None
+    assert scheme_for("norm1.weight", m, ndim=1, own=False) is None
+    assert scheme_for("weight", m, ndim=1, own=True) == kn
+    assert scheme_for("weight", m, ndim=2, own=False) == kn
+    assert scheme_for("bias", m, ndim=1, own=False) == z
+    assert scheme_for("weight", {}) is None
+
+
+def test_unmatched_keys():
+    m = parse_init_map({"weight": "zeros", "bias": "zeros", "token": "zeros", "in_proj_weight": "zeros"})
+    assert unmatched_keys(m, ["weight", "bias"]) == ["token", "in_proj_weight"]
+    assert unmatched_keys(m, ["in_proj_weight", "in_proj_bias", "token"]) == []
+
+
+def test_init_scheme_of():
+    assert InitScheme.of("normal", std=0.02) == GLUE_DEFAULTS["PositionalEmbedding"]["weight"]
+    with pytest.raises(SpecError):
+        InitScheme.of("normal", sd=1)
+
+
+class _LocMap(dict):
+    """Like yamlload.YMap: remembers where keys and values were written."""
+
+    def __init__(self, data, key_locs, value_locs):
+        super().__init__(data)
+        self.key_locs, self.value_locs = key_locs, value_locs
+
+
+def test_problems_point_at_the_argument_when_locations_are_known():
+    f = "s.yaml"
+    args = _LocMap({"std": "yes", "sdt": 1}, {"std": Loc(f, 3, 20), "sdt": Loc(f, 3, 30)}, {"std": Loc(f, 3, 25), "sdt": Loc(f, 3, 35)})
+    scheme = _LocMap({"normal": args}, {"normal": Loc(f, 3, 10)}, {"normal": Loc(f, 3, 18)})
+    top = _LocMap({"weight": scheme, "bias": "zeross"}, {"weight": Loc(f, 3, 2), "bias": Loc(f, 4, 2)}, {"weight": Loc(f, 3, 9), "bias": Loc(f, 4, 8)})
+    with pytest.raises(SpecError) as e:
+        parse_init_map(top, Loc(f, 2, 1))
+    # std's bad value, sdt's key, bias's value: each problem where it was written
+    assert sorted((p.loc.line, p.loc.col) for p in e.value.problems) == [(3, 25), (3, 30), (4, 8)]
