@@ -54,7 +54,7 @@ def render_table(report, depth: int | None = None, params: bool = True) -> Group
             t.add_column(c, justify="right", no_wrap=True)
         if any(p.histogram for p in report.params):
             t.add_column("hist", no_wrap=True)
-        t.add_column("init", no_wrap=True)
+        t.add_column("init: expected", no_wrap=True)
 
     by_layer: dict = {}
     for p in report.params:
@@ -88,9 +88,8 @@ def render_table(report, depth: int | None = None, params: bool = True) -> Group
                 prow += [Text(fmt_float(v), style=style) for v in vals]
                 if any(q.histogram for q in report.params):
                     prow.append(sparkline(p.histogram) if p.histogram else "")
-                init = p.init.scheme if p.init else ""
-                flag = " ⚠" if p.init and p.init.flagged else ""
-                prow.append(Text(escape(_short(init)) + flag, style="yellow" if flag else "dim"))
+                flag = " ⚠ " + "; ".join(p.init.flagged) if p.init and p.init.flagged else ""
+                prow.append(Text(_expected(p.init) + flag, style="yellow" if flag else "dim"))
             t.add_row(*prow)
 
     parts = [title, t]
@@ -163,6 +162,25 @@ def render_activations(report) -> Table:
     return t
 
 
+def _expected(init) -> str:
+    """'kaiming_normal: std 0.0625, fan 512→256': the scheme and what its formula predicts."""
+    if init is None:
+        return ""
+    text = _short(init.scheme.split(" (")[0], 32)
+    e = init.expected
+    if e is not None and e.std is not None:
+        text += f": std {fmt_float(e.std)}"
+        if e.min is not None and e.max is not None and e.min == -e.max and e.max:
+            text += f", ±{fmt_float(e.max)}"
+        elif e.min is not None and e.min == e.max:
+            text += f" (= {fmt_float(e.min)})"
+        elif e.mean:
+            text += f", mean {fmt_float(e.mean)}"
+    if init.fan_in is not None:
+        text += f", fan {init.fan_in}→{init.fan_out}" if init.fan_out is not None else f", fan_in {init.fan_in}"
+    return text
+
+
 def _short(s: str, n: int = 40) -> str:
     return s if len(s) <= n else s[: n - 1] + "…"
 
@@ -175,6 +193,10 @@ def print_report(report, file=None, depth: int | None = None, params: bool = Tru
         parts.append(render_trace(report))
     if any(lay.activation for lay in report.layers):
         parts.append(render_activations(report))
+    if getattr(report, "estimates", None):
+        from .estimates import render_estimates
+
+        parts.append(render_estimates(report))
     c = console(file, force_terminal, width)
     c.print(Group(*parts))
     if exports:
