@@ -107,8 +107,9 @@ def inspect(
         from .estimate import parse_dtypes
 
         dtypes = parse_dtypes(dtype) or (["float32", "bfloat16"] if estimates else ["float32"])
-    model, report = mat.materialize(sp, samples, mat.Options(seed=seed, device=device, budget=budget,
-                                                             activations=activations, sampled=sampled))
+    with _progress(sum(1 for _ in sp.nodes()), "materializing") as progress:
+        model, report = mat.materialize(sp, samples, mat.Options(seed=seed, device=device, budget=budget, progress=progress,
+                                                                 activations=activations, sampled=sampled))
     if dtypes:
         from .estimate import estimate
 
@@ -188,6 +189,31 @@ def schema() -> None:
     from .schema import spec_schema
 
     sys.stdout.write(json.dumps(spec_schema(), indent=2) + "\n")
+
+
+class _progress:
+    """A rich progress bar on stderr for big specs, only when stderr is a terminal; else a no-op."""
+
+    THRESHOLD = 500  # layers: smaller specs finish before a bar would be worth drawing
+
+    def __init__(self, total: int, what: str):
+        self.total, self.what, self.bar = total, what, None
+
+    def __enter__(self):
+        if self.total < self.THRESHOLD or not sys.stderr.isatty():
+            return None
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.bar = Progress(TextColumn(self.what), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                            console=Console(file=sys.stderr), transient=True)
+        self.bar.start()
+        task = self.bar.add_task(self.what, total=self.total)
+        return lambda done, total: self.bar.update(task, completed=done, total=total)
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.stop()
 
 
 def _output_path(path: str, kind: str) -> str:

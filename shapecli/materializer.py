@@ -37,6 +37,7 @@ class Options:
     activations: bool = False  # per-layer output mean/std at init
     sampled: bool = False  # on meta: statistics measured on a sample of each init distribution
     histograms: bool = True
+    progress: object = None  # called with (layers done, layers in all) during the first pass
 
 
 def _dtype(name: str) -> torch.dtype:
@@ -87,6 +88,7 @@ class _Recorder:
     outputs: dict = field(default_factory=dict)  # path -> Output, for the current run
     acts: dict = field(default_factory=dict)
     run: int = 0
+    progress: object = None
     _sizes: dict = field(default_factory=dict)
 
     def pre(self, path):
@@ -102,6 +104,8 @@ class _Recorder:
         def hook(module, inputs, output):
             self.stack.pop()
             self.outputs[path] = describe(output)
+            if self.progress is not None and self.run == 0:
+                self.progress(len(self.outputs), len(self.nodes))
             if isinstance(output, torch.Tensor):
                 if self.device != "meta" and output.numel() * output.element_size() > self.act_budget:
                     raise OverBudget(path)
@@ -209,6 +213,7 @@ def _materialize_on(spec: Spec, samples: list, opts: Options, device: str):
     model = build(spec, ctx)
     nodes = {n.path: n for n in spec.nodes() if n.path}
     rec = _Recorder(nodes, ctx, opts.act_budget, device, opts.activations)
+    rec.progress = opts.progress
     _attach(model, rec)
     runs, per_run = [], []
     # torch's own warnings (e.g. "LSTM with projections is not supported with oneDNN") become
