@@ -6,7 +6,7 @@ shapecli accepts. Needs torch (constructor signatures).
 from __future__ import annotations
 
 from . import registry
-from .spec import DTYPES, RESERVED
+from .spec import DTYPES
 
 _JSON = {"int": {"type": "integer"}, "float": {"type": "number"}, "bool": {"type": "boolean"},
          "str": {"type": "string"}, "none": {"type": "null"},
@@ -39,7 +39,7 @@ def spec_schema() -> dict:
                              "description": f"torch.nn.{name}" if not registry.REGISTRY[name].glue else f"shapecli glue layer {name}"}
         names.append(name)
     for alias, target in registry.ALIASES.items():
-        layer_props[alias] = {"$ref": f"#/$defs/layers/{target}"} if False else layer_props[target]
+        layer_props[alias] = layer_props[target]
         names.append(alias)
     layer_props["Sequential"] = items
     layer_props["Residual"] = {"anyOf": [items, {"type": "object", "properties": {"body": items, "shortcut": items},
@@ -77,6 +77,3 @@ def spec_schema() -> dict:
         "$defs": {"item": item, "init": {"type": "object", "additionalProperties": scheme}},
     }
 
-
-def reserved_keys() -> tuple:
-    return RESERVED
