@@ -170,6 +170,12 @@ def from_report(report, *, input_source: str, sets: dict, spec_ref: str, stats: 
                    "buffers": report.totals.buffers, "param_bytes": report.totals.param_bytes,
                    "buffer_bytes": report.totals.buffer_bytes, "bytes": dict(report.totals.bytes)},
     }
+    if report.symbolic:  # named input dims: formulas per layer and the constraints are part of the architecture
+        doc["symbolic"] = {"input_dims": report.symbolic.get("input_dims"),
+                           "constraints": sorted(c["message"] for c in report.symbolic["constraints"])}
+        for entry, lay in zip(doc["layers"], report.layers):
+            if lay.symbolic is not None:
+                entry["symbolic"] = _output(lay.symbolic)
     for p in report.params:
         e = {"name": p.name, "layer": p.layer, "shape": list(p.shape), "numel": p.numel, "dtype": p.dtype,
              "trainable": bool(p.trainable)}
@@ -734,6 +740,8 @@ def compare(old: dict, new: dict, *, stats: bool = False, tolerance: float = DEF
             if a["type"] != b["type"]:
                 det.append(Detail("type", a["type"], b["type"]))
             det += _outputs_diff(a["output_shapes"], b["output_shapes"])
+            if a.get("symbolic") != b.get("symbolic") and "symbolic" in a:
+                det.append(Detail("formula", _formula(a.get("symbolic")), _formula(b.get("symbolic"))))
             det += _entries_diff(op.get(a["path"], []), np_.get(b["path"], []), a["path"], b["path"], True)
             det += _entries_diff(ob.get(a["path"], []), nb.get(b["path"], []), a["path"], b["path"], False)
             moved = a["path"] != b["path"]
@@ -751,9 +759,22 @@ def compare(old: dict, new: dict, *, stats: bool = False, tolerance: float = DEF
                                                        ("params", "trainable", "buffers") if ot[k] != nt[k]]))
     if not changes and old["outputs"] != new["outputs"]:
         changes.append(Change("changed", "", "", None, _outputs_diff(old["outputs"], new["outputs"])))
+    oc, nc = (old.get("symbolic") or {}).get("constraints"), (new.get("symbolic") or {}).get("constraints")
+    if oc is not None and oc != nc:
+        det = [Detail("constraint", c, None) for c in oc if c not in (nc or [])]
+        det += [Detail("constraint", None, c) for c in (nc or []) if c not in oc]
+        changes.append(Change("changed", "", "", None, det))
     if stats and "stats" in old and "stats" in new:
         changes += _stats_diff(old, new, tolerance)
     return changes
+
+
+def _formula(o) -> str | None:
+    if o is None:
+        return None
+    if isinstance(o, list):
+        return "(" + ", ".join(_formula(x) or "—" for x in o) + ")"
+    return "[" + ", ".join(str(d) for d in o["shape"]) + "]"
 
 
 def _fold(changes: list) -> list:

@@ -274,6 +274,11 @@ def _check_one(mat, spec: str, bpath: str, *, update: bool, stats: bool, toleran
         if old["input_source"] == bl.INPUT_FROM_CLI:
             samples = [[InputSpec([Dim(None, d) for d in t["shape"]], t["dtype"]) for t in sample]
                        for sample in old["inputs"]]
+            dims_text = (old.get("symbolic") or {}).get("input_dims")
+            if dims_text:  # the first input named its dims: re-run symbolically
+                from .spec import parse_input_text
+
+                samples[0] = parse_input_text(";".join(dims_text), sp.inputs)
         _, report = mat.materialize(sp, samples, mat.Options(seed=seed, device=device, stats=want_stats,
                                                              histograms=False))
         _raise_failed_runs(report, sp.file)

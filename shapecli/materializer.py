@@ -8,6 +8,7 @@ the meta device instead (no memory, analytic statistics).
 """
 from __future__ import annotations
 
+import gc
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ class Options:
     sampled: bool = False  # on meta: statistics measured on a sample of each init distribution
     histograms: bool = True
     progress: object = None  # called with (layers done, layers in all) during the first pass
+    symbolic: bool = True  # formulas and constraints when the input names dimensions
 
 
 def _dtype(name: str) -> torch.dtype:
@@ -161,16 +163,50 @@ def materialize(spec: Spec, inputs: list | None = None, options: Options | None 
 
     `inputs`: a list of samples, each a list of InputSpec (one per model input); the first sample
     materializes the model. Defaults to the spec's `input`. Keyword arguments set Options fields.
+    When the first sample names dimensions (`B,3,H,W`), a symbolic pass adds each layer's output
+    shape as formulas and the constraints the network puts on the named sizes.
     """
     opts = options or Options(**kw)
+    model, report = _engine(spec, inputs, opts)
+    first = inputs[0] if inputs else spec.inputs
+    if opts.symbolic and any(d.name for i in first for d in i.dims):
+        symbolic(model, report, first)
+    return model, report
+
+
+def symbolic(model: nn.Module, report: Report, sample: list) -> None:
+    """Run the symbolic pass (symbolic.py) for a sample with named dims and attach it to the report."""
+    from . import symbolic as sym
+
+    layers = {lay.path: model.get_submodule(lay.path) for lay in report.layers}
+    layers[""] = model
+    names = [d.name for d in sample[0].dims]
+    batch = next((i for i, n in enumerate(names) if n in ("B", "N", "batch", "batch_size")), 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = sym.symbolic_pass(model, [(i.dims, _dtype(i.dtype)) for i in sample], layers, batch_dim=batch)
+    sym.attach(report, result)
+    report.symbolic["input_dims"] = [",".join(map(str, i.dims)) + ("" if i.dtype == "float32" else f":{i.dtype}")
+                                     for i in sample]  # as `--input` text: how a baseline re-runs it
+    if not result.batch_ok and result.batch_issue:  # constraints stay in report.symbolic: they are facts, not faults
+        report.diagnostics.append(Diagnostic("warning", "batch-folded", literal(result.batch_issue, 300)))
+
+
+def _engine(spec: Spec, inputs: list | None, opts: Options):
+    """Materialize on the right device: real CPU tensors within the budget, else meta."""
     if type(opts.seed) is not int or not -(1 << 63) <= opts.seed < (1 << 64) - 1:  # torch's seed range (seed + 1 too)
         raise UsageError(f"--seed {literal(opts.seed, 40)}: give an integer from {-(1 << 63)} to {(1 << 64) - 2}")
     samples = inputs or ([spec.inputs] if spec.inputs else None)
     if not samples or not samples[0]:
         raise UsageError(f"{spec.file}: the spec has no `input:`; give a sample input with --input (e.g. --input 2,20)")
     device = opts.device
+    biggest = max(_bytes(s) for s in samples)  # every sample runs on the device the first one chose
     if device == "auto":
-        device = "meta" if _bytes(samples[0]) > opts.act_budget else "cpu"
+        device = "meta" if biggest > opts.act_budget else "cpu"
+    elif device == "cpu" and biggest > opts.act_budget:  # refuse before allocating (or being OOM-killed)
+        big = next(s for s in samples if _bytes(s) == biggest)
+        raise UsageError(f"the sample input {';'.join(','.join(map(str, i.shape)) for i in big)}: {biggest:,} bytes is more than "
+                         f"one tensor may take on cpu ({opts.act_budget:,}); use --device meta (shapes only)")
     if device == "cpu" and opts.device == "auto" and _table_bytes(spec) > opts.budget // 4:
         # Big embedding tables (GPT-2 small): a shape pass on meta decides first, rather than
         # filling memory up to the budget with real values and then starting again on meta.
@@ -186,7 +222,8 @@ def materialize(spec: Spec, inputs: list | None = None, options: Options | None 
         if opts.device != "auto":
             raise UsageError(f"{spec.file}: the model needs more memory than --max-memory allows on {device}; "
                              "use --device meta (shapes only) or raise --max-memory") from None
-        return _materialize(spec, samples, opts, "meta")
+    gc.collect()  # the failed attempt's real tensors sit in a reference cycle (model <-> context): free them first
+    return _materialize(spec, samples, opts, "meta")
 
 
 def _table_bytes(spec: Spec) -> int:
@@ -365,7 +402,8 @@ def _weight_stack(nodes: list, schemes: dict) -> list:
         if "weight" not in schemes.get(n.path, {}):
             continue
         after = None
-        for m in leaves[i + 1:]:
+        for j in range(i + 1, len(leaves)):  # by index: slicing leaves[i + 1:] copied it, quadratic in depth
+            m = leaves[j]
             if registry.get(m.type).group in ("activation", "norm"):
                 after = m.type
                 break

@@ -11,30 +11,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import expr, registry
+from .dims import Dim, parse_dims, unify_dims  # noqa: F401  (Dim: part of the Spec's data)
 from .errors import Collector, Loc, SpecError, UsageError, did_you_mean, literal
 from .yamlload import YList, YMap, parse_yaml, read_text, resolve_plain
 
 MAX_NODES = 200_000  # items after expanding blocks and repeat
 MAX_REPEAT = 100_000
+MAX_VAR_DEPTH = 50  # variables defined through other variables, this many deep
 MAX_INT = 1 << 40  # no layer size or dimension is larger; catches typos before any allocation
 RESERVED = ("name", "repeat", "freeze", "init", "tie")
 TOP_KEYS = ("name", "input", "vars", "init", "blocks", "layers")
 DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool",
           "complex64")
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-@dataclass
-class Dim:
-    """One input dimension: fixed (name None) or named, with the sample size used for concrete runs."""
-
-    name: str | None
-    size: int
-    lo: int | None = None
-    hi: int | None = None
-
-    def __str__(self) -> str:
-        return str(self.size) if self.name is None else f"{self.name}={self.size}"
 
 
 @dataclass
@@ -133,57 +122,15 @@ def parse_set(items: list[str]) -> dict:
 
 # ---------------------------------------------------------------------------- inputs
 
-_DIM = re.compile(r"^(?:(?P<int>[0-9]+)|(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:=(?P<size>[0-9]+)?(?:(?:@|:)?(?P<lo>[0-9]+)\.\.(?P<hi>[0-9]+)?)?)?)$")
-
-
-def parse_dim(token, where: str = "") -> Dim:
-    """`2`, `B`, `H=224`, `H=32..1024`, `H=224@32..1024` -> Dim. Raises ValueError with a message."""
-    if isinstance(token, bool) or isinstance(token, float):
-        raise ValueError(f"a dimension must be a positive integer or a name, got {token!r}")
-    if isinstance(token, int):
-        return _check_size(None, token)
-    text = str(token).strip()
-    if not text.isascii():
-        raise ValueError(f"'{literal(text)}' is not a dimension (use ASCII digits)")
-    m = _DIM.match(text)
-    if not m:
-        raise ValueError(f"'{literal(text)}' is not a dimension: write a positive integer, a name (B), "
-                         "a name with a sample size (H=224) or a range (H=32..1024)")
-    if any(g and len(g) > 20 for g in (m["int"], m["size"], m["lo"], m["hi"])):  # before int(): 4,300 digits raise
-        raise ValueError(f"'{literal(text, 30)}' is too large (a dimension is at most {MAX_INT:,})")
-    if m["int"]:
-        if len(m["int"]) > 1 and m["int"].startswith("0"):
-            raise ValueError(f"'{text}' has a leading zero")
-        return _check_size(None, int(m["int"]))
-    name = m["name"]
-    lo = int(m["lo"]) if m["lo"] else None
-    hi = int(m["hi"]) if m["hi"] else None
-    size = int(m["size"]) if m["size"] else 0
-    for v in (lo, hi):
-        if v is not None and not 1 <= v <= MAX_INT:
-            raise ValueError(f"the range of {name} must lie in 1..{MAX_INT}")
-    if lo is not None and hi is not None and lo > hi:
-        raise ValueError(f"the range of {name} is empty ({lo}..{hi})")
-    if size and ((lo is not None and size < lo) or (hi is not None and size > hi)):
-        raise ValueError(f"the sample size {name}={size} lies outside its range")
-    d = Dim(name, size, lo, hi)
-    if size:
-        _check_size(name, size)
-    return d
-
-
-def _check_size(name, n: int) -> Dim:
-    if n < 1:
-        raise ValueError(f"a dimension must be at least 1, got {n}")
-    if n > MAX_INT:
-        raise ValueError(f"the dimension {n} is too large (at most {MAX_INT:,})")
-    return Dim(name, n)
-
-
 def parse_input_text(text: str, default: list | None = None) -> list:
-    """`--input` text: `2,20`, `B,3,H=224,W=224`, `2,16:int64`, several tensors as `2,10;2,20`."""
-    text = text.strip()
-    if not text:
+    """`--input` text: `2,20`, `B,3,H=224,W=224`, `2,16:int64`, several tensors as `2,10;2,20`.
+
+    A named dimension without a sample size takes it from the spec's default input (same
+    position, same rank), or is the batch (first position, sample 2); anywhere else it must be
+    written with one (`H=224`) or a range (`H=32..1024`), so a typo such as `--input abc` is an
+    error rather than a silent new input.
+    """
+    if not text.strip():
         raise UsageError("--input is empty; write a shape such as 2,20")
     out = []
     for i, part in enumerate(text.split(";")):
@@ -191,51 +138,27 @@ def parse_input_text(text: str, default: list | None = None) -> list:
         dtype = dtype.strip() or "float32"
         if dtype not in DTYPES:
             raise UsageError(f"--input '{literal(text)}': unknown dtype '{literal(dtype)}'{did_you_mean(dtype, DTYPES)}")
-        tokens = [u for t in shape_text.split(",") for u in _split_x(t.strip())] if shape_text.strip() else []
-        if not tokens or any(t == "" for t in tokens):
-            raise UsageError(f"--input '{literal(text)}': empty dimension; write a shape such as 2,20")
-        dims = []
-        for t in tokens:
-            try:
-                dims.append(parse_dim(t))
-            except ValueError as e:
-                raise UsageError(f"--input '{literal(text)}': {e}") from None
-        ref = default[i].dims if default and i < len(default) and len(default[i].dims) == len(dims) else None
-        try:
-            dims = _fill_samples(dims, ref)
-        except ValueError as e:
-            raise UsageError(f"--input '{literal(text)}': {e}") from None
+        ref = default[i].shape if default and i < len(default) else None
+        dims = parse_dims(shape_text, defaults=ref)
+        same_rank = ref is not None and len(ref) == len(dims)
+        for j, d in enumerate(dims):
+            batch_ok = j == 0 and ref is None  # no default input to contradict: a lone name is the batch
+            if d.name and getattr(d, "_defaulted", False) and d.lo is None and d.hi is None and not same_rank and not batch_ok:
+                raise UsageError(f"--input '{literal(text)}': no sample size for {literal(d.name)}; write "
+                                 f"{literal(d.name)}=<size> (e.g. {literal(d.name)}=224) or a range")
+            if d.size > MAX_INT:
+                raise UsageError(f"--input '{literal(text)}': {d.size} is too large")
         out.append(InputSpec(dims, dtype))
-    return out
+    return _unified(out)
 
 
-def _split_x(token: str) -> list:
-    """`2x20` is `2,20`; but a name holding an x (`max_len=16`, `idx`) stays one dimension."""
-    parts = [p.strip() for p in token.split("x")]
-    if len(parts) > 1 and all(p.isascii() and p.isdigit() for p in parts):
-        return parts
-    return [token]
-
-
-def _fill_samples(dims: list, ref: list | None) -> list:
-    """Give each named dim without a sample size one: the spec's default input, its range, or 2 for a batch."""
-    out = []
-    for i, d in enumerate(dims):
-        if d.name and not d.size:
-            if ref is not None:
-                d.size = ref[i].size
-            elif d.lo is not None:
-                d.size = max(d.lo, 2) if d.hi is None or d.hi >= 2 else d.lo
-            elif i == 0:
-                d.size = 2
-            else:
-                raise ValueError(f"no sample size for {d.name}: write {d.name}=<size> (e.g. {d.name}=224) or a range")
-        out.append(d)
-    names = [d.name for d in out if d.name]
-    dup = {n for n in names if names.count(n) > 1}
-    if dup and any(len({d.size for d in out if d.name == n}) > 1 for n in dup):
-        raise ValueError(f"the dimension {sorted(dup)[0]} is given two different sample sizes")
-    return out
+def _unified(inputs: list) -> list:
+    """One name, one size across all tensors of a sample (B in both inputs of a Bilinear)."""
+    if sum(1 for i in inputs for d in i.dims if d.name) < 2:
+        return inputs
+    for inp, dims in zip(inputs, unify_dims([i.dims for i in inputs])):
+        inp.dims = dims
+    return inputs
 
 
 # ---------------------------------------------------------------------------- the parser
@@ -374,6 +297,13 @@ class _Parser:
                     cycle = " -> ".join(s.resolving[s.resolving.index(name):] + (name,))
                     return self.err(f"variable cycle: {cycle}", loc)
                 value, vloc = s.raw[name]
+                if len(s.resolving) >= MAX_VAR_DEPTH:  # a chain a0: $a1, a1: $a2, ...: no RecursionError
+                    if not getattr(self, "_too_deep", False):  # once, not once per link
+                        self._too_deep = True
+                        self.err(f"variables refer to each other more than {MAX_VAR_DEPTH} deep "
+                                 f"({' -> '.join(s.resolving[:3])} -> ...)", vloc)
+                    s.values[name] = BAD
+                    return BAD
                 s.resolving += (name,)
                 try:
                     v = self.subst(value, vloc, s)
@@ -450,13 +380,21 @@ class _Parser:
             if not isinstance(v, list) or not v:
                 self.err("input: a shape is a non-empty list such as [2, 20]", loc)
                 continue
+            bad = [d for d in v if isinstance(d, bool) or not isinstance(d, (int, str))]
+            if bad:
+                self.err(f"input: a dimension is a positive integer or a name such as B or H=224, got {_what(bad[0])}", loc)
+                continue
             try:
-                dims = _fill_samples([parse_dim(d) for d in v], None)
-            except ValueError as e:
-                self.err(f"input: {e}", loc)
+                dims = parse_dims(",".join(str(d) for d in v))
+            except UsageError as e:
+                self.err("input: " + e.problems[0].message.split(": ", 1)[-1], loc)
                 continue
             out.append(InputSpec(dims, dtype))
-        return out
+        try:
+            return _unified(out)
+        except UsageError as e:
+            self.err("input: " + e.problems[0].message, loc)
+            return out
 
     # -- blocks
     def add_block(self, bname: str, body, kloc: Loc, vloc: Loc) -> None:

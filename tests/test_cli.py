@@ -52,8 +52,9 @@ def test_stdin_spec(cli):
 
 @pytest.mark.parametrize("args,fragment", [
     (["inspect", "missing.yaml"], "missing.yaml: error: no such file"),
-    (["inspect", str(CONFIGS / "mlp.yaml"), "--input", "2,,20"], "empty dimension"),
-    (["inspect", str(CONFIGS / "mlp.yaml"), "--input", "0,20"], "at least 1"),
+    (["inspect", str(CONFIGS / "mlp.yaml"), "--input", "2,,20"], "item 2 is empty"),
+    (["inspect", str(CONFIGS / "mlp.yaml"), "--input", "0,20"], "a size must be a positive integer, got 0"),
+    (["inspect", str(CONFIGS / "mlp.yaml"), "--input", "abc"], "no sample size for abc"),
     (["inspect", str(CONFIGS / "mlp.yaml"), "--set", "x=1"], "no variable 'x'"),
     (["inspect", str(CONFIGS / "mlp.yaml"), "--format", "xml"], "--format 'xml'"),
     (["inspect", str(CONFIGS / "mlp.yaml"), "--bogus"], "No such option"),
@@ -141,3 +142,16 @@ def test_json_matches_the_documented_schema(cli, config):
     code, out, err = cli(*args)
     assert code == 0, err
     jsonschema.validate(json.loads(out), schema)
+
+
+def test_symbolic_input_gives_formulas_constraints_and_valid_json(cli):
+    jsonschema = pytest.importorskip("jsonschema")
+    code, out, err = cli("inspect", str(CONFIGS / "unet.yaml"), "--input", "B,3,H=64,W=64", "--json")
+    assert code == 0, err
+    d = json.loads(out)
+    jsonschema.validate(d, json.loads((ROOT / "docs" / "report.schema.json").read_text()))
+    assert d["symbolic"]["output"] == ["B", "2", "H", "W"]
+    msgs = [c["message"] for c in d["symbolic"]["constraints"]]
+    assert any(m.startswith("H must be a multiple of 8") for m in msgs)
+    code, out, _ = cli("inspect", str(CONFIGS / "lenet5.yaml"), "--input", "B,1,H=28,W=28", "--no-params")
+    assert "floor(H/2)" in out and "H and W are fixed by layer 7 (Linear: in_features 400)" in out

@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from . import fmt_float, human_bytes, human_count, shape_str, sparkline
+from .fasttable import FastTable
 
 
 def console(file=None, force_terminal: bool | None = None, width: int | None = None) -> Console:
@@ -46,6 +47,9 @@ def render_table(report, depth: int | None = None, params: bool = True) -> Group
     ok_runs = [i for i, r in enumerate(runs) if r.error is None]
     for i in ok_runs:
         t.add_column("Output" if i == 0 else f"Output #{i + 1}", no_wrap=True)
+    formulas = any(lay.symbolic for lay in report.layers)
+    if formulas:
+        t.add_column("Formula", no_wrap=True)
     t.add_column("Shape", no_wrap=True)
     t.add_column("Params", justify="right", no_wrap=True)
     show_stats = params and any(p.stats for p in report.params)
@@ -68,18 +72,20 @@ def render_table(report, depth: int | None = None, params: bool = True) -> Group
             typ.append(" (" + ", ".join(f"{k}={v}" for k, v in lay.inferred.items()) + ")", style="dim")
         row = [Text(indent + (lay.path.rsplit(".", 1)[-1] if lay.depth else lay.path), style="bold" if lay.is_container else ""), typ]
         row += [Text(shape_str(lay.output_shapes[i]) if i < len(lay.output_shapes) else "—") for i in ok_runs]
+        if formulas:
+            row.append(Text(shape_str(lay.symbolic) if lay.symbolic else "", style="magenta"))
         row += ["", f"{lay.params:,}" if lay.params else ("" if lay.is_container else "0")]
         if show_stats:
             row += [""] * (t.columns.__len__() - len(row))
         t.add_row(*row)
         if not params or (lay.is_container and not folded):
             continue
-        owned = [p for k, ps in by_layer.items() if k == lay.path or (folded and k.startswith(lay.path + ".")) for p in ps]
         if folded:
             continue
+        owned = by_layer.get(lay.path, [])  # a dict lookup: scanning every layer here was quadratic
         for p in owned:
             prow = [Text(indent + "  " + p.name, style="green" if p.trainable else "dim"), Text("" if p.trainable else "frozen", style="dim")]
-            prow += [""] * len(ok_runs)
+            prow += [""] * (len(ok_runs) + formulas)
             prow += [shape_str(type("S", (), {"shape": p.shape})()), f"{p.numel:,}" if not p.shared_with else f"= {p.shared_with}"]
             if show_stats:
                 s = p.stats
@@ -92,7 +98,7 @@ def render_table(report, depth: int | None = None, params: bool = True) -> Group
                 prow.append(Text(_expected(p.init) + flag, style="yellow" if flag else "dim"))
             t.add_row(*prow)
 
-    parts = [title, t]
+    parts = [title, FastTable(t)]  # same output as the rich Table; plain-text fast path when unstyled
     tot = report.totals
     foot = Text()
     foot.append(f"Params: {tot.params:,} ({human_count(tot.params)})", style="bold")
@@ -117,6 +123,18 @@ def render_table(report, depth: int | None = None, params: bool = True) -> Group
                 note = "materialized the model" if i == 0 else "ok, same parameters"
                 rt.append(f"\n  #{i + 1} {ins} → {shape_str(r.output)}  {note}")
         parts.append(rt)
+    if report.symbolic:
+        sy = report.symbolic
+        st = Text("\nShapes for any input size" + (" (fitted from concrete probes)" if sy["method"] == "probes" else "") + ":")
+        st.append("\n  input " + ", ".join("[" + ", ".join(i) + "]" for i in sy["inputs"]) + " → output "
+                  + shape_str({"shape": sy["output"]} if sy["output"] and isinstance(sy["output"][0], str) else None), style="magenta")
+        for c in sy["constraints"]:
+            st.append(f"\n  • {c['message']}")
+        if not sy["constraints"]:
+            st.append("\n  • no constraints beyond the sizes being positive")
+        if sy.get("note"):
+            st.append(f"\n  note: {sy['note']}", style="dim")
+        parts.append(st)
     if report.diagnostics:
         dt = Text("\nDiagnostics:")
         for d in report.diagnostics:
