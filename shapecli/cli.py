@@ -90,7 +90,6 @@ def inspect(
     estimates: bool = typer.Option(False, "--estimates", "-e", help="All estimates: --dtype float32,bfloat16 --flops --backward."),
 ) -> None:
     """Materialize a spec with a sample input and report every layer's shapes and init statistics."""
-    from . import materializer as mat
     from .spec import load_spec, parse_input_text, parse_set
 
     fmt = "json" if json_ else format_
@@ -102,6 +101,8 @@ def inspect(
     exports = {k: _output_path(v, k) for k, v in (("html", html), ("svg", svg)) if v}
     sp = load_spec(spec, parse_set(set_ or []))
     samples = [parse_input_text(t, sp.inputs) for t in input] if input else None
+    from . import materializer as mat  # torch: only once the spec and the command line are valid
+
     dtypes = None
     if dtype or flops or backward or estimates:
         from .estimate import parse_dtypes
@@ -325,6 +326,12 @@ def _quiet_pipe() -> None:
 
 def run() -> None:
     """Console-script entry: exit without Python's slow teardown once output is flushed."""
+    import gc
+
+    gc.set_threshold(50_000, 20, 100)  # a short-lived process: the default (700, 10, 10) spent ~25% of a 10,000-layer run in GC
+    # One intra-op thread unless the user asks (read when torch is imported, later): on shared 2-4 core machines
+    # OpenMP's barrier waits made ResNet-50's run 4-8x slower; OMP_NUM_THREADS=N overrides. docs/performance.md
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     code = main()
     for f in (sys.stdout, sys.stderr):
         try:

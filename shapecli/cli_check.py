@@ -117,6 +117,10 @@ def _snapshot_one(mat, spec: str, path: str, explicit: bool, inputs, sets, force
     if old is not None:
         if old == text.encode("utf-8"):
             return f"{path}: unchanged ({what})"
+        if spec != "-" and os.path.exists(spec) and os.path.samefile(spec, path):
+            raise BaselineError("refusing to write the baseline over its own spec", Loc(path))
+        if not _is_baseline(old):  # --force replaces baselines, never other files
+            raise BaselineError("exists and is not a shapecli baseline; refusing to overwrite it", Loc(path))
         if not force:
             raise BaselineError(f"a different baseline exists; replace it with --force, or review the changes with "
                                 f"`shapecli check {spec}` and accept them with `shapecli check --update {spec}`",
@@ -128,6 +132,11 @@ def _snapshot_one(mat, spec: str, path: str, explicit: bool, inputs, sets, force
     except OSError as e:
         raise bl.write_error(path, e) from None
     return f"{path}: {'replaced' if old is not None else 'written'} ({what})"
+
+
+def _is_baseline(data: bytes) -> bool:
+    """Whether a file's bytes look like a baseline (even a stale or broken one of ours)."""
+    return b'"kind": "shapecli-baseline"' in data[:4096] or b'"kind":"shapecli-baseline"' in data[:4096]
 
 
 def _existing(path: str) -> bytes | None:

@@ -62,14 +62,14 @@ def parse_dims(text: str, defaults: Optional[Sequence[int]] = None) -> list[Dim]
         s = s[1:-1].strip()
     shown = literal(text)
     if not s:
-        raise UsageError(f"--input {shown!r}: empty; expected sizes like B,3,H,W")
+        raise UsageError(f"--input '{shown}': empty; expected sizes like B,3,H,W")
     hint = "expected a size like 3, a name like H, H=224, H=32..1024 or H=224@32..1024"
     dims: list[Dim] = []
     explicit_sample: dict[str, int] = {}
     explicit_range: dict[str, tuple] = {}
     for i, raw in enumerate(s.split(",")):
         item = raw.strip()
-        where = f"--input {shown!r}: item {i + 1}"
+        where = f"--input '{shown}': item {i + 1}"
         if not item:
             raise UsageError(f"{where} is empty ({hint})")
         if re.fullmatch(r"[0-9]+", item):
@@ -81,7 +81,7 @@ def parse_dims(text: str, defaults: Optional[Sequence[int]] = None) -> list[Dim]
         name, eq, value = item.partition("=")
         name, value = name.strip(), value.strip()
         if not name.isidentifier() or keyword.iskeyword(name) or not name.isascii():
-            raise UsageError(f"{where} {literal(item)!r}: {literal(name)!r} is not a name or a positive integer ({hint})")
+            raise UsageError(f"{where} '{literal(item)}': '{literal(name)}' is not a name or a positive integer ({hint})")
         default = None
         if defaults is not None and i < len(defaults):
             try:
@@ -93,31 +93,31 @@ def parse_dims(text: str, defaults: Optional[Sequence[int]] = None) -> list[Dim]
             dims.append(_defaulted(Dim(name, sample)))
             continue
         if not value:
-            raise UsageError(f"{where} {literal(item)!r}: nothing after '=' ({hint})")
+            raise UsageError(f"{where} '{literal(item)}': nothing after '=' ({hint})")
         m = re.fullmatch(r"(?:([0-9]+)\s*@\s*)?([0-9]*)\s*\.\.\s*([0-9]*)", value)
         if m:
             given = _parse_int(m.group(1), where) if m.group(1) else None
             lo = _parse_int(m.group(2), where) if m.group(2) else None
             hi = _parse_int(m.group(3), where) if m.group(3) else None
             if lo is None and hi is None:
-                raise UsageError(f"{where} {literal(item)!r}: a range needs at least one end, like {name}=32..1024")
+                raise UsageError(f"{where} '{literal(item)}': a range needs at least one end, like {name}=32..1024")
             if lo is not None and lo < 1:
-                raise UsageError(f"{where} {literal(item)!r}: the range must start at 1 or more")
+                raise UsageError(f"{where} '{literal(item)}': the range must start at 1 or more")
             if hi is not None and hi < 2:
-                raise UsageError(f"{where} {literal(item)!r}: the range must reach 2 or more (sizes 0 and 1 are fixed sizes, not names)")
+                raise UsageError(f"{where} '{literal(item)}': the range must reach 2 or more (sizes 0 and 1 are fixed sizes, not names)")
             if lo is not None and hi is not None and lo > hi:
-                raise UsageError(f"{where} {literal(item)!r}: empty range ({lo} > {hi})")
+                raise UsageError(f"{where} '{literal(item)}': empty range ({lo} > {hi})")
             if name in explicit_range and explicit_range[name] != (lo, hi):
-                raise UsageError(f"--input {shown!r}: {name} is given two different ranges")
+                raise UsageError(f"--input '{shown}': {name} is given two different ranges")
             explicit_range[name] = (lo, hi)
             lo2, hi2 = max(lo or 2, 2), hi if hi is not None else _MAX_SIZE
             if given is not None:  # H=224@32..1024: sample and range
                 if given < 2:
-                    raise UsageError(f"{where} {literal(item)!r}: a named size needs a sample of at least 2")
+                    raise UsageError(f"{where} '{literal(item)}': a named size needs a sample of at least 2")
                 if not ((lo is None or given >= lo) and (hi is None or given <= hi)):
-                    raise UsageError(f"{where} {literal(item)!r}: the sample {given} is outside the range")
+                    raise UsageError(f"{where} '{literal(item)}': the sample {given} is outside the range")
                 if name in explicit_sample and explicit_sample[name] != given:
-                    raise UsageError(f"--input {shown!r}: {name} is given two samples ({explicit_sample[name]} and {given})")
+                    raise UsageError(f"--input '{shown}': {name} is given two samples ({explicit_sample[name]} and {given})")
                 explicit_sample[name] = given
                 dims.append(Dim(name, given, lo, hi))
                 continue
@@ -128,15 +128,15 @@ def parse_dims(text: str, defaults: Optional[Sequence[int]] = None) -> list[Dim]
             n = _parse_int(value, where)
             if n < 2:
                 raise UsageError(
-                    f"{where} {literal(item)!r}: a named size needs a sample of at least 2 (PyTorch "
+                    f"{where} '{literal(item)}': a named size needs a sample of at least 2 (PyTorch "
                     f"special-cases 0 and 1); write {n} as a fixed size instead"
                 )
             if name in explicit_sample and explicit_sample[name] != n:
-                raise UsageError(f"--input {shown!r}: {name} is given two samples ({explicit_sample[name]} and {n})")
+                raise UsageError(f"--input '{shown}': {name} is given two samples ({explicit_sample[name]} and {n})")
             explicit_sample[name] = n
             dims.append(Dim(name, n))
             continue
-        raise UsageError(f"{where} {literal(item)!r}: bad value {literal(value)!r} ({hint})")
+        raise UsageError(f"{where} '{literal(item)}': bad value '{literal(value)}' ({hint})")
     # one name, one dimension: share the explicit sample and range among its occurrences
     for d in dims:
         if d.name is None:
@@ -148,7 +148,7 @@ def parse_dims(text: str, defaults: Optional[Sequence[int]] = None) -> list[Dim]
             d.__dict__.pop("_defaulted", None)
         if d.lo is not None and d.size < d.lo or d.hi is not None and d.size > d.hi:
             if d.name in explicit_sample:
-                raise UsageError(f"--input {shown!r}: the sample {d.name}={d.size} is outside its range {d}")
+                raise UsageError(f"--input '{shown}': the sample {d.name}={d.size} is outside its range {d}")
             d.size = _range_sample(max(d.lo or 2, 2), d.hi if d.hi is not None else _MAX_SIZE)
     firsts: dict[str, int] = {}
     for d in dims:  # bare repeats take the first occurrence's sample

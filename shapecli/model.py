@@ -144,6 +144,8 @@ def check_value(v, p: registry.Param) -> str | None:
     if not t:
         return None if _plain(v) else f"expected plain data, got {type(v).__name__}"
     if v is None:
+        if p.required and not p.inferred:  # AdaptiveAvgPool2d's output_size may hold nulls, but is not null
+            return f"needs a value ({p.kind.replace(' | null', '')}), got null"
         return None if "none" in t else f"expected {p.kind}, got null"
     if isinstance(v, bool):
         return None if "bool" in t else f"expected {p.kind}, got the boolean {str(v).lower()}"
@@ -342,9 +344,27 @@ def _ranks(t: str, spatial: int) -> tuple | None:
 _DIMS = {1: "L", 2: "H, W", 3: "D, H, W"}
 
 
+_NEEDS: dict = {}
+
+
+def _required_inputs(t: str) -> int:
+    """How many tensors a multi-input layer's forward requires (Bilinear 2, MultiheadAttention 3, ...)."""
+    if t not in _NEEDS:
+        import inspect
+
+        ps = list(inspect.signature(registry.cls(t).forward).parameters.values())[1:]
+        _NEEDS[t] = sum(1 for p in ps if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty)
+    return _NEEDS[t]
+
+
 def check_input(node: Node, xs) -> None:
     """Reject inputs a layer cannot take, in the spec's terms, before torch does."""
     lt = registry.get(node.type)
+    need = _required_inputs(node.type) if lt.multi_input else 1
+    if len(xs) < need or (len(xs) > 1 and not lt.multi_input):  # before torch says "forward() missing ... 'x2'"
+        raise ShapeError(f"takes {need} input tensor{'s' if need > 1 else ''}; got {len(xs)} ({shape_of(xs)})"
+                         + (": give the spec several inputs, e.g. `input: [[2, 10], [2, 20]]` or --input '2,10;2,20'"
+                            if need > 1 else ""))
     for x in xs:
         if isinstance(x, (tuple, list)) and node.type != "Item":
             raise ShapeError(f"gets a tuple {shape_of([x])} from the layer before; add `- Item: 0` to pick one output")

@@ -5,7 +5,9 @@ from . import fmt_float, human_bytes, human_count, shape_str
 
 
 def _cell(text) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """Text safe inside a table cell of a PR comment: no pipes, newlines or HTML from the spec."""
+    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("|", "\\|").replace("\n", " "))
 
 
 def render_markdown(report, depth: int | None = None, params: bool = True) -> str:
