@@ -17,12 +17,11 @@ import glob as _glob
 import json
 import math
 import os
-import stat
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .errors import BaselineError, Loc, Problem, ShapeCliError, UsageError, literal
+from .fileio import read_regular, write_atomic  # noqa: F401  (write_atomic: used by cli_check)
 
 KIND = "shapecli-baseline"
 SCHEMA_VERSION = 1
@@ -236,25 +235,9 @@ class _Invalid(Exception):
 
 def read(path: str) -> dict | None:
     """The baseline at `path`, validated; None if there is none. BaselineError names the file."""
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
+    data = read_regular(path, MAX_BYTES, BaselineError, "baseline", missing_ok=True)
+    if data is None:
         return None
-    except OSError as e:
-        raise BaselineError("cannot read the baseline: " + (e.strerror or str(e)), Loc(path)) from None
-    if stat.S_ISDIR(st.st_mode):
-        raise BaselineError("the baseline is a directory, not a file", Loc(path))
-    if not stat.S_ISREG(st.st_mode):
-        raise BaselineError("the baseline is not a regular file", Loc(path))
-    if st.st_size > MAX_BYTES:
-        raise BaselineError(f"the baseline is {st.st_size:,} bytes; at most {MAX_BYTES:,} are read", Loc(path))
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_BYTES + 1)
-    except OSError as e:
-        raise BaselineError("cannot read the baseline: " + (e.strerror or str(e)), Loc(path)) from None
-    if len(data) > MAX_BYTES:
-        raise BaselineError(f"the baseline is larger than {MAX_BYTES:,} bytes", Loc(path))
     return loads(data, path)
 
 
@@ -451,43 +434,6 @@ def validate(doc) -> None:
 
 
 # ---------------------------------------------------------------------------- writing, atomically
-
-def write_atomic(path: str, text: str) -> None:
-    """Write `text` to `path` via a temp file in the same directory, fsync, os.replace.
-
-    A crash leaves the old file or the new one, never half of either. The new file keeps the old
-    one's permissions (or gets the umask's default), not mkstemp's 0600.
-    """
-    d = os.path.dirname(os.path.abspath(path))
-    try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
-    except FileNotFoundError:
-        um = os.umask(0)
-        os.umask(um)
-        mode = 0o666 & ~um
-    fd, tmp = tempfile.mkstemp(dir=d, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(text.encode("utf-8"))
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:  # make the rename itself durable (POSIX); not possible everywhere
-        dfd = os.open(d, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
-
 
 def write_error(path: str, e: OSError) -> BaselineError:
     return BaselineError("cannot write the baseline: " + (e.strerror or str(e)), Loc(path))

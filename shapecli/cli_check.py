@@ -141,23 +141,9 @@ def _is_baseline(data: bytes) -> bool:
 
 def _existing(path: str) -> bytes | None:
     """The current baseline's bytes (None if there is none); not a regular file is an error."""
-    import stat
+    from .fileio import read_regular
 
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
-    except OSError as e:
-        raise BaselineError("cannot read the baseline: " + (e.strerror or str(e)), Loc(path)) from None
-    if not stat.S_ISREG(st.st_mode):
-        raise BaselineError("the baseline path is not a regular file", Loc(path))
-    if st.st_size > bl.MAX_BYTES:
-        return b""  # certainly different
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError as e:
-        raise BaselineError("cannot read the baseline: " + (e.strerror or str(e)), Loc(path)) from None
+    return read_regular(path, bl.MAX_BYTES, BaselineError, "baseline", missing_ok=True)
 
 
 def _relative(spec: str, baseline_path: str) -> str:

@@ -5,6 +5,37 @@ import os
 import stat
 import tempfile
 
+from .errors import Loc, ShapeCliError
+
+
+def read_regular(path: str, max_bytes: int, error: type[ShapeCliError], what: str, missing_ok: bool = False,
+                 pipe_hint: str = "") -> bytes | None:
+    """A file's bytes, refusing (with `error`, naming the file) anything but a regular file of at
+    most `max_bytes`: a FIFO or /dev/zero is never opened, so nothing blocks or runs away.
+    None when the file does not exist and `missing_ok`."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        if missing_ok:
+            return None
+        raise error("no such file", Loc(path)) from None
+    except OSError as e:
+        raise error(f"cannot read: {e.strerror or e}", Loc(path)) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise error(f"is a directory, not a {what} file", Loc(path))
+    if not stat.S_ISREG(st.st_mode):
+        raise error(f"not a regular file (a pipe or device is not read{pipe_hint})", Loc(path))
+    if st.st_size > max_bytes:
+        raise error(f"the file is {st.st_size:,} bytes; a {what} may be at most {max_bytes:,}", Loc(path))
+    try:
+        with open(path, "rb") as f:
+            data = f.read(max_bytes + 1)
+    except OSError as e:
+        raise error(f"cannot read: {e.strerror or e}", Loc(path)) from None
+    if len(data) > max_bytes:  # it grew while we read it
+        raise error(f"the {what} is larger than {max_bytes:,} bytes", Loc(path))
+    return data
+
 
 def write_atomic(path: str, text: str) -> None:
     """Write `text` to `path` via a temp file in the same directory, fsync, os.replace.

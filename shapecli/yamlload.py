@@ -23,6 +23,7 @@ from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
 
 from .errors import Loc, SpecError, literal
+from .fileio import read_regular
 
 MAX_BYTES = 1 << 20  # 1 MiB: a hand-written spec is a few KiB
 MAX_DEPTH = 64
@@ -203,23 +204,7 @@ def read_text(path: str, max_bytes: int = MAX_BYTES) -> str:
         name = "<stdin>"
     else:
         name = path
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            raise SpecError("no such file", Loc(path)) from None
-        except OSError as e:
-            raise SpecError(f"cannot read: {e.strerror or e}", Loc(path)) from None
-        if stat.S_ISDIR(st.st_mode):
-            raise SpecError("is a directory, not a spec file", Loc(path))
-        if not stat.S_ISREG(st.st_mode):
-            raise SpecError("not a regular file (a pipe or device is not read; use '-' for stdin)", Loc(path))
-        if st.st_size > max_bytes:
-            raise SpecError(f"the file is {st.st_size:,} bytes; a spec may be at most {max_bytes:,}", Loc(path))
-        try:
-            with open(path, "rb") as f:
-                data = f.read(max_bytes + 1)
-        except OSError as e:
-            raise SpecError(f"cannot read: {e.strerror or e}", Loc(path)) from None
+        data = read_regular(path, max_bytes, SpecError, "spec", pipe_hint="; use '-' for stdin")
     if len(data) > max_bytes:
         raise SpecError(f"the spec is larger than {max_bytes:,} bytes", Loc(name))
     try:

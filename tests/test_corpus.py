@@ -249,7 +249,7 @@ def test_unreadable_file(tmp_path):
 
 def test_unreadable_file_even_as_root(tmp_path, monkeypatch):
     """The same path as chmod 000, simulated: root can read anything, so the test above is skipped under root."""
-    import shapecli.yamlload as yl
+    import shapecli.fileio as yl
 
     spec = tmp_path / "secret.yaml"
     spec.write_text("input: [2, 3]\nlayers: [ReLU]\n")
