@@ -116,7 +116,7 @@ def test_two_megabyte_file_is_refused_by_size(tmp_path, monkeypatch):
     code, out, err, secs = run_cli(["inspect", "big.yaml"])
     check_contract(["inspect"], code, out, err)
     assert code == 2 and "big.yaml: error: the file is 2,097," in err and "a spec may be at most 1,048,576" in err
-    assert secs < 2
+    assert secs < 10  # a hang guard, not a performance target (bench/ measures speed)
     code, out, err, _ = run_cli(["inspect", "-"], stdin=Path("big.yaml").read_bytes())
     assert code == 2 and "<stdin>: error: the spec is larger than 1,048,576 bytes" in err
 
@@ -220,12 +220,12 @@ def test_fifo_does_not_block(tmp_path):
     os.mkfifo(fifo)
     code, out, err, secs = run_cli(["inspect", str(fifo)], timeout=10)
     assert code == 2 and "not a regular file (a pipe or device is not read; use '-' for stdin)" in err
-    assert secs < 2
+    assert secs < 10  # a hang guard, not a performance target (bench/ measures speed)
 
 
 def test_dev_zero_is_not_read():
     code, out, err, secs = run_cli(["inspect", "/dev/zero"], timeout=10)
-    assert code == 2 and "/dev/zero: error: not a regular file" in err and secs < 2
+    assert code == 2 and "/dev/zero: error: not a regular file" in err and secs < 10
 
 
 def test_symlink_to_a_device_is_not_read(tmp_path):
