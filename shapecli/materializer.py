@@ -247,6 +247,8 @@ def _materialize(spec: Spec, samples: list, opts: Options, device: str):
 
 def _materialize_on(spec: Spec, samples: list, opts: Options, device: str):
     ctx = BuildContext(budget_bytes=opts.budget if device != "meta" else math.inf)
+    if device != "meta":
+        ctx.guard = _OutputGuard(opts.act_budget)
     model = build(spec, ctx)
     nodes = {n.path: n for n in spec.nodes() if n.path}
     rec = _Recorder(nodes, ctx, opts.act_budget, device, opts.activations)
@@ -392,6 +394,55 @@ def gather(spec: Spec, model: nn.Module, runs, per_run, ctx, device: str, opts: 
                   params=params, buffers=buffers, totals=totals, diagnostics=diagnostics,
                   init_trace=[{"order": t["order"], "layer": t["layer"], "type": t["type"],
                                "inferred": t["inferred"], "schemes": t["schemes"]} for t in ctx.trace])
+
+
+class _OutputGuard:
+    """Before a real layer runs: if its output would exceed the budget, shape on meta instead.
+
+    Most layers' outputs are no bigger than their inputs and weights (checked after them); these
+    are the ones that can blow up from a small input: upsampling, padding, transposed convs,
+    and layers whose output width comes from an argument (Linear, Embedding).
+    """
+
+    def __init__(self, limit: int):
+        self.limit = limit
+
+    def __call__(self, module, inputs):
+        x = inputs[0] if inputs else None
+        if not isinstance(x, torch.Tensor) or x.dim() == 0:
+            return
+        n = _output_numel(module, x)
+        if n is not None and n * 4 > self.limit:  # float32 output
+            raise OverBudget(type(module).__name__)
+
+
+def _output_numel(m: nn.Module, x) -> int | None:
+    shape = list(x.shape)
+    if isinstance(m, nn.Upsample):  # UpsamplingNearest2d/Bilinear2d too
+        lead, spatial = shape[:2], shape[2:]
+        if m.size is not None:
+            size = m.size if isinstance(m.size, (tuple, list)) else [m.size] * len(spatial)
+            return math.prod(lead) * math.prod(size)
+        f = m.scale_factor if isinstance(m.scale_factor, (tuple, list)) else [m.scale_factor or 1] * len(spatial)
+        return math.prod(lead) * math.prod(math.ceil(d * s) for d, s in zip(spatial, f))
+    if type(m).__name__.startswith(("ZeroPad", "ConstantPad", "ReflectionPad", "ReplicationPad", "CircularPad")):
+        pad = list(m.padding)
+        grown = [shape[-1 - i // 2] for i in range(len(pad))]
+        out = list(shape)
+        for i in range(0, len(pad), 2):
+            out[-1 - i // 2] = grown[i] + pad[i] + pad[i + 1]
+        return math.prod(out)
+    if isinstance(m, nn.modules.conv._ConvTransposeNd):
+        n = len(m.stride)
+        spatial = shape[-n:]
+        out = [(d - 1) * s + dl * (k - 1) + op + 1 for d, s, dl, k, op in
+               zip(spatial, m.stride, m.dilation, m.kernel_size, m.output_padding)]
+        return math.prod(shape[:-n - 1]) * m.out_channels * math.prod(out)
+    if isinstance(m, nn.Linear):
+        return math.prod(shape[:-1]) * m.out_features
+    if isinstance(m, nn.Embedding):
+        return math.prod(shape) * m.embedding_dim
+    return None
 
 
 def _weight_stack(nodes: list, schemes: dict) -> list:

@@ -51,6 +51,7 @@ class BuildContext:
     root: nn.Module | None = None
     pending: bool = True  # placeholders not yet swapped out
     schemes: dict = field(default_factory=dict)  # layer path -> {local param name: InitScheme | None}
+    guard: object = None  # a forward pre-hook for each real layer: refuses outputs over the budget
 
 
 # ---------------------------------------------------------------------------- argument binding
@@ -274,6 +275,8 @@ class Deferred(nn.Module):
         if self.freeze:
             for prm in real.parameters():
                 prm.requires_grad_(False)
+        if self.ctx.guard is not None:
+            real.register_forward_pre_hook(self.ctx.guard)  # stays with the layer when it is swapped in
         object.__setattr__(self, "real", real)
 
     def _construct(self, kwargs) -> nn.Module:

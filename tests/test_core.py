@@ -122,3 +122,23 @@ def test_argument_problems_are_all_reported_with_positions():
     assert any(m.startswith("x.yaml:4:14: error: layer 1 (Conv2d): Conv2d has no argument 'out_chanels' (did you mean out_channels") for m in msgs)
     assert any(m.startswith("x.yaml:4:5: error: layer 1 (Conv2d): Conv2d needs out_channels") for m in msgs)
     assert any("layer 2 (Linear): out_features: expected int, got the boolean true" in m for m in msgs)
+
+
+def test_a_layer_that_would_blow_up_memory_is_shaped_on_meta_before_allocating():
+    spec = shapecli.parse_spec("input: [1, 3, 32, 32]\nlayers:\n  - Upsample: {scale_factor: 1000}\n", "x.yaml")
+    _, r = shapecli.materialize(spec)  # 3 x 32000 x 32000 floats = 11.4 GiB: never allocated
+    assert r.device == "meta" and r.runs[0].output.shape == [1, 3, 32000, 32000]
+
+
+def test_output_bound_is_exact_for_the_layers_it_guards():
+    from shapecli.materializer import _output_numel
+
+    spec = shapecli.parse_spec("input: [1, 3, 32, 32]\nlayers:\n  - Upsample: {scale_factor: 2}\n"
+                               "  - ConvTranspose2d: {out_channels: 4, kernel_size: 3, stride: 2}\n"
+                               "  - ZeroPad2d: [[1, 2, 3, 4]]\n  - Flatten\n  - Linear: 7\n", "x.yaml")
+    model, _ = shapecli.materialize(spec)
+    x = torch.randn(1, 3, 32, 32)
+    for m in model:
+        bound = _output_numel(m, x)
+        x = m(x)
+        assert bound is None or bound == x.numel()
