@@ -400,8 +400,8 @@ class _OutputGuard:
     """Before a real layer runs: if its output would exceed the budget, shape on meta instead.
 
     Most layers' outputs are no bigger than their inputs and weights (checked after them); these
-    are the ones that can blow up from a small input: upsampling, padding, transposed convs,
-    and layers whose output width comes from an argument (Linear, Embedding).
+    are the ones that can blow up from a small input: upsampling, padding, convolutions, and
+    layers whose output width comes from an argument (Linear, Embedding).
     """
 
     def __init__(self, limit: int):
@@ -438,6 +438,15 @@ def _output_numel(m: nn.Module, x) -> int | None:
         out = [(d - 1) * s + dl * (k - 1) + op + 1 for d, s, dl, k, op in
                zip(spatial, m.stride, m.dilation, m.kernel_size, m.output_padding)]
         return math.prod(shape[:-n - 1]) * m.out_channels * math.prod(out)
+    if isinstance(m, nn.modules.conv._ConvNd):  # many output channels from a small kernel
+        n = len(m.stride)
+        spatial = shape[-n:]
+        if isinstance(m.padding, str):
+            out = spatial if m.padding == "same" else [d - dl * (k - 1) for d, dl, k in zip(spatial, m.dilation, m.kernel_size)]
+        else:
+            out = [(d + 2 * p - dl * (k - 1) - 1) // s + 1 for d, p, dl, k, s in
+                   zip(spatial, m.padding, m.dilation, m.kernel_size, m.stride)]
+        return math.prod(shape[:-n - 1]) * m.out_channels * math.prod(max(o, 0) for o in out)
     if isinstance(m, nn.Linear):
         return math.prod(shape[:-1]) * m.out_features
     if isinstance(m, nn.Embedding):

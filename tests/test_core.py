@@ -128,6 +128,9 @@ def test_a_layer_that_would_blow_up_memory_is_shaped_on_meta_before_allocating()
     spec = shapecli.parse_spec("input: [1, 3, 32, 32]\nlayers:\n  - Upsample: {scale_factor: 1000}\n", "x.yaml")
     _, r = shapecli.materialize(spec)  # 3 x 32000 x 32000 floats = 11.4 GiB: never allocated
     assert r.device == "meta" and r.runs[0].output.shape == [1, 3, 32000, 32000]
+    spec = shapecli.parse_spec("input: [1, 3, 224, 224]\nlayers:\n  - Conv2d: [100000, 3]\n", "x.yaml")
+    _, r = shapecli.materialize(spec)  # 2.7M weights, but an 18 GiB output
+    assert r.device == "meta" and r.runs[0].output.shape == [1, 100000, 222, 222]
 
 
 def test_output_bound_is_exact_for_the_layers_it_guards():
@@ -135,7 +138,8 @@ def test_output_bound_is_exact_for_the_layers_it_guards():
 
     spec = shapecli.parse_spec("input: [1, 3, 32, 32]\nlayers:\n  - Upsample: {scale_factor: 2}\n"
                                "  - ConvTranspose2d: {out_channels: 4, kernel_size: 3, stride: 2}\n"
-                               "  - ZeroPad2d: [[1, 2, 3, 4]]\n  - Flatten\n  - Linear: 7\n", "x.yaml")
+                               "  - ZeroPad2d: [[1, 2, 3, 4]]\n  - Conv2d: {out_channels: 5, kernel_size: 3, stride: 2, dilation: 2}\n"
+                               "  - Conv2d: {out_channels: 2, kernel_size: 3, padding: same}\n  - Flatten\n  - Linear: 7\n", "x.yaml")
     model, _ = shapecli.materialize(spec)
     x = torch.randn(1, 3, 32, 32)
     for m in model:
