@@ -18,10 +18,10 @@ from ._torch import nn
 
 from . import registry
 from ._fastmeta import fast_meta
-from .model import BuildContext, Deferred, OverBudget, build, check_refit, shape_of
+from .model import BuildContext, OverBudget, build, check_refit, shape_of
 from .errors import Problem, ShapeCliError, ShapeError, UsageError, literal
 from .report import (BufferInfo, Diagnostic, InitInfo, LayerInfo, ParamInfo, Report, Run, Stats, TensorInfo, Totals)
-from .spec import InputSpec, Spec
+from .spec import Spec
 
 DEFAULT_BUDGET = 256 << 20  # real parameter bytes before switching to meta; see docs/performance.md
 DEFAULT_ACT_BUDGET = 512 << 20  # one activation tensor

@@ -78,7 +78,6 @@ def bind_all(spec: Spec) -> dict:
 
 
 def bind(node: Node, c: Collector) -> Bound | None:
-    lt = registry.get(node.type)
     sig = registry.signature(node.type)
     cls = registry.cls(node.type)
     label = node.label()

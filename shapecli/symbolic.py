@@ -23,7 +23,6 @@ Torch is imported lazily: `parse_dims` and the dataclasses cost nothing to impor
 from __future__ import annotations
 
 import contextlib
-import keyword
 import math
 import random
 import re
@@ -31,7 +30,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 from shapecli.dims import Dim, parse_dims, unify_dims
 from shapecli.errors import UsageError, literal

@@ -7,9 +7,7 @@ stays a string, `010` is not 8, `1:20` is not 80, `1e3` is a float.
 """
 from __future__ import annotations
 
-import os
 import re
-import stat
 import sys
 
 import yaml

@@ -25,6 +25,7 @@ from fuzz_support import CONFIGS, CORPUS_DIR, check_contract, run_cli, tree_stat
 # Local settings, not a registered/loaded profile: loading one here would change every other test module's
 # hypothesis defaults. HYPOTHESIS_PROFILE=ci|dev|long picks the size; FUZZ_EXAMPLES=N overrides it.
 _SIZES = {"ci": 40, "dev": 5, "long": 1000}
+FUZZ_LOG = os.environ.get("FUZZ_LOG")  # record contract failures here (JSON lines) and carry on
 _S = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES") or _SIZES.get(os.environ.get("HYPOTHESIS_PROFILE", "ci"), 40)),
               deadline=20_000, suppress_health_check=list(HealthCheck), print_blob=True)
 
