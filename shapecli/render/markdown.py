@@ -18,6 +18,7 @@ def render_markdown(report, depth: int | None = None, params: bool = True) -> st
            f"{report.device} · torch {report.torch_version}", "",
            "| Layer / parameter | Type | Output | Shape | Params | mean | std | min | max |",
            "|---|---|---|---|--:|--:|--:|--:|--:|"]
+    formulas = any(lay.symbolic for lay in report.layers)
     by_layer: dict = {}
     for p in report.params:
         by_layer.setdefault(p.layer, []).append(p)
@@ -26,7 +27,8 @@ def render_markdown(report, depth: int | None = None, params: bool = True) -> st
             continue
         pad = "&nbsp;&nbsp;" * lay.depth
         typ = lay.type + (" (" + ", ".join(f"{k}={v}" for k, v in lay.inferred.items()) + ")" if lay.inferred else "")
-        out.append(f"| {pad}`{_cell(lay.path)}` | {_cell(typ)} | `{shape_str(lay.output_shapes[0])}` | | "
+        formula = f" = `{_cell(shape_str(lay.symbolic))}`" if formulas and lay.symbolic else ""
+        out.append(f"| {pad}`{_cell(lay.path)}` | {_cell(typ)} | `{shape_str(lay.output_shapes[0])}`{formula} | | "
                    f"{lay.params:,} | | | | |")
         if not params or lay.is_container:
             continue
@@ -44,6 +46,12 @@ def render_markdown(report, depth: int | None = None, params: bool = True) -> st
             + ", ".join(f"{k} {human_bytes(v)}" for k, v in t.bytes.items())]
     if report.device == "meta":
         out.append("\n*Shaped on the meta device; statistics in italics are analytic.*")
+    if report.symbolic:
+        sy = report.symbolic
+        out += ["", "**Shapes for any input size**" + (" (fitted from concrete probes)" if sy["method"] == "probes" else ""), ""]
+        out += [f"- {_cell(c['message'])}" for c in sy["constraints"]] or ["- no constraints beyond the sizes being positive"]
+        if sy.get("note"):
+            out.append(f"- note: {_cell(sy['note'])}")
     if len(runs) > 1:
         out += ["", "| Input | Outcome |", "|---|---|"]
         for i, r in enumerate(runs):

@@ -1,0 +1,26 @@
+"""The pipeline's layering: torch lives where models are built and run, and nowhere else."""
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+TORCH_FREE = ["shapecli", "shapecli.cli", "shapecli.cli_check", "shapecli.errors", "shapecli.yamlload", "shapecli.expr",
+              "shapecli.dims", "shapecli.spec", "shapecli.registry", "shapecli.initschemes", "shapecli.report",
+              "shapecli.baseline", "shapecli.fileio", "shapecli.render", "shapecli.render.markdown",
+              "shapecli.render.diff"]
+
+
+@pytest.mark.parametrize("module", TORCH_FREE)
+def test_module_does_not_import_torch(module):
+    code = f"import sys, {module}; assert 'torch' not in sys.modules, 'torch imported by {module}'"
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode == 0, p.stderr
+
+
+def test_parsing_a_spec_needs_no_torch():
+    code = ("import sys, shapecli; s = shapecli.load_spec('configs/resnet50.yaml'); "
+            "assert len(list(s.nodes())) > 100; assert 'torch' not in sys.modules")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode == 0, p.stderr
