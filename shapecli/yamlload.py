@@ -198,6 +198,8 @@ def parse_yaml(text: str, file: str = "<spec>"):
 def read_text(path: str, max_bytes: int = MAX_BYTES) -> str:
     """Read a spec file (or '-' for stdin) as strict UTF-8, refusing anything but a regular file."""
     if path == "-":
+        if sys.stdin is None:  # started with standard input closed
+            raise SpecError("there is no standard input to read the spec from", Loc("<stdin>"))
         data = sys.stdin.buffer.read(max_bytes + 1)
         name = "<stdin>"
     else:

@@ -155,3 +155,11 @@ def test_symbolic_input_gives_formulas_constraints_and_valid_json(cli):
     assert any(m.startswith("H must be a multiple of 8") for m in msgs)
     code, out, _ = cli("inspect", str(CONFIGS / "lenet5.yaml"), "--input", "B,1,H=28,W=28", "--no-params")
     assert "floor(H/2)" in out and "H and W are fixed by layer 7 (Linear: in_features 400)" in out
+
+
+def test_stdin_closed_is_a_clear_error():
+    p = subprocess.run([*SHAPECLI, "inspect", "-"], stdin=subprocess.DEVNULL, capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode == 2 and "the spec is empty" in p.stderr
+    code = "import os, sys; os.close(0); sys.stdin = None; from shapecli.cli import main; sys.exit(main(['inspect', '-']))"
+    q = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert q.returncode == 2 and q.stderr.strip() == "<stdin>: error: there is no standard input to read the spec from"
