@@ -89,6 +89,7 @@ class _Recorder:
     stack: list = field(default_factory=list)
     outputs: dict = field(default_factory=dict)  # path -> Output, for the current run
     acts: dict = field(default_factory=dict)
+    in_shapes: dict = field(default_factory=dict)  # path -> the shapes it was last given (for error messages)
     run: int = 0
     progress: object = None
     _sizes: dict = field(default_factory=dict)
@@ -98,6 +99,7 @@ class _Recorder:
 
         def hook(module, inputs):
             self.stack.append(path)
+            self.in_shapes[path] = [list(x.shape) if isinstance(x, torch.Tensor) else x for x in inputs]
             if self.run > 0 and not node.is_container and path in self.sizes:
                 check_refit(node, self.sizes[path], inputs)
         return hook
@@ -145,14 +147,17 @@ def _run(model, xs, rec: _Recorder, spec: Spec):
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         if "can't allocate memory" in msg or "DefaultCPUAllocator" in msg:
             raise OverBudget("allocation") from e
-        raise _locate(literal(msg, 200), rec, spec, xs) from e
+        raise _locate(literal(msg, 200), rec, spec, xs, with_input=True) from e
 
 
-def _locate(message: str, rec: _Recorder, spec: Spec, xs) -> ShapeError:
+def _locate(message: str, rec: _Recorder, spec: Spec, xs, with_input: bool = False) -> ShapeError:
+    """The error at the innermost layer still running; torch's own messages get that layer's input shape."""
     path = rec.stack[-1] if rec.stack else None
     if path is None:
         return ShapeError(Problem(f"{message} (input {shape_of(xs)})", None))
     node = rec.nodes[path]
+    if with_input and path in rec.in_shapes:
+        message = f"input {', '.join(map(str, rec.in_shapes[path]))}: {message}"
     return ShapeError(Problem(message, node.loc, node.label()))
 
 

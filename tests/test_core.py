@@ -146,3 +146,12 @@ def test_output_bound_is_exact_for_the_layers_it_guards():
         bound = _output_numel(m, x)
         x = m(x)
         assert bound is None or bound == x.numel()
+
+
+def test_torch_errors_name_the_layer_and_its_input_shape():
+    spec = shapecli.parse_spec("input: [2, 3, 8, 8]\nlayers:\n  - Conv2d: [4, 3]\n  - MaxPool2d: 2\n  - Conv2d: [4, 5]\n", "k.yaml")
+    with pytest.raises(ShapeError) as e:
+        shapecli.materialize(spec)
+    p = e.value.problems[0]
+    assert str(p).startswith("k.yaml:5:5: error: layer 2 (Conv2d): input [2, 4, 3, 3]: ")
+    assert "Kernel size can't be greater than actual input size" in p.message
