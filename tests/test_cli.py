@@ -163,3 +163,11 @@ def test_stdin_closed_is_a_clear_error():
     code = "import os, sys; os.close(0); sys.stdin = None; from shapecli.cli import main; sys.exit(main(['inspect', '-']))"
     q = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert q.returncode == 2 and q.stderr.strip() == "<stdin>: error: there is no standard input to read the spec from"
+
+
+def test_the_d2l_exercise_answered_symbolically(cli):
+    code, out, err = cli("inspect", str(CONFIGS / "mlp.yaml"), "--input", "B,F", "--json")
+    assert code == 0, err
+    sy = json.loads(out)["symbolic"]
+    assert sy["inputs"] == [["B", "F"]] and sy["output"] == ["B", "10"]
+    assert [c["message"] for c in sy["constraints"]] == ["F is fixed at 20 by layer 0 (Linear: in_features 20)"]
