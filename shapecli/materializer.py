@@ -369,14 +369,10 @@ def gather(spec: Spec, model: nn.Module, runs, per_run, ctx, device: str, opts: 
     layers = []
     for n in nodes:
         own = owned.get(n.path, ())
-        args = {}
-        if not n.is_container:
-            m = model.get_submodule(n.path)
-            args = _args_of(n, m)
         t = sizes.get(n.path, {})
         layers.append(LayerInfo(
             path=n.path, type=n.block or n.type, depth=n.path.count("."),
-            args=args, inferred=dict(t.get("inferred", {})),
+            args=dict(t.get("args", {})), inferred=dict(t.get("inferred", {})),
             output_shapes=[r.get(n.path) for r in per_run],
             params=sum(p.numel for p in own), trainable=sum(p.numel for p in own if p.trainable),
             line=n.loc.line, col=n.loc.col, is_container=n.is_container,
@@ -499,23 +495,3 @@ class _threads:
 
 
 _SIZES = {"float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool", "complex64"}
-
-
-def _args_of(node, module) -> dict:
-    """The arguments the real layer was built with, as JSON-friendly values."""
-    from .model import Bound  # noqa: F401
-
-    sig = registry.signature(node.type)
-    out = {}
-    for p in sig.params:
-        if hasattr(module, p.name):
-            v = getattr(module, p.name)
-        else:
-            continue
-        if isinstance(v, torch.dtype):
-            v = str(v).replace("torch.", "")
-        if isinstance(v, tuple):
-            v = list(v)
-        if isinstance(v, (int, float, str, bool, list)) or v is None:
-            out[p.name] = v
-    return out

@@ -263,6 +263,7 @@ class Deferred(nn.Module):
         else:
             with torch.device(device), skip_init():
                 real = self._construct(kwargs)
+        self.args = {k: _plain_value(v) for k, v in kwargs.items()}  # as built, inferred sizes included
         self._apply_init(real)
         if self.node.tie:
             target = resolve(self.ctx.root, self.node.tie)
@@ -311,7 +312,17 @@ class Deferred(nn.Module):
             schemes[name] = scheme.describe() if scheme is not None else "default"
         self.ctx.schemes[self.node.path] = chosen
         self.ctx.trace.append({"order": len(self.ctx.trace), "layer": self.node.path, "type": self.node.type,
-                               "inferred": dict(self.inferred), "sizes": dict(self.sizes), "schemes": schemes})
+                               "inferred": dict(self.inferred), "sizes": dict(self.sizes), "schemes": schemes,
+                               "args": self.args})
+
+
+def _plain_value(v):
+    """A constructor argument as JSON data: tuples as lists, dtypes by name."""
+    if isinstance(v, torch.dtype):
+        return str(v).replace("torch.", "")
+    if isinstance(v, (tuple, list)):
+        return [_plain_value(x) for x in v]
+    return v
 
 
 def _kw(kwargs: dict) -> str:

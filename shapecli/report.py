@@ -70,7 +70,7 @@ class LayerInfo:
     path: str  # "" for the whole network, "encoder.0" for nested items
     type: str  # "Linear", "Residual", "Sequential", ...
     depth: int  # 0 for top-level items
-    args: dict  # the arguments it was built with, inferred ones included
+    args: dict  # the arguments it was built with: the spec's, plus the inferred ones (defaults omitted)
     inferred: dict  # which arguments were inferred from the data: {"in_features": 20}
     output_shapes: list  # one Output (or None if the run failed before it) per input run
     params: int = 0  # parameters owned by this item and its children (shared counted once)
