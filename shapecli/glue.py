@@ -3,8 +3,7 @@
 Each is a plain nn.Module a user could train; docs/spec.md documents them. Containers
 (Residual, Concat, Add) are here too; `build.py` wires their children.
 """
-from ._torch import torch
-from ._torch import nn
+from ._torch import nn, torch
 
 from .errors import ShapeError
 

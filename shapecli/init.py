@@ -21,9 +21,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-import torch
-from torch import nn
-
+from ._torch import nn, torch
 from .initschemes import InitScheme, calculate_gain
 from .report import Diagnostic, InitInfo, Stats
 

@@ -13,8 +13,7 @@ import math
 import warnings
 from dataclasses import dataclass, field
 
-from ._torch import torch
-from ._torch import nn
+from ._torch import nn, torch
 
 from . import registry
 from ._fastmeta import fast_meta

@@ -14,8 +14,7 @@ import math
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from ._torch import torch
-from ._torch import nn
+from ._torch import nn, torch
 
 from . import glue, registry
 from ._fastmeta import skip_init
