@@ -614,7 +614,8 @@ def _warn(code: str, message: str, layer: Optional[str], param: Optional[str]) -
     return Diagnostic(level="warning", code=code, message=message, layer=layer, param=param)
 
 
-def lint_tensor(param_name: str, layer_path: Optional[str], tensor: torch.Tensor) -> list[Diagnostic]:
+def lint_tensor(param_name: str, layer_path: Optional[str], tensor: torch.Tensor,
+                stats: Optional[Stats] = None) -> list[Diagnostic]:
     """Warnings about one initialized parameter.
 
     - non-finite: NaN/Inf values (any parameter)
@@ -622,14 +623,17 @@ def lint_tensor(param_name: str, layer_path: Optional[str], tensor: torch.Tensor
       dimensions whose values are all zero / all equal. 1-D weights (norm scales, PReLU) and
       biases are not linted: ones, zeros and constants are normal there.
     - duplicate-rows: identical rows (dim 0) in a ≥ 2-D weight, checked up to DUP_ROWS_MAX_NUMEL.
-    No values (meta) or integer tensors: nothing.
+    No values (meta) or integer tensors: nothing. `stats`, this tensor's measure(), saves two
+    passes over it: a finite mean means no NaN/Inf, and min/max are known.
     """
     t = tensor.detach()
     if t.is_meta or t.numel() == 0 or not (t.is_floating_point() or t.is_complex()):
         return []
     out: list[Diagnostic] = []
-    finite = torch.isfinite(t)
-    if not bool(finite.all()):
+    known = stats is not None and stats.source == "measured" and all(
+        v is not None and math.isfinite(v) for v in (stats.mean, stats.min, stats.max))
+    finite = None if known else torch.isfinite(t)
+    if finite is not None and not bool(finite.all()):
         n_nan = int(torch.isnan(t).sum())
         n_inf = int((~finite).sum()) - n_nan
         parts = [f"{n_nan} NaN" if n_nan else "", f"{n_inf} Inf" if n_inf else ""]
@@ -645,8 +649,11 @@ def lint_tensor(param_name: str, layer_path: Optional[str], tensor: torch.Tensor
         return out
     if t.dim() < 2 or not _is_weight(param_name) or t.is_complex():
         return out
-    lo, hi = torch.aminmax(t.reshape(-1))
-    lo, hi = lo.item(), hi.item()
+    if known:
+        lo, hi = stats.min, stats.max
+    else:
+        lo, hi = torch.aminmax(t.reshape(-1))
+        lo, hi = lo.item(), hi.item()
     if lo == hi:
         if lo == 0:
             out.append(

@@ -382,7 +382,7 @@ def gather(spec: Spec, model: nn.Module, runs, per_run, ctx, device: str, opts: 
         for p in params:
             if p.shared_with is None and p.numel <= 10_000_000:
                 prm = model.get_parameter(p.name)
-                diagnostics.extend(initmod.lint_tensor(p.name, p.layer, prm.detach()))
+                diagnostics.extend(initmod.lint_tensor(p.name, p.layer, prm.detach(), p.stats))
     diagnostics.extend(initmod.lint_gain(_weight_stack(nodes, ctx.schemes)))
     for d in diagnostics:
         n = paths.get(d.layer or "")

@@ -47,3 +47,12 @@ def test_xavier_before_relu_in_a_deep_stack_is_linted(cli):
     assert "[gain-mismatch] xavier_uniform before ReLU in 10 layers" in err
     code, _, _ = cli("inspect", "-", "--json", "--strict", stdin=text.replace("xavier_uniform", "{kaiming_uniform: {nonlinearity: relu}}"))
     assert code == 0
+
+
+def test_lints_through_the_materializer_use_measured_stats():
+    spec = shapecli.parse_spec("input: [2, 8]\nlayers:\n  - Linear: 4\n    init: {weight: zeros}\n"
+                               "  - Linear: 4\n    init: {weight: {constant: 0.5}}\n  - Linear: 4\n", "t.yaml")
+    _, r = shapecli.materialize(spec)
+    codes = {(d.layer, d.code) for d in r.diagnostics}
+    assert ("0", "zero-init") in codes and ("1", "constant-init") in codes
+    assert not any(d.layer == "2" for d in r.diagnostics)
