@@ -31,10 +31,6 @@ def reference(value) -> str | None:
     return None
 
 
-def names_in(text: str) -> set[str]:
-    return {n.id for n in ast.walk(_parse(text)) if isinstance(n, ast.Name)}
-
-
 def _parse(text: str) -> ast.AST:
     if len(text) > MAX_LEN:
         raise ExprError(f"expression longer than {MAX_LEN} characters")

@@ -173,7 +173,7 @@ def materialize(spec: Spec, inputs: list | None = None, options: Options | None 
     opts = options or Options(**kw)
     model, report = _engine(spec, inputs, opts)
     first = inputs[0] if inputs else spec.inputs
-    if opts.symbolic and any(d.name for i in first for d in i.dims):
+    if opts.symbolic and any(i.symbolic for i in first):
         symbolic(model, report, first)
     return model, report
 
