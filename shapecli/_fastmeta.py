@@ -14,7 +14,18 @@
    CPU path's budget probe, and layers built on meta) in-place methods on meta tensors are
    skipped.
 
-3. Also in `fast_meta()`: without numpy installed, torch's meta kernels run `import numpy` (in
+3. Also in `fast_meta()`: torch's Python meta kernels call a dozen helpers of
+   `torch.fx.experimental.symbolic_shapes` (`torch._check` -> `expect_true`, `guard_or_false`,
+   `sym_eq`, ...), and importing that module imports sympy: about 0.25 s, most of what shaping
+   GPT-2 small on meta costs beyond `import torch`. On a meta run every size is a plain int, for
+   which those helpers are one-liners. While the context is active and the module has not been
+   imported, a stand-in (`_ConcreteShapes`) sits in its place: the helpers for plain bools and
+   ints, written as torch writes them; anything symbolic (a SymInt), and any other name,
+   imports the real module and hands over to it. Likewise `sympy` (`_NoSympy`): torch's type
+   promotion imports it only to ask `isinstance(x, sympy.Basic)`, which is False for every
+   object while sympy is not imported. On exit the stand-ins are removed.
+
+4. Also in `fast_meta()`: without numpy installed, torch's meta kernels run `import numpy` (in
    `torch.sym_max`) thousands of times per model, each a failed search of sys.path (about 3 s
    for GPT-3-shaped specs). While the context is active, a missing numpy is recorded in
    sys.modules as None, so the import fails at once, as it would anyway; removed on exit.
@@ -23,7 +34,10 @@ All are pure speed-ups: shapes, dtypes and parameter identities are unchanged.
 """
 from __future__ import annotations
 
+import functools
+import importlib
 import importlib.util
+import operator
 import sys
 import types
 from contextlib import contextmanager
@@ -75,12 +89,129 @@ def _find_targets() -> list:
     return list(found.values())
 
 
+class _StandIn(types.ModuleType):
+    """A module's place in sys.modules, held while the real module is not imported (see 3).
+
+    Names a subclass defines answer for plain values. Any other name (or a symbolic value) ends
+    every stand-in at once: the real modules are imported and answer from then on."""
+
+    def __getattr__(self, name):
+        if name.startswith("__"):  # the import system asks for __path__ etc.: a plain module has none
+            raise AttributeError(name)
+        return getattr(self._standin_real(), name)
+
+    def _standin_real(self) -> types.ModuleType:
+        _retire_stand_ins()  # the real import (and whatever it imports) must see real modules only
+        return importlib.import_module(self.__name__)
+
+    def _standin_install(self) -> bool:
+        """Take the module's place if it is free (the parent package loaded, the module not)."""
+        parent_name, _, leaf = self.__name__.rpartition(".")
+        parent = sys.modules.get(parent_name) if parent_name else None
+        if self.__name__ in sys.modules or (parent_name and (parent is None or hasattr(parent, leaf))):
+            return False
+        sys.modules[self.__name__] = self
+        if parent is not None:
+            setattr(parent, leaf, self)
+        _active.append(self)
+        return True
+
+    def _standin_remove(self) -> None:
+        parent_name, _, leaf = self.__name__.rpartition(".")
+        if sys.modules.get(self.__name__) is self:
+            del sys.modules[self.__name__]
+        parent = sys.modules.get(parent_name) if parent_name else None
+        if parent is not None and getattr(parent, leaf, None) is self:
+            delattr(parent, leaf)
+
+
+_active: list = []  # the stand-ins now in sys.modules
+
+
+def _retire_stand_ins() -> None:
+    while _active:
+        _active.pop()._standin_remove()
+
+
+def _is_bool(a) -> bool:
+    return isinstance(a, bool)
+
+
+class _ConcreteShapes(_StandIn):
+    """torch.fx.experimental.symbolic_shapes: the helpers meta kernels call, for plain values
+    exactly as torch's own answer; anything else goes to torch's own."""
+
+    def expect_true(self, a, skip: int = 0):
+        return a if type(a) is bool else self._standin_real().expect_true(a, skip + 1)
+
+    def guard_or_false(self, a):
+        return a if _is_bool(a) else self._standin_real().guard_or_false(a)
+
+    def guard_or_true(self, a):
+        return a if _is_bool(a) else self._standin_real().guard_or_true(a)
+
+    def guard_size_oblivious(self, expr):
+        return expr if _is_bool(expr) else self._standin_real().guard_size_oblivious(expr)
+
+    def statically_known_true(self, x):
+        return x if _is_bool(x) else self._standin_real().statically_known_true(x)
+
+    def guard_int(self, a):
+        return a if type(a) is int else self._standin_real().guard_int(a)
+
+    def sym_eq(self, x, y):
+        if isinstance(x, (tuple, list)) and isinstance(y, (tuple, list)):
+            if len(x) != len(y):
+                return False
+            return functools.reduce(operator.and_, map(self.sym_eq, x, y), True)
+        if type(x) is int and type(y) is int:
+            return x == y
+        return self._standin_real().sym_eq(x, y)
+
+    def sym_and(self, x, *others):  # plain operators, the same for symbolic values
+        for y in others:
+            x = operator.and_(x, y)
+        return x
+
+    def sym_or(self, x, *others):
+        for y in others:
+            x = operator.or_(x, y)
+        return x
+
+    def is_nested_int(self, s):
+        return isinstance(s, torch.SymInt) and self._standin_real().is_nested_int(s)
+
+    def has_guarding_hint(self, a):
+        return True if isinstance(a, (bool, int, float)) else self._standin_real().has_guarding_hint(a)
+
+    def guarding_hint_or_throw(self, a):
+        return a if _is_bool(a) or type(a) is int else self._standin_real().guarding_hint_or_throw(a)
+
+
+class _NoSympy(_StandIn):
+    """sympy, before anything imported it: torch's type promotion only asks `isinstance(x,
+    sympy.Basic)`, and while sympy is not imported no sympy object can exist, so a class of
+    its own that nothing is an instance of gives the same answer. Once the real sympy is
+    imported (by this or by anyone), its own Basic is returned."""
+
+    class _Unimported:
+        pass
+
+    def __getattr__(self, name):
+        if name == "Basic" and sys.modules.get("sympy") is self:
+            return self._Unimported
+        return super().__getattr__(name)
+
+
 @contextmanager
 def fast_meta():
-    """Both speed-ups of (1) and (3) for the duration of a materialization."""
+    """The speed-ups of (1), (3) and (4) for the duration of a materialization."""
     global _targets
     mine, no_numpy = [], False
     try:
+        if not _active:  # (not nested)
+            _ConcreteShapes("torch.fx.experimental.symbolic_shapes")._standin_install()
+            _NoSympy("sympy")._standin_install()
         if "torch._dynamo" not in sys.modules:
             if _targets is None:
                 _targets = _find_targets()
@@ -104,6 +235,7 @@ def fast_meta():
                     pass
         if no_numpy and "numpy" in sys.modules and sys.modules["numpy"] is None:
             del sys.modules["numpy"]
+        _retire_stand_ins()
 
 
 class _SkipInit(torch.overrides.TorchFunctionMode):

@@ -185,3 +185,66 @@ def test_skip_init_only_touches_meta_tensors():
             emb = torch.nn.Embedding(50257, 768)  # its normal_ is skipped on meta
     assert real.abs().sum() > 0
     assert emb.weight.is_meta and list(emb.weight.shape) == [50257, 768]
+
+
+def _fresh(code: str) -> dict:
+    """Run `code` (which prints one JSON line) in a fresh interpreter: nothing imported yet."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120,
+                         env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_meta_run_imports_neither_sympy_nor_dynamo_and_leaves_no_stand_in():
+    """fast_meta's stand-ins keep sympy (~0.25 s) out of a meta run; afterwards sys.modules holds
+    real modules only, and the shapes are those of the committed baseline."""
+    r = _fresh(
+        "import sys, json, shapecli\n"
+        "model, report = shapecli.materialize('configs/gpt2_small.yaml', device='meta')\n"
+        "mods = [m for m in ('sympy', 'torch._dynamo', 'torch.fx.experimental.symbolic_shapes') if m in sys.modules]\n"
+        "left = [k for k, v in sys.modules.items() if type(v).__module__ == 'shapecli._fastmeta']\n"
+        "import torch.fx.experimental as fx\n"
+        "print(json.dumps({'imported': mods, 'left': left, 'attr': hasattr(fx, 'symbolic_shapes'),\n"
+        "                  'params': report.totals.params, 'out': report.runs[0].output.shape}))\n")
+    assert r == {"imported": [], "left": [], "attr": False, "params": 124_439_808, "out": [1, 64, 50257]}
+
+
+def test_stand_in_hands_over_to_the_real_modules():
+    """Any name a stand-in does not define imports the real module; from then on every stand-in
+    is gone and the real sympy answers, so nothing runs on a half-faked torch."""
+    r = _fresh(
+        "import sys, json, shapecli._torch\n"
+        "from shapecli import _fastmeta\n"
+        "with _fastmeta.fast_meta():\n"
+        "    import sympy\n"
+        "    fake_basic = sympy.Basic.__module__\n"
+        "    import torch.fx.experimental.symbolic_shapes as ss\n"
+        "    quick = ss.guard_or_false(True), ss.sym_eq([1, 2], (1, 2))\n"
+        "    env = ss.ShapeEnv.__module__\n"
+        "    kinds = [type(sys.modules[m]).__module__ for m in ('sympy', 'torch.fx.experimental.symbolic_shapes')]\n"
+        "    basic = sympy.Basic.__module__\n"
+        "print(json.dumps({'fake': fake_basic, 'quick': quick, 'env': env, 'kinds': kinds, 'basic': basic,\n"
+        "                  'active': len(_fastmeta._active)}))\n")
+    assert r["fake"] == "shapecli._fastmeta" and r["quick"] == [True, True]
+    assert r["env"] == "torch.fx.experimental.symbolic_shapes"
+    assert r["kinds"] == ["builtins", "builtins"]  # plain modules: the real ones
+    assert r["basic"].startswith("sympy.") and r["active"] == 0
+
+
+@pytest.mark.filterwarnings("ignore:guard_size_oblivious will be removed")
+def test_concrete_shapes_helpers_answer_as_torch_does():
+    """For plain bools and ints each helper of the stand-in gives torch's own answer."""
+    import torch.fx.experimental.symbolic_shapes as real
+
+    from shapecli._fastmeta import _ConcreteShapes
+
+    fake = _ConcreteShapes("torch.fx.experimental.symbolic_shapes")  # not installed: a plain object here
+    cases = [("expect_true", (True,)), ("expect_true", (False,)), ("guard_or_false", (True,)),
+             ("guard_or_false", (False,)), ("guard_or_true", (False,)), ("guard_size_oblivious", (True,)),
+             ("statically_known_true", (False,)), ("guard_int", (7,)), ("sym_eq", ([1, 2], [1, 2])),
+             ("sym_eq", ((1, 2), (1, 3))), ("sym_eq", ([1], [1, 2])), ("sym_eq", (3, 3)), ("sym_eq", ((), [])),
+             ("sym_and", (True, False)), ("sym_and", (True,)), ("sym_or", (False, True)), ("sym_or", (False, False, False)),
+             ("is_nested_int", (3,)), ("has_guarding_hint", (3,)), ("has_guarding_hint", (2.5,)),
+             ("guarding_hint_or_throw", (7,)), ("guarding_hint_or_throw", (True,))]
+    for name, args in cases:
+        assert getattr(fake, name)(*args) == getattr(real, name)(*args), (name, args)
