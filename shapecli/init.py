@@ -3,7 +3,8 @@
 - apply_scheme: a spec's scheme, applied with torch.nn.init's own functions (global RNG).
 - expected: what a scheme's formula (or PyTorch's default for the layer) predicts: mean, std,
   bounds. Shape-only, so it works on the meta device (175B-parameter models).
-- measure / sampled_measure / histogram: what the tensor holds (or a cheap sample of it).
+- measure / sampled_measure / histogram: what the tensor holds (or a cheap sample of it);
+  look: measure, histogram and lint_tensor of one tensor in one go.
 - flag: measured values outside what sampling error allows (k = FLAG_K standard errors).
 - lint_tensor / lint_gain: warnings (report.Diagnostic) about inits that cannot train well.
 
@@ -404,7 +405,7 @@ def _values(tensor: torch.Tensor) -> Optional[torch.Tensor]:
     return t.reshape(-1)
 
 
-def measure(tensor: torch.Tensor) -> Stats:
+def measure(tensor: torch.Tensor, _minmax_of=None) -> Stats:
     """mean, population std (correction=0), min, max as Python floats, accumulated in float64.
 
     NaN/Inf do not crash: mean/std then are nan/inf, min/max are over the non-NaN values
@@ -414,7 +415,7 @@ def measure(tensor: torch.Tensor) -> Stats:
     if flat is None:
         return _empty_stats()
     n = flat.numel()
-    lo, hi, any_nan = _minmax(flat)
+    lo, hi, any_nan = _minmax_of or _minmax(flat)
     if any_nan or not (math.isfinite(lo) and math.isfinite(hi)):
         mean = math.nan if any_nan else float(flat.sum(dtype=torch.float64).item()) / n
         return Stats(mean=mean, std=math.nan, min=lo, max=hi, source="measured")
@@ -432,6 +433,26 @@ def measure(tensor: torch.Tensor) -> Stats:
         m2 += cm2 + delta * delta * count * k / tot
         count = tot
     return Stats(mean=mean, std=math.sqrt(max(m2, 0.0) / count), min=lo, max=hi, source="measured")
+
+
+@dataclass
+class Look:
+    """What one look at a parameter's values gives (see look())."""
+
+    stats: Stats
+    histogram: Optional[list]
+    lints: list  # lint_tensor()'s diagnostics
+
+
+def look(param_name: str, layer_path: Optional[str], tensor: torch.Tensor, *, histograms: bool = True,
+         lint: bool = True) -> Look:
+    """measure(), histogram() and lint_tensor() of one tensor, sharing its min/max pass."""
+    t = tensor.detach()
+    flat = _values(t)
+    mm = _minmax(flat) if flat is not None else None
+    stats = measure(t, mm)
+    hist = histogram(t, _minmax_of=mm) if histograms else None
+    return Look(stats, hist, lint_tensor(param_name, layer_path, t, stats) if lint else [])
 
 
 def sample(
@@ -472,14 +493,14 @@ def sampled_measure(
     return st
 
 
-def histogram(tensor: torch.Tensor, bins: int = 8) -> list[int]:
+def histogram(tensor: torch.Tensor, bins: int = 8, _minmax_of=None) -> list[int]:
     """Counts of the finite values in `bins` equal bins over [min, max] (NaN/Inf not counted).
     A constant tensor puts every value in the middle bin; no finite values: all zeros."""
     counts = [0] * max(bins, 0)
     flat = _values(tensor)
     if flat is None or bins <= 0:
         return counts
-    lo, hi, any_nan = _minmax(flat)
+    lo, hi, any_nan = _minmax_of or _minmax(flat)
     clean = not any_nan and math.isfinite(lo) and math.isfinite(hi)
     if not clean:  # the range of the finite values
         lo, hi = math.inf, -math.inf
@@ -693,18 +714,24 @@ def lint_tensor(param_name: str, layer_path: Optional[str], tensor: torch.Tensor
 
 def _duplicate_rows(m: torch.Tensor) -> Optional[tuple[int, int, int]]:
     """(number of rows equal to an earlier row, first pair) or None. Exact: rows are grouped by
-    a fingerprint of a few columns, then compared in full within each group."""
+    their first column (a 1-D sort), the few groups of two or more by a fingerprint of a few
+    columns, and those rows are then compared in full."""
     rows, cols = m.shape
     if rows < 2 or cols == 0:
         return None
+    first = m[:, 0] + 0.0  # -0.0 becomes 0.0: rows are compared by value
+    _, inverse, counts = torch.unique(first, return_inverse=True, return_counts=True)
+    if int(counts.max()) < 2:  # the usual case for a random init: no two rows even start alike
+        return None
+    candidates = torch.nonzero(counts[inverse] >= 2).flatten()
     idx = torch.linspace(0, cols - 1, steps=min(cols, 8)).round().long().unique()
-    fingerprint = m[:, idx] + 0.0  # -0.0 becomes 0.0: rows are compared by value
+    fingerprint = m[candidates][:, idx] + 0.0
     _, inverse, counts = torch.unique(fingerprint, dim=0, return_inverse=True, return_counts=True)
     if int(counts.max()) < 2:
         return None
     n_dup, pair = 0, None
     for g in torch.nonzero(counts >= 2).flatten().tolist():
-        members = torch.nonzero(inverse == g).flatten()
+        members = candidates[torch.nonzero(inverse == g).flatten()]
         block = m[members]
         remaining = list(range(len(members)))
         # Partition the group into classes of identical rows.

@@ -51,6 +51,7 @@ class BuildContext:
     pending: bool = True  # placeholders not yet swapped out
     schemes: dict = field(default_factory=dict)  # layer path -> {local param name: InitScheme | None}
     guard: object = None  # a forward pre-hook for each real layer: refuses outputs over the budget
+    on_built: object = None  # called with (path, layer) once a layer is built, initialized and tied
 
 
 # ---------------------------------------------------------------------------- argument binding
@@ -257,8 +258,11 @@ class Deferred(nn.Module):
                                        if t is not tied)
             if self.ctx.used_bytes > self.ctx.budget_bytes:
                 raise OverBudget(node.path)
-            with torch.device(device):
+            if _is_default(device):  # a device context would cost a Python call per torch op
                 real = self._construct(kwargs)
+            else:
+                with torch.device(device):
+                    real = self._construct(kwargs)
         else:
             with torch.device(device), skip_init():
                 real = self._construct(kwargs)
@@ -277,6 +281,8 @@ class Deferred(nn.Module):
         if self.ctx.guard is not None:
             real.register_forward_pre_hook(self.ctx.guard)  # stays with the layer when it is swapped in
         object.__setattr__(self, "real", real)
+        if self.ctx.on_built is not None:
+            self.ctx.on_built(node.path, real)
 
     def _construct(self, kwargs) -> nn.Module:
         try:
@@ -313,6 +319,11 @@ class Deferred(nn.Module):
         self.ctx.trace.append({"order": len(self.ctx.trace), "layer": self.node.path, "type": self.node.type,
                                "inferred": dict(self.inferred), "sizes": dict(self.sizes), "schemes": schemes,
                                "args": self.args})
+
+
+def _is_default(device: torch.device) -> bool:
+    get = getattr(torch, "get_default_device", None)  # torch >= 2.3
+    return get is not None and get() == device
 
 
 def _plain_value(v):

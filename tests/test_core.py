@@ -155,3 +155,27 @@ def test_torch_errors_name_the_layer_and_its_input_shape():
     p = e.value.problems[0]
     assert str(p).startswith("k.yaml:5:5: error: layer 2 (Conv2d): input [2, 4, 3, 3]: ")
     assert "Kernel size can't be greater than actual input size" in p.message
+
+
+def test_statistics_measured_on_the_second_thread_are_the_tensors_own():
+    """The measuring thread's figures are exactly measure()/histogram() of the final parameters,
+    a failed run leaves no thread behind, and the caller's thread count is untouched."""
+    import threading
+
+    import torch
+
+    from shapecli.init import histogram, measure
+
+    threads = torch.get_num_threads()
+    model, report = shapecli.materialize(CONFIGS / "resnet18.yaml")
+    assert report.device == "cpu" and torch.get_num_threads() == threads
+    by_name = dict(model.named_parameters())
+    for p in report.params:
+        assert p.stats.source == "measured"
+        m = measure(by_name[p.name])  # (the last bit of a float64 sum may depend on the thread count)
+        assert (p.stats.min, p.stats.max) == (m.min, m.max), p.name
+        assert (p.stats.mean, p.stats.std) == (pytest.approx(m.mean, rel=1e-12, abs=1e-15), pytest.approx(m.std, rel=1e-12)), p.name
+        assert p.histogram == histogram(by_name[p.name]), p.name
+    with pytest.raises(ShapeError):  # fails at its second layer, after the first was handed over
+        shapecli.materialize(shapecli.parse_spec("input: [2, 3, 4]\nlayers: [Linear: 64, Conv2d: [2, 9]]\n"))
+    assert not [t for t in threading.enumerate() if t.name == "shapecli-measure" and t.is_alive()]

@@ -654,3 +654,43 @@ def test_problems_point_at_the_argument_when_locations_are_known():
         parse_init_map(top, Loc(f, 2, 1))
     # std's bad value, sdt's key, bias's value: each problem where it was written
     assert sorted((p.loc.line, p.loc.col) for p in e.value.problems) == [(3, 25), (3, 30), (4, 8)]
+
+
+def _dup_brute(m):
+    """Reference for _duplicate_rows: rows equal to an earlier row, by plain Python."""
+    rows = [tuple(r) for r in (m + 0.0).tolist()]
+    n_dup = sum(1 for i, r in enumerate(rows) if r in rows[:i])
+    return n_dup
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(2, 12), st.integers(1, 10), st.integers(0, 2**31 - 1), st.integers(1, 4))
+def test_duplicate_rows_matches_brute_force(rows, cols, seed, levels):
+    """Few distinct values make rows that start alike, share fingerprints or repeat exactly."""
+    g = torch.Generator().manual_seed(seed)
+    m = torch.randint(0, levels, (rows, cols), generator=g).float() - 1.0
+    got = I._duplicate_rows(m)
+    want = _dup_brute(m)
+    assert (got[0] if got else 0) == want
+    if got:
+        _, a, b = got
+        assert a < b and torch.equal(m[a], m[b])
+
+
+def test_duplicate_rows_same_first_column_different_rows():
+    m = torch.randn(64, 16)
+    m[:, 0] = 0.5  # every row starts alike: one big first-column group, no duplicate
+    assert I._duplicate_rows(m) is None
+    m[40] = m[3]
+    assert I._duplicate_rows(m) == (1, 3, 40)
+
+
+def test_look_is_measure_histogram_and_lint_at_once():
+    torch.manual_seed(0)
+    for t in (nn.Linear(20, 30).weight, torch.zeros(4, 5), torch.tensor([[1.0, float("nan")], [2.0, 3.0]]),
+              torch.randn(8, 3, 3, 3), torch.empty(0, 3)):
+        lk = I.look("weight", "0", t)
+        assert lk.stats == measure(t)
+        assert lk.histogram == histogram(t)
+        assert codes(lk.lints) == codes(lint_tensor("weight", "0", t))
+    assert I.look("weight", "0", torch.ones(3, 3), histograms=False, lint=False).histogram is None
