@@ -1,36 +1,37 @@
 """Keep the meta device cheap: scoped workarounds for costs torch pays on the meta path.
 
-1. `fast_meta()`. Most of torch's Python meta kernels (torch._refs, torch._decomp) are
-   wrapped by `torch._compile._disable_dynamo`, whose first call imports `torch._dynamo` (about
-   1.3 s, 60 MiB) only to mark the function "do not trace". shapecli never compiles, so inside
-   this context those wrappers find their "already disabled" cache pre-filled with the plain
-   function; on exit the cache entries set here are removed again, so a later `torch.compile`
-   in the same process sees torch exactly as it was. If torch._dynamo is already imported this
-   part does nothing.
+1. `fast_meta()`: stand-ins for three modules torch imports on the meta path only to answer
+   questions whose answer is known there. While the context is active, and only for a module
+   not yet imported, a small stand-in takes its place in sys.modules:
+
+   - `torch._dynamo` (about 1.3 s, 60 MiB): most of torch's Python meta kernels are wrapped by
+     `torch._compile._disable_dynamo`, whose first call imports dynamo only to mark the function
+     "do not trace" (it caches `torch._dynamo.disable(fn)` on `fn.__dynamo_disable`). Nothing
+     is compiled here, so the stand-in's `disable` hands back the function itself; those marks
+     are removed on exit, so a later `torch.compile` sees torch as it was.
+   - `torch.fx.experimental.symbolic_shapes` (imports sympy: about 0.25 s, most of what shaping
+     GPT-2 small costs beyond `import torch`): meta kernels call a dozen of its helpers
+     (`torch._check` -> `expect_true`, `guard_or_false`, `sym_eq`, ...), one-liners for the
+     plain ints and bools that are every size on a meta run. The stand-in has them, written as
+     torch writes them.
+   - `sympy`: torch's type promotion imports it only to ask `isinstance(x, sympy.Basic)`, which
+     is False for every object while sympy is not imported.
+
+   Anything else asked of a stand-in, or a symbolic value (a SymInt), retires every stand-in
+   at once and imports the real modules, which answer from then on: slower, never different.
 
 2. `skip_init()`. Constructing a layer on the meta device still runs its `reset_parameters`;
-   `normal_`/`trunc_normal_` on meta go through the Python references (importing sympy and,
-   without (1), dynamo). Values on meta do not exist, so while counting a layer's bytes (the
-   CPU path's budget probe, and layers built on meta) in-place methods on meta tensors are
-   skipped.
+   `normal_`/`trunc_normal_` on meta go through the Python references. Values on meta do not
+   exist, so while counting a layer's bytes (the CPU path's budget probe, and layers built on
+   meta) in-place methods on meta tensors are skipped.
 
-3. Also in `fast_meta()`: torch's Python meta kernels call a dozen helpers of
-   `torch.fx.experimental.symbolic_shapes` (`torch._check` -> `expect_true`, `guard_or_false`,
-   `sym_eq`, ...), and importing that module imports sympy: about 0.25 s, most of what shaping
-   GPT-2 small on meta costs beyond `import torch`. On a meta run every size is a plain int, for
-   which those helpers are one-liners. While the context is active and the module has not been
-   imported, a stand-in (`_ConcreteShapes`) sits in its place: the helpers for plain bools and
-   ints, written as torch writes them; anything symbolic (a SymInt), and any other name,
-   imports the real module and hands over to it. Likewise `sympy` (`_NoSympy`): torch's type
-   promotion imports it only to ask `isinstance(x, sympy.Basic)`, which is False for every
-   object while sympy is not imported. On exit the stand-ins are removed.
-
-4. Also in `fast_meta()`: without numpy installed, torch's meta kernels run `import numpy` (in
+3. Also in `fast_meta()`: without numpy installed, torch's meta kernels run `import numpy` (in
    `torch.sym_max`) thousands of times per model, each a failed search of sys.path (about 3 s
    for GPT-3-shaped specs). While the context is active, a missing numpy is recorded in
    sys.modules as None, so the import fails at once, as it would anyway; removed on exit.
 
-All are pure speed-ups: shapes, dtypes and parameter identities are unchanged.
+All are pure speed-ups: shapes, dtypes and parameter identities are unchanged. None is
+thread-safe (they change sys.modules for the duration).
 """
 from __future__ import annotations
 
@@ -44,53 +45,9 @@ from contextlib import contextmanager
 
 from ._torch import torch
 
-_REF_MODULES = ("torch._refs", "torch._decomp", "torch._prims", "torch._meta_registrations")
-_targets: list | None = None  # the functions the dynamo-disable wrappers guard, found once
-
-
-def _find_targets() -> list:
-    import torch._compile
-    import torch._decomp  # noqa: F401  (imported by torch already; explicit for clarity)
-
-    code = torch._compile._disable_dynamo(lambda: None).__code__
-    try:
-        slot = code.co_freevars.index("fn")
-    except ValueError:  # a torch whose wrapper looks different: do nothing
-        return []
-    found: dict = {}
-    seen: set = set()
-    stack: list = []
-    for name, mod in list(sys.modules.items()):
-        if mod is not None and name.startswith(_REF_MODULES):
-            stack.extend(v for v in list(vars(mod).values()) if callable(v))
-    tables = [torch._decomp.decomposition_table, torch._decomp.meta_table,
-              *torch._decomp.global_decomposition_table.values()]
-    for table in tables:
-        stack.extend(table.values())
-    while stack:
-        f = stack.pop()
-        if id(f) in seen:
-            continue
-        seen.add(id(f))
-        c = getattr(f, "__code__", None)
-        if c is code and f.__closure__:
-            fn = f.__closure__[slot].cell_contents
-            found[id(fn)] = fn
-        w = getattr(f, "__wrapped__", None)
-        if w is not None:
-            stack.append(w)
-        for cell in getattr(f, "__closure__", None) or ():
-            try:
-                v = cell.cell_contents
-            except ValueError:
-                continue
-            if isinstance(v, types.FunctionType):
-                stack.append(v)
-    return list(found.values())
-
 
 class _StandIn(types.ModuleType):
-    """A module's place in sys.modules, held while the real module is not imported (see 3).
+    """A module's place in sys.modules, held while the real module is not imported (see 1).
 
     Names a subclass defines answer for plain values. Any other name (or a symbolic value) ends
     every stand-in at once: the real modules are imported and answer from then on."""
@@ -108,7 +65,8 @@ class _StandIn(types.ModuleType):
         """Take the module's place if it is free (the parent package loaded, the module not)."""
         parent_name, _, leaf = self.__name__.rpartition(".")
         parent = sys.modules.get(parent_name) if parent_name else None
-        if self.__name__ in sys.modules or (parent_name and (parent is None or hasattr(parent, leaf))):
+        # vars(), not hasattr: torch's own __getattr__ would import torch._dynamo to answer
+        if self.__name__ in sys.modules or (parent_name and (parent is None or leaf in vars(parent))):
             return False
         sys.modules[self.__name__] = self
         if parent is not None:
@@ -121,7 +79,7 @@ class _StandIn(types.ModuleType):
         if sys.modules.get(self.__name__) is self:
             del sys.modules[self.__name__]
         parent = sys.modules.get(parent_name) if parent_name else None
-        if parent is not None and getattr(parent, leaf, None) is self:
+        if parent is not None and vars(parent).get(leaf) is self:
             delattr(parent, leaf)
 
 
@@ -203,22 +161,36 @@ class _NoSympy(_StandIn):
         return super().__getattr__(name)
 
 
+class _NoDynamo(_StandIn):
+    """torch._dynamo, for `_disable_dynamo`'s one question: nothing is traced, so `disable(fn)` is fn."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self._marked: list = []  # functions torch then marked with __dynamo_disable = fn
+
+    def disable(self, fn=None, recursive=True, **kwargs):
+        if not callable(fn):  # the decorator-factory form: not what meta kernels use
+            return self._standin_real().disable(fn, recursive, **kwargs)
+        self._marked.append(fn)
+        return fn
+
+    def _standin_remove(self) -> None:
+        super()._standin_remove()
+        for fn in self._marked:  # (strings: a name in a class body would be mangled)
+            if getattr(fn, "__dynamo_disable", None) is fn:
+                delattr(fn, "__dynamo_disable")
+        self._marked.clear()
+
+
 @contextmanager
 def fast_meta():
-    """The speed-ups of (1), (3) and (4) for the duration of a materialization."""
-    global _targets
-    mine, no_numpy = [], False
+    """The stand-ins of (1) and the missing numpy of (3), for the duration of a materialization."""
+    no_numpy = False
     try:
         if not _active:  # (not nested)
-            _ConcreteShapes("torch.fx.experimental.symbolic_shapes")._standin_install()
-            _NoSympy("sympy")._standin_install()
-        if "torch._dynamo" not in sys.modules:
-            if _targets is None:
-                _targets = _find_targets()
-            for fn in _targets:
-                if getattr(fn, "__dynamo_disable", None) is None:
-                    fn.__dynamo_disable = fn
-                    mine.append(fn)
+            for stand_in in (_NoDynamo("torch._dynamo"), _ConcreteShapes("torch.fx.experimental.symbolic_shapes"),
+                             _NoSympy("sympy")):
+                stand_in._standin_install()
         if "numpy" not in sys.modules and importlib.util.find_spec("numpy") is None:
             sys.modules["numpy"] = None  # `import numpy` fails at once, as it would after a search
             no_numpy = True
@@ -227,12 +199,6 @@ def fast_meta():
     try:
         yield
     finally:
-        for fn in mine:
-            if getattr(fn, "__dynamo_disable", None) is fn:
-                try:
-                    del fn.__dynamo_disable
-                except AttributeError:
-                    pass
         if no_numpy and "numpy" in sys.modules and sys.modules["numpy"] is None:
             del sys.modules["numpy"]
         _retire_stand_ins()
