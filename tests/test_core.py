@@ -179,3 +179,42 @@ def test_statistics_measured_on_the_second_thread_are_the_tensors_own():
     with pytest.raises(ShapeError):  # fails at its second layer, after the first was handed over
         shapecli.materialize(shapecli.parse_spec("input: [2, 3, 4]\nlayers: [Linear: 64, Conv2d: [2, 9]]\n"))
     assert not [t for t in threading.enumerate() if t.name == "shapecli-measure" and t.is_alive()]
+
+
+def _leaf_outputs(spec) -> tuple[list, int]:
+    """(path, shape, stride, dtype) of every leaf layer's output in a first pass on meta, and how
+    many distinct cases the shape memo ran."""
+    from shapecli import model as M
+    from shapecli._fastmeta import fast_meta
+    from shapecli.materializer import make_inputs
+
+    ctx = M.BuildContext()
+    net = M.build(spec, ctx)
+    seen = []
+
+    def desc(o):
+        if isinstance(o, torch.Tensor):
+            return (tuple(o.shape), o.stride(), o.dtype)
+        return tuple(desc(x) for x in o) if isinstance(o, (tuple, list)) else o
+
+    for n in spec.nodes():
+        if n.path and not n.is_container:
+            net.get_submodule(n.path).register_forward_hook(lambda m, i, o, p=n.path: seen.append((p, desc(o))))
+    with torch.no_grad(), fast_meta():
+        net(*make_inputs(spec.inputs, "meta", 0))
+    return seen, len(ctx.memo)
+
+
+@pytest.mark.parametrize("config", sorted(p.name for p in CONFIGS.glob("*.yaml")))
+def test_meta_shape_memo_changes_no_output(config, monkeypatch):
+    """Each leaf's output (shape, strides, dtype) is the same whether the memo answers or the
+    layer runs; for GPT-2's twelve identical blocks the memo runs each kind of layer once."""
+    from shapecli import model as M
+
+    spec = shapecli.load_spec(CONFIGS / config)
+    memo, cases = _leaf_outputs(spec)
+    monkeypatch.setattr(M, "_memo_forward", lambda layer, xs: layer.real(*xs))
+    plain, _ = _leaf_outputs(spec)
+    assert memo == plain
+    if config == "gpt2_small.yaml":
+        assert cases < 15 < len(memo)
