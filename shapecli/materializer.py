@@ -339,24 +339,37 @@ class _Measurer:
             self.todo.put((prm, f"{path}.{local}", path))
 
     def _work(self) -> None:
+        torch.set_num_threads(1)
+        while (item := self.todo.get()) is not None:
+            self._look(item)
+
+    def _look(self, item) -> None:
         from . import init as initmod
 
-        torch.set_num_threads(1)
-        with torch.no_grad():
-            while (item := self.todo.get()) is not None:
-                if self.stopped or self.error is not None:
-                    continue
-                prm, name, layer = item
-                try:
-                    look = initmod.look(name, layer, prm, histograms=self.histograms,
-                                        lint=prm.numel() <= LINT_MAX_NUMEL)
-                except BaseException as e:  # noqa: BLE001 - raised again in the caller's thread
-                    self.error = e
-                    continue
-                self.looks[id(prm)] = (prm, look)
+        if self.stopped or self.error is not None:
+            return
+        prm, name, layer = item
+        try:
+            with torch.no_grad():
+                look = initmod.look(name, layer, prm, histograms=self.histograms, lint=prm.numel() <= LINT_MAX_NUMEL)
+        except BaseException as e:  # noqa: BLE001 - raised again in the caller's thread
+            self.error = e
+            return
+        self.looks[id(prm)] = (prm, look)
 
     def results(self) -> dict:
-        """Wait for every parameter handed over so far; {id(parameter): (parameter, Look)}."""
+        """Every parameter handed over so far, looked at: {id(parameter): (parameter, Look)}.
+        The caller's thread, done with the forward pass, takes a share of what is left."""
+        with _threads(1):
+            while True:
+                try:
+                    item = self.todo.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:  # (stop() was called: nothing more will come)
+                    self.todo.put(None)
+                    break
+                self._look(item)
         self.todo.put(None)
         self.thread.join()
         if self.error is not None:
