@@ -1,7 +1,7 @@
 """Input dimensions as the user writes them: `2,3,224,224`, `B,3,H=224,W=32..1024`.
 
 Torch-free: parsed while reading a spec or the command line. A named dimension (`H`) is free:
-the concrete pass uses its sample size, the symbolic pass (symbolic.py) keeps it as a symbol.
+the concrete pass uses its sample size, the symbolic pass (symbolic/) keeps it as a symbol.
 """
 from __future__ import annotations
 

@@ -182,7 +182,7 @@ def materialize(spec: Spec, inputs: list | None = None, options: Options | None 
 
 
 def symbolic(model: nn.Module, report: Report, sample: list) -> None:
-    """Run the symbolic pass (symbolic.py) for a sample with named dims and attach it to the report."""
+    """Run the symbolic pass (symbolic/) for a sample with named dims and attach it to the report."""
     from . import symbolic as sym
 
     layers = {lay.path: model.get_submodule(lay.path) for lay in report.layers}

@@ -151,7 +151,7 @@ def test_linear_1e12_answers_on_meta_without_allocating(tmp_path):
 # ---------------------------------------------------------------------------- command lines
 
 CMDLINES = [
-    # (id, args, expected exit, stderr substring). The --input wording belongs to the shape parser (symbolic.py);
+    # (id, args, expected exit, stderr substring). The --input wording belongs to the shape parser (dims.py);
     # these check the contract: exit 2, one line naming the option and echoing the text literally.
     ("input-empty-dim", ["--input", "2,,20"], 2, "error: --input '2,,20': "),
     ("input-negative", ["--input", "-1,20"], 2, "error: --input '-1,20': "),

@@ -7,7 +7,7 @@ import pytest
 from conftest import ROOT
 
 TORCH_FREE = ["shapecli", "shapecli.cli", "shapecli.cli_check", "shapecli.errors", "shapecli.yamlload", "shapecli.expr",
-              "shapecli.dims", "shapecli.spec", "shapecli.registry", "shapecli.initschemes", "shapecli.report",
+              "shapecli.dims", "shapecli.symbolic", "shapecli.spec", "shapecli.registry", "shapecli.initschemes", "shapecli.report",
               "shapecli.baseline", "shapecli.fileio", "shapecli.render", "shapecli.render.markdown",
               "shapecli.render.diff"]
 

@@ -628,7 +628,8 @@ def test_resnet50_speed(capsys):
 
 
 def test_describe_sets():
-    from shapecli.symbolic import _describe_set, _Var
+    from shapecli.symbolic.constraints import _describe_set
+    from shapecli.symbolic.context import _Var
 
     v = _Var("H", 64, None, None)
     win = list(v.window())
