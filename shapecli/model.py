@@ -52,7 +52,7 @@ class BuildContext:
     schemes: dict = field(default_factory=dict)  # layer path -> {local param name: InitScheme | None}
     guard: object = None  # a forward pre-hook for each real layer: refuses outputs over the budget
     on_built: object = None  # called with (path, layer) once a layer is built, initialized and tied
-    memo: dict = field(default_factory=dict)  # meta: (layer kind, input shapes) -> output shapes (ShapeMemo)
+    memo: dict = field(default_factory=dict)  # meta: (layer kind, input shapes) -> output shapes (_memo_forward)
 
 
 # ---------------------------------------------------------------------------- argument binding
