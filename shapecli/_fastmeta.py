@@ -17,8 +17,9 @@
    - `sympy`: torch's type promotion imports it only to ask `isinstance(x, sympy.Basic)`, which
      is False for every object while sympy is not imported.
 
-   Anything else asked of a stand-in, or a symbolic value (a SymInt), retires every stand-in
-   at once and imports the real modules, which answer from then on: slower, never different.
+   Anything else asked of a stand-in, a symbolic value (a SymInt), or an import of a submodule
+   (`import torch._dynamo.exc`: `_Finder`) retires every stand-in at once and imports the real
+   modules, which answer from then on: slower, never different.
 
 2. `skip_init()`. Constructing a layer on the meta device still runs its `reset_parameters`;
    `normal_`/`trunc_normal_` on meta go through the Python references. Values on meta do not
@@ -52,6 +53,13 @@ class _StandIn(types.ModuleType):
     Names a subclass defines answer for plain values. Any other name (or a symbolic value) ends
     every stand-in at once: the real modules are imported and answer from then on."""
 
+    package = False  # True where the real module is a package: its submodules may be imported
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        if self.package:
+            self.__path__ = []  # a package: `import sympy.core` asks the finders, and _Finder answers
+
     def __getattr__(self, name):
         if name.startswith("__"):  # the import system asks for __path__ etc.: a plain module has none
             raise AttributeError(name)
@@ -71,6 +79,8 @@ class _StandIn(types.ModuleType):
         sys.modules[self.__name__] = self
         if parent is not None:
             setattr(parent, leaf, self)
+        if not _active:
+            sys.meta_path.insert(0, _FINDER)
         _active.append(self)
         return True
 
@@ -89,6 +99,43 @@ _active: list = []  # the stand-ins now in sys.modules
 def _retire_stand_ins() -> None:
     while _active:
         _active.pop()._standin_remove()
+    if _FINDER in sys.meta_path:
+        sys.meta_path.remove(_FINDER)
+
+
+class _Finder:
+    """First on sys.meta_path while stand-ins are active: importing a submodule of one
+    (`import torch._dynamo.utils`, `from sympy.core import S`) retires them all, and the real
+    package and its submodule are imported as they would have been."""
+
+    @staticmethod
+    def find_spec(fullname, path=None, target=None):
+        if not any(fullname.startswith(s.__name__ + ".") for s in _active):
+            return None
+        _retire_stand_ins()
+        importlib.import_module(fullname.rpartition(".")[0])  # the real parent, and what it imports
+        # The real parent may have imported it already: hand that very module over (taken out of
+        # sys.modules until the import system puts it back, or it would load a second copy).
+        done = sys.modules.pop(fullname, None)
+        if done is not None:
+            return importlib.util.spec_from_loader(fullname, _Loaded(done))
+        return importlib.util.find_spec(fullname)
+
+
+class _Loaded:
+    """The loader of a module that is already imported: the import system gets it unchanged."""
+
+    def __init__(self, module):
+        self.module, self.spec, self.loader = module, module.__spec__, getattr(module, "__loader__", None)
+
+    def create_module(self, spec):
+        return self.module
+
+    def exec_module(self, module):
+        module.__spec__, module.__loader__ = self.spec, self.loader  # as they were before the hand-over
+
+
+_FINDER = _Finder()
 
 
 def _is_bool(a) -> bool:
@@ -152,6 +199,8 @@ class _NoSympy(_StandIn):
     its own that nothing is an instance of gives the same answer. Once the real sympy is
     imported (by this or by anyone), its own Basic is returned."""
 
+    package = True
+
     class _Unimported:
         pass
 
@@ -163,6 +212,8 @@ class _NoSympy(_StandIn):
 
 class _NoDynamo(_StandIn):
     """torch._dynamo, for `_disable_dynamo`'s one question: nothing is traced, so `disable(fn)` is fn."""
+
+    package = True
 
     def __init__(self, name: str):
         super().__init__(name)

@@ -256,3 +256,25 @@ def test_concrete_shapes_helpers_answer_as_torch_does():
              ("guarding_hint_or_throw", (7,)), ("guarding_hint_or_throw", (True,))]
     for name, args in cases:
         assert getattr(fake, name)(*args) == getattr(real, name)(*args), (name, args)
+
+
+def test_importing_a_submodule_of_a_stand_in_hands_over_to_the_real_package():
+    """`from sympy.core.numbers import ...` or `import torch._dynamo.exc` while the stand-ins are
+    in place imports the real packages once (no second copy of a submodule) and retires them."""
+    r = _fresh(
+        "import sys, json, shapecli._torch\n"
+        "from shapecli import _fastmeta\n"
+        "with _fastmeta.fast_meta():\n"
+        "    from sympy.core.numbers import Integer\n"
+        "    import sympy\n"
+        "    one_copy = sys.modules['sympy.core'] is sympy.core and hasattr(sympy.core, 'symbol')\n"
+        "    active = len(_fastmeta._active)\n"
+        "from torch.fx.experimental.symbolic_shapes import ShapeEnv  # needs an intact sympy\n"
+        "with _fastmeta.fast_meta():\n"
+        "    import torch._dynamo.exc as exc\n"
+        "    import torch\n"
+        "    dynamo = type(sys.modules['torch._dynamo']).__module__, torch._dynamo.exc is exc\n"
+        "print(json.dumps({'int': int(Integer(3)), 'one_copy': one_copy, 'active': active, 'dynamo': dynamo,\n"
+        "                  'finder': _fastmeta._FINDER in sys.meta_path, 'spec': type(sympy.core.__spec__.loader).__name__}))\n")
+    assert r == {"int": 3, "one_copy": True, "active": 0, "dynamo": ["builtins", True], "finder": False,
+                 "spec": "SourceFileLoader"}
