@@ -28,6 +28,7 @@ DEFAULT_BUDGET = 256 << 20  # real parameter bytes before switching to meta; see
 DEFAULT_ACT_BUDGET = 512 << 20  # one activation tensor
 STATS_MAX_NUMEL = 50_000_000  # measured statistics up to this many elements per model, then analytic
 LINT_MAX_NUMEL = 10_000_000  # lint_tensor's value checks on parameters up to this size
+HELP_MIN_NUMEL = 1 << 16  # _Measurer.results: the caller's thread helps with tensors this big
 
 
 @dataclass
@@ -359,17 +360,18 @@ class _Measurer:
 
     def results(self) -> dict:
         """Every parameter handed over so far, looked at: {id(parameter): (parameter, Look)}.
-        The caller's thread, done with the forward pass, takes a share of what is left."""
+        The caller's thread, done with the forward pass, takes a share of the big tensors left
+        (small ones are Python-bound: two threads would only take turns at the GIL)."""
         with _threads(1):
-            while True:
+            for _ in range(self.todo.qsize()):  # one pass over what is queued now
                 try:
                     item = self.todo.get_nowait()
                 except queue.Empty:
                     break
-                if item is None:  # (stop() was called: nothing more will come)
-                    self.todo.put(None)
-                    break
-                self._look(item)
+                if item is not None and item[0].numel() >= HELP_MIN_NUMEL:
+                    self._look(item)
+                else:
+                    self.todo.put(item)  # back to the measuring thread (the order does not matter)
         self.todo.put(None)
         self.thread.join()
         if self.error is not None:
