@@ -512,6 +512,8 @@ def histogram(tensor: torch.Tensor, bins: int = 8, _minmax_of=None) -> list[int]
                 lo, hi = min(lo, cmin.item()), max(hi, cmax.item())
         if lo > hi:
             return counts
+    if clean and lo < hi and flat.numel() <= _CHUNK and flat.dtype in (torch.float32, torch.float64):
+        return [int(x) for x in torch.histc(flat, bins=bins, min=lo, max=hi).tolist()]  # one chunk: as below
     total = torch.zeros(bins, dtype=torch.float64)
     for i in range(0, flat.numel(), _CHUNK):
         c = flat[i : i + _CHUNK]
@@ -720,9 +722,9 @@ def _duplicate_rows(m: torch.Tensor) -> Optional[tuple[int, int, int]]:
     if rows < 2 or cols == 0:
         return None
     first = m[:, 0] + 0.0  # -0.0 becomes 0.0: rows are compared by value
-    _, inverse, counts = torch.unique(first, return_inverse=True, return_counts=True)
-    if int(counts.max()) < 2:  # the usual case for a random init: no two rows even start alike
+    if torch.unique(first).numel() == rows:  # the usual case for a random init: no two rows even start alike
         return None
+    _, inverse, counts = torch.unique(first, return_inverse=True, return_counts=True)
     candidates = torch.nonzero(counts[inverse] >= 2).flatten()
     idx = torch.linspace(0, cols - 1, steps=min(cols, 8)).round().long().unique()
     fingerprint = m[candidates][:, idx] + 0.0
