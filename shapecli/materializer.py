@@ -276,7 +276,7 @@ def _materialize_on(spec: Spec, samples: list, opts: Options, device: str):
     finally:
         if measurer:
             measurer.stop()
-    with _threads(1):  # statistics are memory-bound: OpenMP's second thread only adds barrier waits (3.2 s -> 0.45 s, ResNet-50 on a busy 2-core machine)
+    with _threads(1):  # what gather still measures (lints past the statistics budget, sampled stats): one thread, as _Measurer
         report = gather(spec, model, runs, per_run, ctx, device, opts, rec.acts, looks)
     seen = set()
     for w in caught:
