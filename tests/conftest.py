@@ -30,3 +30,8 @@ def cli():
         return code, out.getvalue(), err.getvalue()
 
     return run
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="Rewrite tests/golden/ from the current outputs (tests/test_golden.py).")
