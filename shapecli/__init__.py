@@ -17,27 +17,27 @@ __all__ = ["load_spec", "parse_spec", "build", "materialize", "inspect", "parse_
 
 def load_spec(path, overrides=None):
     """Parse and validate a spec file ('-' for stdin) into a Spec."""
-    from .spec import load_spec as _load
+    from shapecli.spec.parser import load_spec as _load
 
     return _load(str(path), overrides)
 
 
 def parse_spec(text: str, file: str = "<spec>", overrides=None):
-    from .spec import parse_spec as _parse
+    from shapecli.spec.parser import parse_spec as _parse
 
     return _parse(text, file, overrides)
 
 
 def parse_input(text: str, spec=None):
     """`"2,20"` or `"B,3,H=224,W=224"` into a sample: a list of InputSpec, one per model input."""
-    from .spec import parse_input_text
+    from shapecli.spec.parser import parse_input_text
 
     return parse_input_text(text, spec.inputs if spec is not None else None)
 
 
 def build(spec):
     """The lazy nn.Module for a spec: parameters appear when the first input arrives."""
-    from .model import build as _build
+    from shapecli.model.lazy import build as _build
 
     return _build(spec)
 
@@ -48,7 +48,7 @@ def materialize(spec, inputs=None, **options):
     `inputs`: None (the spec's `input`), a list of samples (each a list of InputSpec, or text like "2,20").
     Options: seed=0, device="auto"|"cpu"|"meta", budget, stats, activations.
     """
-    from .materializer import materialize as _mat
+    from shapecli.run.engine import materialize as _mat
 
     if isinstance(spec, (str, bytes)) or hasattr(spec, "__fspath__"):
         spec = load_spec(spec)

@@ -1,3 +1,3 @@
-from .cli import run
+from shapecli.cli.app import run
 
 run()

@@ -5,7 +5,7 @@ import os
 import stat
 import tempfile
 
-from .errors import Loc, ShapeCliError
+from shapecli.errors import Loc, ShapeCliError
 
 
 def read_regular(path: str, max_bytes: int, error: type[ShapeCliError], what: str, missing_ok: bool = False,

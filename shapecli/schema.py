@@ -5,8 +5,8 @@ shapecli accepts. Needs torch (constructor signatures).
 """
 from __future__ import annotations
 
-from . import registry
-from .spec import DTYPES
+from shapecli import layers as registry
+from shapecli.spec.parser import DTYPES
 
 _JSON = {"int": {"type": "integer"}, "float": {"type": "number"}, "bool": {"type": "boolean"},
          "str": {"type": "string"}, "none": {"type": "null"},

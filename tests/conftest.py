@@ -13,7 +13,7 @@ os.environ.setdefault("NO_COLOR", "1")
 @pytest.fixture
 def cli():
     """Run the CLI in-process: (exit code, stdout, stderr)."""
-    from shapecli.cli import main
+    from shapecli.cli.app import main
 
     def run(*args, stdin: str | None = None):
         import io

@@ -57,7 +57,7 @@ def time_limit(seconds: float):
 
 def run_cli(args, stdin: bytes | str | None = None, timeout: float = 60.0):
     """(code, stdout, stderr, seconds): `shapecli *args` in this process, stdin from bytes/str."""
-    from shapecli.cli import main
+    from shapecli.cli.app import main
 
     out, err = io.StringIO(), io.StringIO()
     old = sys.stdout, sys.stderr, sys.stdin

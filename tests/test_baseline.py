@@ -345,7 +345,7 @@ def test_json_syntax_errors_give_line_and_column(cli, snap):
 
 def test_oversized_baseline_is_refused(cli, snap, monkeypatch):
     spec, path = snap()
-    monkeypatch.setattr(bl, "MAX_BYTES", 100)
+    monkeypatch.setattr("shapecli.baseline.document.MAX_BYTES", 100)
     code, _, err = cli("check", spec)
     assert code == 2 and path in err and "at most 100" in err
 
@@ -370,7 +370,7 @@ def test_update_rewrites_only_changed_baselines_atomically(cli, tmp_path, monkey
         replaced.append((os.path.basename(src), dst))
         real_replace(src, dst)
 
-    monkeypatch.setattr(bl.os, "replace", spy)
+    monkeypatch.setattr(os, "replace", spy)
     code, out, err = cli("check", "--update", str(tmp_path))
     assert code == 0, err
     assert [d for _, d in replaced] == [pa] and replaced[0][0].startswith(".a.shapes.json.")

@@ -134,7 +134,7 @@ def test_a_layer_that_would_blow_up_memory_is_shaped_on_meta_before_allocating()
 
 
 def test_output_bound_is_exact_for_the_layers_it_guards():
-    from shapecli.materializer import _output_numel
+    from shapecli.run.guard import _output_numel
 
     spec = shapecli.parse_spec("input: [1, 3, 32, 32]\nlayers:\n  - Upsample: {scale_factor: 2}\n"
                                "  - ConvTranspose2d: {out_channels: 4, kernel_size: 3, stride: 2}\n"
@@ -164,7 +164,7 @@ def test_statistics_measured_on_the_second_thread_are_the_tensors_own():
 
     import torch
 
-    from shapecli.init import histogram, measure
+    from shapecli.analyses.init.stats import histogram, measure
 
     threads = torch.get_num_threads()
     model, report = shapecli.materialize(CONFIGS / "resnet18.yaml")
@@ -185,8 +185,8 @@ def _leaf_outputs(spec) -> tuple[list, int]:
     """(path, shape, stride, dtype) of every leaf layer's output in a first pass on meta, and how
     many distinct cases the shape memo ran."""
     from shapecli import model as M
-    from shapecli._fastmeta import fast_meta
-    from shapecli.materializer import make_inputs
+    from shapecli.fastmeta import fast_meta
+    from shapecli.run.inputs import make_inputs
 
     ctx = M.BuildContext()
     net = M.build(spec, ctx)
@@ -213,7 +213,7 @@ def test_meta_shape_memo_changes_no_output(config, monkeypatch):
 
     spec = shapecli.load_spec(CONFIGS / config)
     memo, cases = _leaf_outputs(spec)
-    monkeypatch.setattr(M, "_memo_forward", lambda layer, xs: layer.real(*xs))
+    monkeypatch.setattr("shapecli.model.lazy._memo_forward", lambda layer, xs: layer.real(*xs))
     plain, _ = _leaf_outputs(spec)
     assert memo == plain
     if config == "gpt2_small.yaml":

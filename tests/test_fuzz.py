@@ -421,7 +421,7 @@ def test_shape_aware_specs(guard, text, device, fmt, data):
 # ---------------------------------------------------------------------------- every layer, odd arguments
 
 def _registry_layers() -> list:
-    from shapecli import registry
+    from shapecli import layers as registry
 
     return sorted(registry.REGISTRY)
 
@@ -459,7 +459,7 @@ def _arg_value(draw, p, wild: bool):
 def one_layer_spec(draw):
     import yaml
 
-    from shapecli import registry
+    from shapecli import layers as registry
 
     name = draw(st.sampled_from(_registry_layers()))
     wild = draw(st.booleans())

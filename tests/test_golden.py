@@ -161,7 +161,7 @@ def test_check_diff(request, cli, changed_dir, monkeypatch, fmt):
 def test_check_table_80(request, changed_dir, monkeypatch):
     monkeypatch.chdir(changed_dir)
     import shapecli.render.diff as diff
-    from shapecli import cli_check
+    from shapecli.cli import check as cli_check
 
     results = [cli_check._check_one(_materializer(), s, s.replace(".yaml", ".shapes.json"), update=False,
                                     stats=False, tolerance=1e-3, skip_missing=False, device="auto")
@@ -172,7 +172,7 @@ def test_check_table_80(request, changed_dir, monkeypatch):
 
 
 def _materializer():
-    from shapecli import materializer
+    from shapecli import run as materializer
 
     return materializer
 

@@ -12,21 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from shapecli import init as I
+from shapecli.analyses import init as I
 from shapecli.errors import Loc, SpecError
-from shapecli.init import (
-    GLUE_DEFAULTS,
-    apply_scheme,
-    expected,
-    fans,
-    flag,
-    histogram,
-    lint_gain,
-    lint_tensor,
-    measure,
-    sampled_measure,
-)
-from shapecli.initschemes import (
+from shapecli.analyses.init.predict import GLUE_DEFAULTS, expected, fans
+from shapecli.analyses.init.apply import apply_scheme
+from shapecli.analyses.init.lints import _duplicate_rows, flag, lint_gain, lint_tensor
+from shapecli.analyses.init.stats import histogram, measure, sampled_measure
+from shapecli.spec.initschemes import (
     NONLINEARITIES,
     SCHEMES,
     InitScheme,
@@ -72,7 +64,7 @@ def test_initschemes_does_not_import_torch():
         "import sys, types; sys.modules['torch'] = None; "
         f"pkg = types.ModuleType('shapecli'); pkg.__path__ = [{str(ROOT / 'shapecli')!r}]; "
         "sys.modules['shapecli'] = pkg; "
-        "import shapecli.initschemes as s; s.parse_init_map({'weight': 'kaiming_normal'})"
+        "import shapecli.spec.initschemes as s; s.parse_init_map({'weight': 'kaiming_normal'})"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
@@ -366,7 +358,7 @@ def test_measure_chunk_merge(monkeypatch):
     torch.manual_seed(0)
     t = torch.randn(10_007) * 3 + 5
     whole = measure(t)
-    monkeypatch.setattr(I, "_CHUNK", 1000)
+    monkeypatch.setattr("shapecli.analyses.init.stats._CHUNK", 1000)
     chunked = measure(t)
     assert chunked.mean == pytest.approx(whole.mean, rel=1e-12)
     assert chunked.std == pytest.approx(whole.std, rel=1e-12)
@@ -669,7 +661,7 @@ def test_duplicate_rows_matches_brute_force(rows, cols, seed, levels):
     """Few distinct values make rows that start alike, share fingerprints or repeat exactly."""
     g = torch.Generator().manual_seed(seed)
     m = torch.randint(0, levels, (rows, cols), generator=g).float() - 1.0
-    got = I._duplicate_rows(m)
+    got = _duplicate_rows(m)
     want = _dup_brute(m)
     assert (got[0] if got else 0) == want
     if got:
@@ -680,9 +672,9 @@ def test_duplicate_rows_matches_brute_force(rows, cols, seed, levels):
 def test_duplicate_rows_same_first_column_different_rows():
     m = torch.randn(64, 16)
     m[:, 0] = 0.5  # every row starts alike: one big first-column group, no duplicate
-    assert I._duplicate_rows(m) is None
+    assert _duplicate_rows(m) is None
     m[40] = m[3]
-    assert I._duplicate_rows(m) == (1, 3, 40)
+    assert _duplicate_rows(m) == (1, 3, 40)
 
 
 def test_look_is_measure_histogram_and_lint_at_once():

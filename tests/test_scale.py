@@ -73,7 +73,7 @@ def test_llama_total_on_meta():
 
 
 def test_gpt3_flops_on_meta_match_the_closed_form(gpt3):
-    from shapecli.estimate import estimate
+    from shapecli.analyses.estimate import estimate
 
     model, report = gpt3
     est = estimate(model, report, None, ["float32", "bfloat16"], flops=True, backward=True)
@@ -166,7 +166,7 @@ def test_fast_meta_leaves_torch_as_it_was():
     never imported, and a missing numpy is no longer recorded as missing."""
     r = _fresh(
         "import sys, json, shapecli, torch\n"
-        "from shapecli import _fastmeta\n"
+        "from shapecli import fastmeta as _fastmeta\n"
         "marked, disable = [], _fastmeta._NoDynamo.disable\n"
         "def spy(self, fn=None, recursive=True, **kw):\n"
         "    marked.append(fn)\n"
@@ -183,7 +183,7 @@ def test_fast_meta_leaves_torch_as_it_was():
 def test_skip_init_only_touches_meta_tensors():
     import torch
 
-    from shapecli._fastmeta import skip_init
+    from shapecli.fastmeta import skip_init
 
     with skip_init():
         real = torch.zeros(3).normal_()  # CPU: runs
@@ -208,7 +208,7 @@ def test_meta_run_imports_neither_sympy_nor_dynamo_and_leaves_no_stand_in():
         "import sys, json, shapecli\n"
         "model, report = shapecli.materialize('configs/gpt2_small.yaml', device='meta')\n"
         "mods = [m for m in ('sympy', 'torch._dynamo', 'torch.fx.experimental.symbolic_shapes') if m in sys.modules]\n"
-        "left = [k for k, v in sys.modules.items() if type(v).__module__ == 'shapecli._fastmeta']\n"
+        "left = [k for k, v in sys.modules.items() if type(v).__module__ == 'shapecli.fastmeta']\n"
         "import torch.fx.experimental as fx\n"
         "print(json.dumps({'imported': mods, 'left': left, 'attr': hasattr(fx, 'symbolic_shapes'),\n"
         "                  'params': report.totals.params, 'out': report.runs[0].output.shape}))\n")
@@ -220,7 +220,7 @@ def test_stand_in_hands_over_to_the_real_modules():
     is gone and the real sympy answers, so nothing runs on a half-faked torch."""
     r = _fresh(
         "import sys, json, shapecli._torch\n"
-        "from shapecli import _fastmeta\n"
+        "from shapecli import fastmeta as _fastmeta\n"
         "with _fastmeta.fast_meta():\n"
         "    import sympy\n"
         "    fake_basic = sympy.Basic.__module__\n"
@@ -232,7 +232,7 @@ def test_stand_in_hands_over_to_the_real_modules():
         "    dynamo = 'torch._dynamo' in sys.modules\n"
         "print(json.dumps({'fake': fake_basic, 'quick': quick, 'env': env, 'kinds': kinds, 'basic': basic,\n"
         "                  'active': len(_fastmeta._active), 'dynamo': dynamo}))\n")
-    assert r["fake"] == "shapecli._fastmeta" and r["quick"] == [True, True]
+    assert r["fake"] == "shapecli.fastmeta" and r["quick"] == [True, True]
     assert r["env"] == "torch.fx.experimental.symbolic_shapes"
     assert r["kinds"] == ["builtins", "builtins"]  # plain modules: the real ones
     assert r["basic"].startswith("sympy.") and r["active"] == 0
@@ -244,7 +244,7 @@ def test_concrete_shapes_helpers_answer_as_torch_does():
     """For plain bools and ints each helper of the stand-in gives torch's own answer."""
     import torch.fx.experimental.symbolic_shapes as real
 
-    from shapecli._fastmeta import _ConcreteShapes
+    from shapecli.fastmeta import _ConcreteShapes
 
     fake = _ConcreteShapes("torch.fx.experimental.symbolic_shapes")  # not installed: a plain object here
     cases = [("expect_true", (True,)), ("expect_true", (False,)), ("guard_or_false", (True,)),
@@ -263,7 +263,7 @@ def test_importing_a_submodule_of_a_stand_in_hands_over_to_the_real_package():
     in place imports the real packages once (no second copy of a submodule) and retires them."""
     r = _fresh(
         "import sys, json, shapecli._torch\n"
-        "from shapecli import _fastmeta\n"
+        "from shapecli import fastmeta as _fastmeta\n"
         "with _fastmeta.fast_meta():\n"
         "    from sympy.core.numbers import Integer\n"
         "    import sympy\n"

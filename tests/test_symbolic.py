@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from shapecli.errors import UsageError
-from shapecli.symbolic import Dim, SymbolicResult, attach, parse_dims, symbolic_pass, unify_dims
+from shapecli.analyses.symbolic import Dim, SymbolicResult, attach, parse_dims, symbolic_pass, unify_dims
 
 # ---------------------------------------------------------------------------------------------
 # Small hand-written networks
@@ -628,8 +628,8 @@ def test_resnet50_speed(capsys):
 
 
 def test_describe_sets():
-    from shapecli.symbolic.constraints import _describe_set
-    from shapecli.symbolic.context import _Var
+    from shapecli.analyses.symbolic.constraints import _describe_set
+    from shapecli.analyses.symbolic.context import _Var
 
     v = _Var("H", 64, None, None)
     win = list(v.window())

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import json
 
-from ..baseline import Change, Detail, Result, check_document, summary, total_bytes
-from ..errors import literal
-from . import human_bytes
+from shapecli.baseline.changes import Change, Detail
+from shapecli.baseline.results import Result, check_document, summary, total_bytes
+from shapecli.errors import literal
+from shapecli.render import human_bytes
 
 TITLE_REGRESSION = "shape regression"
 TITLE_ERROR = "shapecli error"
@@ -97,7 +98,7 @@ def _status_text(r: Result) -> str:
 
 def print_table(results: list, file=None, force_terminal=None, width=None) -> None:
     """One block per spec (an error: its first message; all of them go to stderr, one line each)."""
-    from .table import console
+    from shapecli.render.table import console
 
     con = console(file, force_terminal, width)
     if not con.is_terminal:  # plain text: without the table's trailing padding

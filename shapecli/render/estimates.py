@@ -6,7 +6,7 @@ has no estimates (None / ""). No torch here.
 """
 from __future__ import annotations
 
-from . import human_bytes, human_count
+from shapecli.render import human_bytes, human_count
 
 TOP_LAYERS = 5  # layers listed by FLOPs share
 

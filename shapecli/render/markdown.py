@@ -1,7 +1,7 @@
 """The report as a GitHub-flavoured markdown table (for pull-request comments and docs)."""
 from __future__ import annotations
 
-from . import fmt_float, human_bytes, human_count, shape_str
+from shapecli.render import fmt_float, human_bytes, human_count, shape_str
 
 
 def _cell(text) -> str:

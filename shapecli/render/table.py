@@ -14,8 +14,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from . import fmt_float, human_bytes, human_count, shape_str, sparkline
-from .fasttable import FastTable
+from shapecli.render import fmt_float, human_bytes, human_count, shape_str, sparkline
+from shapecli.render.fasttable import FastTable
 
 
 def console(file=None, force_terminal: bool | None = None, width: int | None = None) -> Console:
@@ -212,13 +212,13 @@ def print_report(report, file=None, depth: int | None = None, params: bool = Tru
     if any(lay.activation for lay in report.layers):
         parts.append(render_activations(report))
     if getattr(report, "estimates", None):
-        from .estimates import render_estimates
+        from shapecli.render.estimates import render_estimates
 
         parts.append(render_estimates(report))
     c = console(file, force_terminal, width)
     c.print(Group(*parts))
     if exports:
-        from ..fileio import write_atomic
+        from shapecli.fileio import write_atomic
 
         rec = Console(record=True, width=max(120, c.width if c.width < 10_000 else 160), force_terminal=True,
                       file=open(os.devnull, "w"), color_system="truecolor")

@@ -1,0 +1,1 @@
+"""Analyses of a materialized model: init statistics, estimates, symbolic shapes."""

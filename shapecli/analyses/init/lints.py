@@ -1,0 +1,315 @@
+"""Init lints: measured values outside sampling error (`flag`), and warnings about inits that cannot train."""
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+from shapecli._torch import torch
+from shapecli.analyses.init.predict import _ACT_GAINS
+from shapecli.report import Diagnostic, InitInfo, Stats
+from shapecli.spec.initschemes import InitScheme, calculate_gain
+
+# flag(): how many standard errors a measured mean/std may be off before it is flagged.
+# At k = 6 a correct init is flagged by chance about once in 5e8 checks.
+FLAG_K = 6.0
+# flag() skips the mean/std checks below this many values (bounds are still checked).
+FLAG_MIN_NUMEL = 16
+# lint_tensor(): duplicate-rows is checked only on weights up to this many values.
+DUP_ROWS_MAX_NUMEL = 1 << 25
+# lint_gain(): a scale mismatch of xavier/orthogonal is warned about from this many layers.
+GAIN_MIN_LAYERS = 8
+# lint_gain(): gains within this ratio count as matching.
+GAIN_TOLERANCE = 1.15
+
+
+# --------------------------------------------------------------------------------------------
+# Flags: measured vs expected
+
+
+_EPS = {
+    "torch.float64": 1e-12,
+    "torch.float32": 1e-6,
+    "torch.float16": 1e-3,
+    "torch.bfloat16": 8e-3,
+}
+
+
+def _g(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def _is_uniform(e: Stats) -> bool:
+    return (
+        e.min is not None
+        and e.max is not None
+        and e.std is not None
+        and e.max > e.min
+        and math.isclose(e.std, (e.max - e.min) / math.sqrt(12), rel_tol=1e-9)
+    )
+
+
+def flag(measured: Optional[Stats], info: Optional[InitInfo], numel: int, *, dtype: Optional[str] = None, k: float = FLAG_K) -> list[str]:
+    """Measured statistics outside what sampling error allows for `numel` values.
+
+    - mean: |mean - μ| > k·σ/√n
+    - std: |std - σ| > k·σ·√((κ-1)/(4n)), κ the kurtosis: 3 for normal-like (conservative for
+      trunc_normal and orthogonal), 9/5 for uniform (the standard error of a sample std)
+    - min/max outside the bounds of a bounded distribution (rounding to `dtype` allowed)
+    - a normal's extreme values beyond what n draws reach with probability ~1e-9
+    - constant inits: any value different from the constant
+    Mean/std are skipped below FLAG_MIN_NUMEL values. Use on measured stats only (sampled stats
+    agree by construction).
+    """
+    if measured is None or info is None or info.expected is None or not numel:
+        return []
+    e = info.expected
+    if measured.mean is None or e.mean is None:
+        return []
+    out: list[str] = []
+    if not all(v is not None and math.isfinite(v) for v in (measured.mean, measured.std, measured.min, measured.max)):
+        return ["non-finite values (NaN or Inf)"]
+    eps = _EPS.get(dtype or "torch.float32", 1e-6)
+    mu, sigma = e.mean, e.std or 0.0
+    scale = max(abs(mu), abs(e.min or 0.0), abs(e.max or 0.0), sigma, 1e-30)
+    tol_abs = eps * scale * 4  # rounding of the bound/value to the tensor's dtype
+
+    if sigma == 0.0:
+        if abs(measured.min - mu) > tol_abs or abs(measured.max - mu) > tol_abs:
+            out.append(
+                f"expected every value to be {_g(mu)}, found values in [{_g(measured.min)}, {_g(measured.max)}]"
+            )
+        return out
+
+    n = int(numel)
+    if n >= FLAG_MIN_NUMEL:
+        se_mean = sigma / math.sqrt(n)
+        if abs(measured.mean - mu) > k * se_mean + tol_abs:
+            out.append(f"mean {_g(measured.mean)}, expected {_g(mu)} ± {_g(k * se_mean)} (n={n})")
+        kurt = 1.8 if _is_uniform(e) else 3.0
+        se_std = sigma * math.sqrt((kurt - 1) / (4 * n))
+        if abs(measured.std - sigma) > k * se_std + tol_abs:
+            out.append(f"std {_g(measured.std)}, expected {_g(sigma)} ± {_g(k * se_std)} (n={n})")
+    if e.min is not None and measured.min < e.min - tol_abs:
+        out.append(f"min {_g(measured.min)} below the bound {_g(e.min)}")
+    if e.max is not None and measured.max > e.max + tol_abs:
+        out.append(f"max {_g(measured.max)} above the bound {_g(e.max)}")
+    if e.min is None and e.max is None:
+        # Normal: P(any of n draws beyond t·σ) = n·erfc(t/√2) ≤ 1e-9.
+        t = _normal_extreme(n)
+        lo, hi = mu - t * sigma, mu + t * sigma
+        if measured.min < lo - tol_abs or measured.max > hi + tol_abs:
+            out.append(
+                f"values [{_g(measured.min)}, {_g(measured.max)}] beyond ±{t:.1f}σ of a normal({_g(mu)}, {_g(sigma)})"
+            )
+    return out
+
+
+def _normal_extreme(n: int, p: float = 1e-9) -> float:
+    """t with n·erfc(t/√2) = p (bisection; t ≈ 6.1 at n = 1, 8.3 at n = 1e6)."""
+    lo, hi = 0.0, 50.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if n * math.erfc(mid / math.sqrt(2)) > p:
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
+# --------------------------------------------------------------------------------------------
+# Lints
+
+
+def _is_weight(param_name: str) -> bool:
+    leaf = param_name.rsplit(".", 1)[-1]
+    return leaf.startswith("weight") or leaf.endswith("weight")
+
+
+def _warn(code: str, message: str, layer: Optional[str], param: Optional[str]) -> Diagnostic:
+    return Diagnostic(level="warning", code=code, message=message, layer=layer, param=param)
+
+
+def lint_tensor(param_name: str, layer_path: Optional[str], tensor: torch.Tensor,
+                stats: Optional[Stats] = None) -> list[Diagnostic]:
+    """Warnings about one initialized parameter.
+
+    - non-finite: NaN/Inf values (any parameter)
+    - zero-init / constant-init: a weight (name starts or ends with "weight") with ≥ 2
+      dimensions whose values are all zero / all equal. 1-D weights (norm scales, PReLU) and
+      biases are not linted: ones, zeros and constants are normal there.
+    - duplicate-rows: identical rows (dim 0) in a ≥ 2-D weight, checked up to DUP_ROWS_MAX_NUMEL.
+    No values (meta) or integer tensors: nothing. `stats`, this tensor's measure(), saves two
+    passes over it: a finite mean means no NaN/Inf, and min/max are known.
+    """
+    t = tensor.detach()
+    if t.is_meta or t.numel() == 0 or not (t.is_floating_point() or t.is_complex()):
+        return []
+    out: list[Diagnostic] = []
+    known = stats is not None and stats.source == "measured" and all(
+        v is not None and math.isfinite(v) for v in (stats.mean, stats.min, stats.max))
+    finite = None if known else torch.isfinite(t)
+    if finite is not None and not bool(finite.all()):
+        n_nan = int(torch.isnan(t).sum())
+        n_inf = int((~finite).sum()) - n_nan
+        parts = [f"{n_nan} NaN" if n_nan else "", f"{n_inf} Inf" if n_inf else ""]
+        out.append(
+            _warn(
+                "non-finite",
+                f"{' and '.join(p for p in parts if p)} value(s) of {t.numel()} at init: "
+                "the first forward pass will produce NaN",
+                layer_path,
+                param_name,
+            )
+        )
+        return out
+    if t.dim() < 2 or not _is_weight(param_name) or t.is_complex():
+        return out
+    if known:
+        lo, hi = stats.min, stats.max
+    else:
+        lo, hi = torch.aminmax(t.reshape(-1))
+        lo, hi = lo.item(), hi.item()
+    if lo == hi:
+        if lo == 0:
+            out.append(
+                _warn(
+                    "zero-init",
+                    "all weights are zero: symmetry never breaks: every unit gets the same gradient "
+                    "(and no gradient flows back through this layer)",
+                    layer_path,
+                    param_name,
+                )
+            )
+        else:
+            out.append(
+                _warn(
+                    "constant-init",
+                    f"every weight is {lo:.4g}: symmetry never breaks: every unit gets the same gradient",
+                    layer_path,
+                    param_name,
+                )
+            )
+        return out
+    if t.shape[0] >= 2 and t.numel() <= DUP_ROWS_MAX_NUMEL:
+        dup = _duplicate_rows(t.reshape(t.shape[0], -1))
+        if dup:
+            n_dup, first, second = dup
+            out.append(
+                _warn(
+                    "duplicate-rows",
+                    f"{n_dup} row(s) duplicate another (e.g. rows {first} and {second} are identical): "
+                    "identical units get identical gradients and stay identical",
+                    layer_path,
+                    param_name,
+                )
+            )
+    return out
+
+
+def _duplicate_rows(m: torch.Tensor) -> Optional[tuple[int, int, int]]:
+    """(number of rows equal to an earlier row, first pair) or None. Exact: rows are grouped by
+    their first column (a 1-D sort), the few groups of two or more by a fingerprint of a few
+    columns, and those rows are then compared in full."""
+    rows, cols = m.shape
+    if rows < 2 or cols == 0:
+        return None
+    first = m[:, 0] + 0.0  # -0.0 becomes 0.0: rows are compared by value
+    if torch.unique(first).numel() == rows:  # the usual case for a random init: no two rows even start alike
+        return None
+    _, inverse, counts = torch.unique(first, return_inverse=True, return_counts=True)
+    candidates = torch.nonzero(counts[inverse] >= 2).flatten()
+    idx = torch.linspace(0, cols - 1, steps=min(cols, 8)).round().long().unique()
+    fingerprint = m[candidates][:, idx] + 0.0
+    _, inverse, counts = torch.unique(fingerprint, dim=0, return_inverse=True, return_counts=True)
+    if int(counts.max()) < 2:
+        return None
+    n_dup, pair = 0, None
+    for g in torch.nonzero(counts >= 2).flatten().tolist():
+        members = candidates[torch.nonzero(inverse == g).flatten()]
+        block = m[members]
+        remaining = list(range(len(members)))
+        # Partition the group into classes of identical rows.
+        while len(remaining) > 1:
+            ref = remaining[0]
+            same = (block[remaining] == block[ref]).all(dim=1).tolist()
+            cls = [r for r, s in zip(remaining, same) if s]
+            if len(cls) > 1:
+                n_dup += len(cls) - 1
+                if pair is None:
+                    pair = (int(members[cls[0]]), int(members[cls[1]]))
+            remaining = [r for r, s in zip(remaining, same) if not s]
+    if not n_dup:
+        return None
+    return n_dup, min(pair), max(pair)
+# A normalization right after the layer resets the scale: any gain is fine.
+_RESETS = (
+    "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LayerNorm", "GroupNorm", "RMSNorm",
+    "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "LocalResponseNorm",
+)
+
+
+def _gain_of(scheme: InitScheme) -> Optional[float]:
+    """The gain (std × √fan) an explicit scheme gives, or None when it is not a gain scheme."""
+    a = scheme.args
+    if scheme.name.startswith("kaiming"):
+        return calculate_gain(a["nonlinearity"], a["a"])
+    if scheme.name.startswith("xavier") or scheme.name == "orthogonal":
+        return a["gain"]  # xavier: for fan_in ≈ fan_out
+    return None
+
+
+def lint_gain(layers: Sequence[tuple]) -> list[Diagnostic]:
+    """Gain mismatches in a stack. `layers`: (path, type, weight_scheme or None, next_activation_type
+    or None) for the weight layers along the stack, in order; next_activation_type is the type of
+    the first layer after it that is an activation or a normalization (None when there is none).
+
+    gain-mismatch warnings:
+    - kaiming_* whose nonlinearity's gain differs (by more than GAIN_TOLERANCE) from the gain of
+      the activation that follows (kaiming relu before Tanh, kaiming linear before ReLU): one
+      warning per (scheme, activation) pair.
+    - xavier_* / orthogonal before an activation whose gain it lacks (xavier before ReLU: std
+      too small by √2 per layer), when at least GAIN_MIN_LAYERS layers of the stack do so: the
+      scale of the activations then changes by ratio^layers.
+    PyTorch's defaults (None/default) and fixed-std schemes are not linted; nor are layers
+    followed by a normalization.
+    """
+    groups: dict[tuple, list] = {}
+    for item in layers:
+        path, typ, scheme, act = (list(item) + [None] * 4)[:4]
+        if scheme is None or act is None or act in _RESETS or act not in _ACT_GAINS:
+            continue
+        g = _gain_of(scheme)
+        if g is None:
+            continue
+        act_nl, ideals = _ACT_GAINS[act]
+        ratio = min((g / ideal for ideal in ideals), key=lambda r: abs(math.log(r)))
+        if abs(math.log(ratio)) <= math.log(GAIN_TOLERANCE):
+            continue
+        groups.setdefault((scheme, act), []).append((path, typ, ratio, act_nl))
+    out: list[Diagnostic] = []
+    for (scheme, act), members in groups.items():
+        kaiming = scheme.name.startswith("kaiming")
+        if not kaiming and len(members) < GAIN_MIN_LAYERS:
+            continue
+        path, _type, ratio, act_nl = members[0]
+        n = len(members)
+        where = f"{n} layers" if n > 1 else "this layer"
+        more = ""
+        if n > 1:
+            more = " (layers " + ", ".join(str(m[0]) for m in members[:4]) + (", ..." if n > 4 else "") + ")"
+        if kaiming:
+            msg = (
+                f"{scheme.describe()} is scaled for nonlinearity {scheme.args['nonlinearity']} "
+                f"but {where} feed{'s' if n == 1 else ''} {act}: the activations' std changes ×{ratio:.2f} per layer; "
+                f"use nonlinearity: {act_nl}"
+            )
+        else:
+            total = ratio**n
+            direction = "vanish" if total < 1 else "explode"
+            msg = (
+                f"{scheme.describe()} before {act} in {n} layers: std ×{ratio:.2f} per layer, "
+                f"×{total:.3g} after {n} layers, so activations {direction}; use kaiming_normal "
+                f"(nonlinearity: {act_nl}) or xavier with gain {_ACT_GAINS[act][1][0]:.3g}"
+            )
+        out.append(_warn("gain-mismatch", msg + more, path, None))
+    return out

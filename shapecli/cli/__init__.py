@@ -1,0 +1,4 @@
+"""The command line (typer): parse options, call the library, render, exit."""
+from __future__ import annotations
+
+from shapecli.cli.app import app, main, run  # noqa: F401

@@ -1,0 +1,176 @@
+"""Argument binding: a spec item's arguments checked against its constructor, every problem at once."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from shapecli import layers as registry
+from shapecli._torch import torch
+from shapecli.errors import Collector, SpecError, literal
+from shapecli.spec.parser import DTYPES, MAX_INT, Node, Spec
+
+# Arguments that are sizes: a zero or negative value is a spec error, not a torch crash.
+_POSITIVE = {"out_features", "in_features", "in1_features", "in2_features", "out_channels", "in_channels",
+             "num_features", "hidden_size", "num_layers", "num_heads", "nhead", "embedding_dim", "num_embeddings",
+             "embed_dim", "d_model", "dim_feedforward", "num_groups", "num_channels", "kernel_size", "stride",
+             "dilation", "upscale_factor", "downscale_factor", "groups", "num_positions", "num_parameters",
+             "num_encoder_layers", "num_decoder_layers", "size", "normalized_shape"}
+_NONNEGATIVE = {"padding", "output_padding", "proj_size", "p", "dropout"}
+
+
+# ---------------------------------------------------------------------------- argument binding
+
+@dataclass
+class Bound:
+    cls: type
+    kwargs: dict  # what the constructor gets, inferred arguments left out
+    given_inferred: dict  # inferred arguments the user gave anyway: checked against the data
+
+
+def bind_all(spec: Spec) -> dict:
+    """Check every layer's arguments against its constructor; report all problems at once."""
+    c = Collector()
+    out = {}
+    for node in spec.nodes():
+        if node.is_container:
+            continue
+        b = bind(node, c)
+        if b is not None:
+            out[node.path] = b
+    c.raise_if_any(SpecError)
+    return out
+
+
+def bind(node: Node, c: Collector) -> Bound | None:
+    sig = registry.signature(node.type)
+    cls = registry.cls(node.type)
+    label = node.label()
+    kwargs: dict = {}
+    n0 = len(c.problems)
+    positional = sig.positional()
+    args = node.args
+    list_arg = getattr(cls, "list_arg", None)
+    if list_arg and len(args) > 1 and all(type(a) is int for a in args) and node.type != "Mean":
+        args = [list(args)]  # `Permute: [0, 2, 1]` is one list
+    if len(args) > len(positional):
+        names = ", ".join(p.name for p in positional) or "no arguments"
+        c.add(f"{node.type} takes at most {len(positional)} positional argument(s) ({names}); got {len(node.args)}",
+              node.arg_locs.get(len(positional), node.loc), label)
+    for i, (p, v) in enumerate(zip(positional, args)):
+        kwargs[p.name] = (v, node.arg_locs.get(i, node.loc))
+    for k, v in node.kwargs.items():
+        p = sig.get(k)
+        if p is None:
+            kloc = node.arg_locs.get("key:" + k, node.arg_locs[k])
+            if k == "device":
+                c.add("`device` is chosen by shapecli (--device), not the spec", kloc, label)
+            else:
+                c.add(f"{node.type} has no argument '{literal(k)}'{_dym(k, sig)}", kloc, label)
+            continue
+        if k in kwargs:
+            c.add(f"{k} is given twice (positionally and by name)", node.arg_locs[k], label)
+            continue
+        kwargs[k] = (v, node.arg_locs[k])
+    checked, given_inferred = {}, {}
+    for name, (v, loc) in kwargs.items():
+        p = sig.get(name)
+        msg = check_value(v, p)
+        if msg:
+            c.add(f"{name}: {msg}", loc, label)
+            continue
+        v = convert(v, p)
+        if p.inferred:
+            given_inferred[name] = v
+        else:
+            checked[name] = v
+    for p in sig.params:
+        if p.required and p.name not in kwargs:
+            c.add(f"{node.type} needs {p.name}{_needs_hint(node.type, positional)}", node.loc, label)
+    if len(c.problems) > n0:
+        return None
+    return Bound(cls, checked, given_inferred)
+
+
+def _dym(k: str, sig) -> str:
+    from shapecli.errors import did_you_mean
+
+    return did_you_mean(k, [p.name for p in sig.params]) or f" (it takes {', '.join(p.name for p in sig.params) or 'none'})"
+
+
+def _needs_hint(t: str, positional) -> str:
+    req = [p.name for p in positional if p.required]
+    return f": e.g. `- {t}: {{{', '.join(f'{r}: ...' for r in req)}}}`" if req else ""
+
+
+def check_value(v, p: registry.Param) -> str | None:
+    """A message if `v` does not fit parameter `p`, else None. Exact types: a bool is not an int."""
+    t = p.types
+    if not t:
+        return None if _plain(v) else f"expected plain data, got {type(v).__name__}"
+    if v is None:
+        if p.required and not p.inferred:  # AdaptiveAvgPool2d's output_size may hold nulls, but is not null
+            return f"needs a value ({p.kind.replace(' | null', '')}), got null"
+        return None if "none" in t else f"expected {p.kind}, got null"
+    if isinstance(v, bool):
+        return None if "bool" in t else f"expected {p.kind}, got the boolean {str(v).lower()}"
+    if isinstance(v, int):
+        if "int" not in t:
+            return f"expected {p.kind}, got the number {v}"
+        if abs(v) > MAX_INT:
+            return f"{v} is too large (at most {MAX_INT:,})"
+        return _range(p.name, v)
+    if isinstance(v, float):
+        if "float" not in t:
+            return f"expected {p.kind}, got the number {v}" + (" (a whole number is written without a point)" if v.is_integer() else "")
+        if not math.isfinite(v):
+            return f"expected a finite number, got {v}"
+        return None if p.name not in _NONNEGATIVE or v >= 0 else f"must not be negative, got {v}"
+    if isinstance(v, str):
+        if "dtype" in t:
+            return None if v in DTYPES else f"unknown dtype '{literal(v)}' (one of {', '.join(DTYPES)})"
+        if "str" not in t:
+            hint = ""
+            if v.lower() in ("yes", "no", "on", "off", "y", "n"):
+                hint = " (YAML 1.2: write true or false)" if "bool" in t else ""
+            elif any(ch in v for ch in "+-*/()") and not v.startswith("$"):
+                hint = " (for arithmetic write ${...}, e.g. ${4 * 64})"
+            return f"expected {p.kind}, got the string '{literal(v, 40)}'{hint}"
+        if p.choices and v not in p.choices:
+            from shapecli.errors import did_you_mean
+
+            return f"'{literal(v, 40)}' is not one of {', '.join(map(str, p.choices))}{did_you_mean(v, map(str, p.choices))}"
+        return None
+    if isinstance(v, list):
+        if "ints" not in t and "floats" not in t:
+            return f"expected {p.kind}, got a list"
+        if not v:
+            return "expected a non-empty list"
+        for x in v:
+            if x is None and p.name == "output_size":
+                continue
+            if isinstance(x, bool) or not isinstance(x, (int, float)) or (isinstance(x, float) and "floats" not in t):
+                return f"expected {p.kind}, got a list holding {x!r}"
+            if isinstance(x, int) and (abs(x) > MAX_INT or _range(p.name, x)):
+                return _range(p.name, x) or f"{x} is too large"
+        return None
+    return f"expected {p.kind}, got a mapping"
+
+
+def _range(name: str, v: int) -> str | None:
+    if name in _POSITIVE and v < 1:
+        return f"must be at least 1, got {v}"
+    if name in _NONNEGATIVE and v < 0:
+        return f"must not be negative, got {v}"
+    return None
+
+
+def _plain(v) -> bool:
+    return v is None or isinstance(v, (bool, int, float, str)) or (isinstance(v, list) and all(_plain(x) for x in v))
+
+
+def convert(v, p: registry.Param):
+    if "dtype" in p.types and isinstance(v, str):
+        return getattr(torch, v)  # v is one of spec.DTYPES, checked above
+    if isinstance(v, list):
+        return tuple(v) if p.name != "normalized_shape" else list(v)
+    return v

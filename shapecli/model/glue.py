@@ -1,0 +1,246 @@
+"""shapecli's own small layers: the glue real models need between torch.nn layers.
+
+Each is a plain nn.Module a user could train; docs/spec.md documents them. Containers
+(Residual, Concat, Add) are here too; `build.py` wires their children.
+"""
+from shapecli._torch import nn, torch
+from shapecli.errors import ShapeError
+
+
+def _shape(t) -> list:
+    return list(t.shape) if isinstance(t, torch.Tensor) else [_shape(x) for x in t]
+
+
+class Item(nn.Module):
+    """Pick one element of a tuple output: LSTM's (output, (h, c)) -> output."""
+
+    def __init__(self, index: int):
+        super().__init__()
+        self.index = index
+
+    def forward(self, x):
+        if isinstance(x, torch.Tensor):
+            raise ShapeError(f"Item picks from a tuple output, but its input is one tensor {list(x.shape)}")
+        if not -len(x) <= self.index < len(x):
+            raise ShapeError(f"index {self.index} is out of range for a tuple of {len(x)} outputs")
+        return x[self.index]
+
+    def extra_repr(self) -> str:
+        return f"index={self.index}"
+
+
+class Select(nn.Module):
+    """torch.select: `{dim: 1, index: -1}` takes the last time step of [B, T, C]."""
+
+    def __init__(self, dim: int, index: int):
+        super().__init__()
+        self.dim, self.index = dim, index
+
+    def forward(self, x):
+        return x.select(self.dim, self.index)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, index={self.index}"
+
+
+class Permute(nn.Module):
+    list_arg = "dims"  # `Permute: [0, 2, 1]` is the one argument `dims`
+
+    def __init__(self, dims: list[int]):
+        super().__init__()
+        self.dims = tuple(dims)
+
+    def forward(self, x):
+        return x.permute(*self.dims)
+
+    def extra_repr(self) -> str:
+        return f"dims={self.dims}"
+
+
+class Transpose(nn.Module):
+    def __init__(self, dim0: int, dim1: int):
+        super().__init__()
+        self.dim0, self.dim1 = dim0, dim1
+
+    def forward(self, x):
+        return x.transpose(self.dim0, self.dim1)
+
+    def extra_repr(self) -> str:
+        return f"dim0={self.dim0}, dim1={self.dim1}"
+
+
+class Reshape(nn.Module):
+    """Reshape every dimension but the batch: `Reshape: [64, -1]` gives [B, 64, -1]."""
+
+    list_arg = "shape"
+
+    def __init__(self, shape: list[int]):
+        super().__init__()
+        self.shape = tuple(shape)
+
+    def forward(self, x):
+        return x.reshape(x.shape[0], *self.shape)
+
+    def extra_repr(self) -> str:
+        return f"shape={self.shape}"
+
+
+class Mean(nn.Module):
+    def __init__(self, dim: int | list[int], keepdim: bool = False):
+        super().__init__()
+        self.dim, self.keepdim = (tuple(dim) if isinstance(dim, (list, tuple)) else dim), keepdim
+
+    def forward(self, x):
+        return x.mean(dim=self.dim, keepdim=self.keepdim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, keepdim={self.keepdim}"
+
+
+class ClassToken(nn.Module):
+    """A learned [1, 1, D] token prepended to a [B, N, D] sequence (ViT's class token)."""
+
+    def __init__(self, embed_dim: int):
+        super().__init__()
+        self.token = nn.Parameter(torch.zeros(1, 1, embed_dim))
+
+    def forward(self, x):
+        return torch.cat([self.token.expand(x.shape[0], -1, -1), x], dim=1)
+
+
+class PositionalEmbedding(nn.Module):
+    """A learned [num_positions, D] table; the first N rows are added to a [B, N, D] input."""
+
+    def __init__(self, embed_dim: int, num_positions: int | None = None):
+        super().__init__()
+        self.num_positions = num_positions
+        self.weight = nn.Parameter(torch.empty(num_positions, embed_dim))
+        nn.init.normal_(self.weight, std=0.02)
+
+    def forward(self, x):
+        n = x.shape[-2]
+        if n > self.num_positions:
+            raise ShapeError(f"the input has {n} positions; the table holds {self.num_positions} (num_positions)")
+        return x + self.weight[:n]
+
+
+class SelfAttention(nn.MultiheadAttention):
+    """MultiheadAttention(x, x, x), batch first, returning the output tensor only."""
+
+    def __init__(self, embed_dim: int, num_heads: int, causal: bool = False, dropout: float = 0.0, bias: bool = True):
+        super().__init__(embed_dim, num_heads, dropout=dropout, bias=bias, batch_first=True)
+        self.causal = causal
+
+    def forward(self, x):
+        mask = None
+        if self.causal:
+            n = x.shape[-2]
+            mask = torch.ones(n, n, dtype=torch.bool, device=x.device).triu(1)
+        return super().forward(x, x, x, need_weights=False, attn_mask=mask, is_causal=False)[0]
+
+
+GLUE = {c.__name__: c for c in (Item, Select, Permute, Transpose, Reshape, Mean, ClassToken,
+                                  PositionalEmbedding, SelfAttention)}
+
+
+# ---------------------------------------------------------------------------- containers
+
+def _check_same(label: str, what: list[str], outs: list, dim: int | None = None) -> None:
+    shapes = [_shape(o) for o in outs]
+    for w, o, s in zip(what, outs, shapes):
+        if not isinstance(o, torch.Tensor):
+            raise ShapeError(f"{label}: {w} gives a tuple {s}; add `- Item: 0` to pick a tensor")
+    ref = shapes[0]
+    for w, s in zip(what[1:], shapes[1:]):
+        rank_ok = len(s) == len(ref)
+        if dim is None:
+            ok = s == ref
+        else:
+            d = dim % len(ref) if ref else 0
+            ok = rank_ok and all(a == b for i, (a, b) in enumerate(zip(ref, s)) if i != d)
+        if not ok:
+            along = "" if dim is None else f" (all dims but {dim} must agree)"
+            raise ShapeError(f"{label}: {what[0]} gives {ref} but {w} gives {s}{along}")
+
+
+class Residual(nn.Module):
+    """body(x) + shortcut(x); the shortcut is the identity when absent."""
+
+    def __init__(self, body: nn.Module, shortcut: nn.Module | None = None):
+        super().__init__()
+        self.body = body
+        self.shortcut = shortcut
+
+    def forward(self, x):
+        y = self.body(x)
+        s = self.shortcut(x) if self.shortcut is not None else x
+        if not (isinstance(y, torch.Tensor) and isinstance(s, torch.Tensor) and y.shape == s.shape):
+            _check_same("Residual", ["the body", "the shortcut" if self.shortcut is not None else "the identity shortcut"], [y, s])
+        return y + s
+
+
+class _Merge(nn.Module):
+    """Branches run on the same input, plus outputs of earlier named items (`from:`)."""
+
+    def __init__(self, branches: list[nn.Module], refs: list[str], tape: dict):
+        super().__init__()
+        for i, b in enumerate(branches):
+            self.add_module(str(i), b)
+        self.refs = list(refs)
+        self._tape = tape  # shared with the Network, which fills it
+
+    def inputs(self, x) -> tuple[list, list]:
+        outs, what = [], []
+        branches = list(self.children())
+        if branches:
+            for i, b in enumerate(branches):
+                outs.append(b(x))
+                what.append(f"branch {i}")
+        else:
+            outs.append(x)
+            what.append("its input")
+        for r in self.refs:
+            outs.append(self._tape[r])
+            what.append(f"'{r}'")
+        return outs, what
+
+
+class Concat(_Merge):
+    def __init__(self, branches, refs, tape, dim: int = 1):
+        super().__init__(branches, refs, tape)
+        self.dim = dim
+
+    def forward(self, x):
+        outs, what = self.inputs(x)
+        _check_same("Concat", what, outs, self.dim)
+        return torch.cat(outs, dim=self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}" + (f", from={self.refs}" if self.refs else "")
+
+
+class Add(_Merge):
+    """The sum of the branches (and `from:` outputs)."""
+
+    def forward(self, x):
+        outs, what = self.inputs(x)
+        _check_same(type(self).__name__, what, outs)
+        out = outs[0]
+        for o in outs[1:]:
+            out = self.combine(out, o)
+        return out
+
+    @staticmethod
+    def combine(a, b):
+        return a + b
+
+    def extra_repr(self) -> str:
+        return f"from={self.refs}" if self.refs else ""
+
+
+class Multiply(Add):
+    """The elementwise product of the branches: gated units (SwiGLU: silu(gate(x)) * up(x))."""
+
+    @staticmethod
+    def combine(a, b):
+        return a * b

@@ -1,0 +1,401 @@
+"""The lazy model: `Deferred` placeholders that build their real layer from the first input.
+
+Every layer starts as a `Deferred` placeholder holding its class and checked arguments (args.py).
+When the first input arrives, each placeholder reads the sizes it needs from the data (in_features
+from the last dim, in_channels from the channel dim, ...), constructs the real torch.nn layer on
+the input's device, applies the spec's init schemes, freezing and tying, and the Network then swaps
+the real layers in: parameter names carry no wrapper prefix (`0.weight`). Parameters are created
+in the order the data reaches them, drawing from the RNG then, so the caller seeds right before
+the first input.
+"""
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from shapecli import layers as registry
+from shapecli._torch import nn, torch
+from shapecli.model import glue
+from shapecli.errors import ShapeError, literal
+from shapecli.model.args import Bound, bind_all
+from shapecli.fastmeta import skip_init
+from shapecli.spec.parser import Node, Spec
+
+_WHAT = {"in_features": "input features (last dim)", "in1_features": "features in input 1",
+         "in2_features": "features in input 2", "in_channels": "input channels", "num_features": "features (dim 1)",
+         "normalized_shape": "features in the last dim", "num_channels": "channels (dim 1)",
+         "input_size": "input features (last dim)", "embed_dim": "embedding features (last dim)",
+         "d_model": "features (last dim)"}
+
+
+class OverBudget(Exception):
+    """Real allocation would exceed the memory budget: the caller retries on the meta device."""
+
+
+@dataclass
+class BuildContext:
+    """State shared by a model's placeholders during materialization."""
+
+    budget_bytes: float = math.inf  # real (non-meta) parameter + buffer bytes allowed
+    used_bytes: int = 0
+    trace: list = field(default_factory=list)  # materialization order, for --trace-init
+    tape: dict = field(default_factory=dict)  # outputs of items referenced by `from:`
+    root: nn.Module | None = None
+    pending: bool = True  # placeholders not yet swapped out
+    schemes: dict = field(default_factory=dict)  # layer path -> {local param name: InitScheme | None}
+    guard: object = None  # a forward pre-hook for each real layer: refuses outputs over the budget
+    on_built: object = None  # called with (path, layer) once a layer is built, initialized and tied
+    memo: dict = field(default_factory=dict)  # meta: (layer kind, input shapes) -> output shapes (_memo_forward)
+
+
+# ---------------------------------------------------------------------------- the lazy model
+
+class Deferred(nn.Module):
+    """A layer waiting for data: constructs the real layer from the first input's shape."""
+
+    def __init__(self, node: Node, bound: Bound, ctx: BuildContext, inherited_init: dict, freeze: bool):
+        super().__init__()
+        self.node, self.bound, self.ctx = node, bound, ctx
+        self.init_map, self.freeze = inherited_init, freeze  # node.init is its own, applied first
+        self.inferred: dict = {}
+        object.__setattr__(self, "real", None)  # not a registered child: no wrapper prefix, ever
+
+    def extra_repr(self) -> str:
+        return f"{self.node.type}, uninitialized"
+
+    def forward(self, *xs):
+        if self.real is None:
+            self._materialize(xs)
+        if _device(xs).type == "meta" and not torch.is_grad_enabled():
+            return _memo_forward(self, xs)
+        return self.real(*xs)
+
+    def _materialize(self, xs) -> None:
+        node, lt = self.node, registry.get(self.node.type)
+        check_input(node, xs)
+        kwargs = dict(self.bound.kwargs)
+        self.sizes = {}  # every data-dependent size it was built for, given or inferred
+        for arg, rule in lt.inferred:
+            actual = infer(rule, xs, lt.spatial)
+            given = self.bound.given_inferred.get(arg)
+            if given is not None:
+                if arg not in lt.loose and not _matches(given, actual, xs, rule):
+                    raise ShapeError(f"{arg}={given} was given, but its input {shape_of(xs)} has {actual} {_WHAT.get(arg, arg)}")
+                kwargs[arg] = given
+            else:
+                kwargs[arg] = actual
+                self.inferred[arg] = actual
+            if arg not in lt.loose:
+                self.sizes[arg] = actual
+        device = _device(xs)
+        if device.type != "meta":  # count what a real allocation would cost before making it
+            with torch.device("meta"), skip_init():  # no init on meta: values do not exist
+                probe = self._construct(kwargs)
+            tied = getattr(probe, "weight", None) if self.node.tie else None  # shared: counted where it lives
+            self.ctx.used_bytes += sum(t.numel() * t.element_size() for t in [*probe.parameters(), *probe.buffers()]
+                                       if t is not tied)
+            if self.ctx.used_bytes > self.ctx.budget_bytes:
+                raise OverBudget(node.path)
+            if _is_default(device):  # a device context would cost a Python call per torch op
+                real = self._construct(kwargs)
+            else:
+                with torch.device(device):
+                    real = self._construct(kwargs)
+        else:
+            with torch.device(device), skip_init():
+                real = self._construct(kwargs)
+        self.args = {k: _plain_value(v) for k, v in kwargs.items()}  # as built, inferred sizes included
+        self._apply_init(real)
+        if self.node.tie:
+            target = resolve(self.ctx.root, self.node.tie)
+            if not hasattr(target, "weight") or not hasattr(real, "weight"):
+                raise ShapeError(f"tie: '{self.node.tie}' and this layer must both have a weight")
+            if target.weight.shape != real.weight.shape:
+                raise ShapeError(f"tie: '{self.node.tie}'.weight is {list(target.weight.shape)} but this layer's weight is {list(real.weight.shape)}")
+            real.weight = target.weight
+        if self.freeze:
+            for prm in real.parameters():
+                prm.requires_grad_(False)
+        if self.ctx.guard is not None:
+            real.register_forward_pre_hook(self.ctx.guard)  # stays with the layer when it is swapped in
+        object.__setattr__(self, "real", real)
+        if self.ctx.on_built is not None:
+            self.ctx.on_built(node.path, real)
+
+    def _construct(self, kwargs) -> nn.Module:
+        try:
+            return self.bound.cls(**kwargs)
+        except (ValueError, TypeError, RuntimeError, AssertionError) as e:
+            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ShapeError(f"cannot construct {self.node.type}({_kw(kwargs)}): {literal(msg, 160)}") from e
+
+    def _apply_init(self, real: nn.Module) -> None:
+        """The spec's init schemes, drawn now that the data has arrived (after the layer's own init)."""
+        from shapecli.analyses.init.apply import apply_scheme
+        from shapecli.spec.initschemes import scheme_for, unmatched_keys
+
+        names = [n for n, _ in real.named_parameters()]
+        bad = unmatched_keys(self.node.init, names)
+        if bad:
+            raise ShapeError(f"init: {', '.join(bad)} names no parameter of {self.node.type} "
+                             f"(it has {', '.join(names) or 'none'})")
+        chosen, schemes = {}, {}
+        for name, prm in real.named_parameters():
+            # The item's own `init` applies as written; an inherited `weight` leaves 1-D weights
+            # (norm scales) alone, so a global kaiming default does not break a LayerNorm.
+            scheme = scheme_for(name, self.node.init, ndim=prm.dim(), own=True)
+            if scheme is None:
+                scheme = scheme_for(name, self.init_map, ndim=prm.dim(), own=False)
+            if scheme is not None and scheme.name != "default":
+                try:
+                    apply_scheme(prm, scheme)
+                except ValueError as e:
+                    raise ShapeError(f"init {name}: {e}") from None
+            chosen[name] = scheme
+            schemes[name] = scheme.describe() if scheme is not None else "default"
+        self.ctx.schemes[self.node.path] = chosen
+        self.ctx.trace.append({"order": len(self.ctx.trace), "layer": self.node.path, "type": self.node.type,
+                               "inferred": dict(self.inferred), "sizes": dict(self.sizes), "schemes": schemes,
+                               "args": self.args})
+
+
+# ---------------------------------------------------------------------------- the meta shape memo
+
+def _memo_forward(layer: Deferred, xs):
+    """On meta only shapes exist, so a layer built with the same arguments, given inputs of the
+    same shapes, strides and dtypes, gives outputs of the same shapes, strides and dtypes: each
+    distinct case runs once (a 96-block GPT-3 runs each kind of layer once, not 96 times)."""
+    inputs = _meta_desc(xs)
+    key = None if inputs is None else (layer.bound.cls, _frozen(layer.args), inputs)
+    try:
+        hit = layer.ctx.memo.get(key) if key is not None else None
+    except TypeError:  # an unhashable argument: run it
+        key = hit = None
+    if hit is not None:
+        return _meta_like(hit)
+    out = layer.real(*xs)
+    if key is not None:
+        desc = _meta_desc(out)
+        if desc is not None:
+            layer.ctx.memo[key] = desc
+    return out
+
+
+def _meta_desc(x):
+    """Hashable metadata of a meta tensor or a (nested) tuple/list of them; None if not that."""
+    if isinstance(x, torch.Tensor):
+        return ("T", tuple(x.shape), x.stride(), x.dtype) if x.is_meta and not x.requires_grad else None
+    if type(x) in (tuple, list):
+        items = tuple(_meta_desc(y) for y in x)
+        return None if any(i is None for i in items) else (type(x), items)
+    if x is None:
+        return ("N",)
+    return None
+
+
+def _meta_like(desc):
+    if desc[0] == "T":
+        _, shape, stride, dtype = desc
+        return torch.empty_strided(shape, stride, dtype=dtype, device="meta")
+    if desc[0] == "N":
+        return None
+    kind, items = desc
+    return kind(_meta_like(d) for d in items)
+
+
+def _frozen(v):
+    if isinstance(v, dict):
+        return tuple(sorted((k, _frozen(x)) for k, x in v.items()))
+    if isinstance(v, list):
+        return tuple(_frozen(x) for x in v)
+    return v
+
+
+def _is_default(device: torch.device) -> bool:
+    get = getattr(torch, "get_default_device", None)  # torch >= 2.3
+    return get is not None and get() == device
+
+
+def _plain_value(v):
+    """A constructor argument as JSON data: tuples as lists, dtypes by name."""
+    if isinstance(v, torch.dtype):
+        return str(v).replace("torch.", "")
+    if isinstance(v, (tuple, list)):
+        return [_plain_value(x) for x in v]
+    return v
+
+
+def _kw(kwargs: dict) -> str:
+    return ", ".join(f"{k}={getattr(v, '__name__', v)}" for k, v in kwargs.items() if not str(k).startswith("_"))
+
+
+def _device(xs) -> torch.device:
+    for x in xs:
+        if isinstance(x, torch.Tensor):
+            return x.device
+    return torch.device("cpu")
+
+
+def shape_of(xs) -> str:
+    def one(x):
+        if isinstance(x, torch.Tensor):
+            return str(list(x.shape))
+        if isinstance(x, (tuple, list)):
+            return "(" + ", ".join(one(y) for y in x) + ")"
+        return type(x).__name__
+
+    return ", ".join(one(x) for x in xs) if len(xs) != 1 else one(xs[0])
+
+
+def _ranks(t: str, spatial: int) -> tuple | None:
+    """The input ranks a layer family accepts, for messages in the spec's terms."""
+    if t.startswith(("Conv", "InstanceNorm")) or (t.endswith(f"{spatial}d") and spatial and "Pool" in t):
+        return (spatial + 1, spatial + 2)
+    return {"BatchNorm1d": (2, 3), "BatchNorm2d": (4,), "BatchNorm3d": (5,)}.get(t)
+
+
+_DIMS = {1: "L", 2: "H, W", 3: "D, H, W"}
+
+
+_NEEDS: dict = {}
+
+
+def _required_inputs(t: str) -> int:
+    """How many tensors a multi-input layer's forward requires (Bilinear 2, MultiheadAttention 3, ...)."""
+    if t not in _NEEDS:
+        import inspect
+
+        ps = list(inspect.signature(registry.cls(t).forward).parameters.values())[1:]
+        _NEEDS[t] = sum(1 for p in ps if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty)
+    return _NEEDS[t]
+
+
+def check_input(node: Node, xs) -> None:
+    """Reject inputs a layer cannot take, in the spec's terms, before torch does."""
+    lt = registry.get(node.type)
+    need = _required_inputs(node.type) if lt.multi_input else 1
+    if len(xs) < need or (len(xs) > 1 and not lt.multi_input):  # before torch says "forward() missing ... 'x2'"
+        raise ShapeError(f"takes {need} input tensor{'s' if need > 1 else ''}; got {len(xs)} ({shape_of(xs)})"
+                         + (": give the spec several inputs, e.g. `input: [[2, 10], [2, 20]]` or --input '2,10;2,20'"
+                            if need > 1 else ""))
+    for x in xs:
+        if isinstance(x, (tuple, list)) and node.type != "Item":
+            raise ShapeError(f"gets a tuple {shape_of([x])} from the layer before; add `- Item: 0` to pick one output")
+    x = xs[0] if xs else None
+    if not isinstance(x, torch.Tensor):
+        return
+    ranks = _ranks(node.type, lt.spatial)
+    if ranks and x.dim() not in ranks:
+        n = lt.spatial or int(node.type[-2])
+        want = f"[N, C, {_DIMS[n]}]" + (f" (or [C, {_DIMS[n]}] unbatched)" if len(ranks) > 1 else "")
+        raise ShapeError(f"expects a {ranks[-1]}-D input {want}; got {list(x.shape)}")
+    if not x.is_floating_point() and node.type not in ("Embedding", "EmbeddingBag", "Item", "Select", "Permute",
+                                                       "Transpose", "Reshape", "Flatten", "Unflatten", "Identity"):
+        if lt.inferred or node.type.startswith(("Conv", "Linear")):
+            raise ShapeError(f"gets {str(x.dtype).replace('torch.', '')} input {list(x.shape)}; token ids go into an Embedding first")
+
+
+def infer(rule, xs, spatial: int) -> int:
+    if isinstance(rule, tuple):
+        i, d = rule
+        if i >= len(xs):
+            raise ShapeError(f"takes {i + 1} inputs; got {len(xs)}")
+        x = xs[i]
+    else:
+        x, d = xs[0], rule
+    if d == "C":
+        d = -(spatial + 1)
+    if not isinstance(x, torch.Tensor) or x.dim() < (abs(d) if d < 0 else d + 1):
+        raise ShapeError(f"cannot read its size from an input of shape {shape_of([x])}")
+    return int(x.shape[d])
+
+
+def _matches(given, actual, xs, rule) -> bool:
+    if isinstance(given, (list, tuple)):  # LayerNorm's normalized_shape: the trailing dims
+        return list(xs[0].shape[-len(given):]) == list(given)
+    return given == actual
+
+
+def check_refit(node: Node, inferred: dict, xs) -> None:
+    """For inputs after the first: the materialized sizes must fit the new data."""
+    lt = registry.get(node.type)
+    for arg, rule in lt.inferred:
+        if arg in inferred and arg not in lt.loose:
+            actual = infer(rule, xs, lt.spatial)
+            if actual != inferred[arg]:
+                raise ShapeError(f"was materialized for {inferred[arg]} {_WHAT.get(arg, arg)}; this input has {actual}")
+
+
+class Network(nn.Sequential):
+    """The root: a Sequential whose first item gets all inputs, and that swaps in real layers."""
+
+    def __init__(self, items: "OrderedDict[str, nn.Module]", ctx: BuildContext):
+        super().__init__(items)
+        self._ctx = ctx
+
+    def forward(self, *xs):
+        self._ctx.tape.clear()
+        out = xs
+        for i, m in enumerate(self):
+            out = m(*out) if i == 0 else m(out)
+        if self._ctx.pending:
+            finalize(self)
+        return out
+
+
+def resolve(root: nn.Module, path: str) -> nn.Module:
+    m = root.get_submodule(path)
+    return m.real if isinstance(m, Deferred) and m.real is not None else m
+
+
+_HOOK_DICTS = ("_forward_hooks", "_forward_hooks_with_kwargs", "_forward_hooks_always_called",
+               "_forward_pre_hooks", "_forward_pre_hooks_with_kwargs")
+
+
+def finalize(root: nn.Module) -> None:
+    """Swap each materialized placeholder for its real layer, hooks and all."""
+    for parent in list(root.modules()):
+        for name, child in list(parent._modules.items()):
+            if isinstance(child, Deferred) and child.real is not None:
+                real = child.real
+                for attr in _HOOK_DICTS:
+                    if getattr(child, attr, None):
+                        getattr(real, attr).update(getattr(child, attr))
+                parent._modules[name] = real
+    root._ctx.pending = any(isinstance(m, Deferred) for m in root.modules())
+
+
+def build(spec: Spec, ctx: BuildContext | None = None) -> Network:
+    """The lazy model for a spec (no parameters exist until the first input arrives)."""
+    bound = bind_all(spec)
+    ctx = ctx or BuildContext()
+
+    def make(node: Node, inherited: dict, freeze: bool) -> nn.Module:
+        freeze = freeze or node.freeze
+        kids = [(c.key, make(c, {**inherited, **node.init}, freeze)) for c in node.children]
+        if node.type == "Sequential":
+            return nn.Sequential(OrderedDict(kids))
+        if node.type == "Residual":
+            d = dict(kids)
+            return glue.Residual(d["body"], d.get("shortcut"))
+        if node.type == "Concat":
+            return glue.Concat([m for _, m in kids], node.refs, ctx.tape, dim=node.dim)
+        if node.type in ("Add", "Multiply"):
+            return getattr(glue, node.type)([m for _, m in kids], node.refs, ctx.tape)
+        return Deferred(node, bound[node.path], ctx, inherited, freeze)
+
+    root = Network(OrderedDict((c.key, make(c, spec.init, False)) for c in spec.root.children), ctx)
+    ctx.root = root
+    # Items referenced by `from:` record their outputs on the shared tape.
+    for ref in {ref for node in spec.nodes() for ref in node.refs}:
+        root.get_submodule(ref).register_forward_hook(_Tape(ctx.tape, ref))
+    return root
+
+
+class _Tape:
+    def __init__(self, tape: dict, path: str):
+        self.tape, self.path = tape, path
+
+    def __call__(self, module, inputs, output):
+        self.tape[self.path] = output

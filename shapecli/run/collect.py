@@ -1,0 +1,142 @@
+"""Gather: the Report of a materialized model (parameters, buffers, totals, layers, lints)."""
+from __future__ import annotations
+
+from shapecli import layers as registry
+from shapecli._torch import nn, torch
+from shapecli.report import (
+    BufferInfo,
+    InitInfo,
+    LayerInfo,
+    ParamInfo,
+    Report,
+    Stats,
+    Totals,
+)
+from shapecli.run.inputs import _dtype
+from shapecli.run.measure import LINT_MAX_NUMEL
+from shapecli.spec.parser import Spec
+
+
+def gather(spec: Spec, model: nn.Module, runs, per_run, ctx, device: str, opts, acts,
+           looks: dict | None = None) -> Report:
+    """The Report of a materialized model. `looks`: _Measurer.results() (CPU statistics)."""
+    from shapecli.analyses import init as initmod
+    nodes = [n for n in spec.nodes() if n.path]
+    paths = {n.path: n for n in nodes}
+
+    def owner(name: str) -> str:
+        parts = name.split(".")
+        for k in range(len(parts) - 1, 0, -1):
+            p = ".".join(parts[:k])
+            if p in paths:
+                return p
+        return ""
+
+    seen: dict = {}
+    params, lints = [], []
+    looks = looks or {}
+    for name, prm in model.named_parameters(remove_duplicate=False):
+        layer = owner(name)
+        info = ParamInfo(name, layer, list(prm.shape), prm.numel(), str(prm.dtype).replace("torch.", ""),
+                         prm.requires_grad)
+        if id(prm) in seen:
+            info.shared_with = seen[id(prm)]
+            params.append(info)
+            continue
+        seen[id(prm)] = name
+        local = name[len(layer) + 1:] if layer else name
+        module = model.get_submodule(layer) if layer else model
+        scheme = ctx.schemes.get(layer, {}).get(local)  # what model.py applied
+        try:
+            info.init = initmod.expected(module, local, list(prm.shape), scheme)
+        except Exception:  # an init formula we lack must not break the report
+            info.init = InitInfo(scheme=scheme.describe() if scheme else "default")
+        looked = looks.get(id(prm))
+        if looked is not None and looked[0] is prm:
+            look = looked[1]
+            info.stats, info.histogram = look.stats, look.histogram
+            if info.init and info.init.expected:
+                info.init.flagged = initmod.flag(info.stats, info.init, prm.numel(), dtype=info.dtype)
+            for d in look.lints:  # named as the report names the parameter
+                d.param, d.layer = name, layer
+            lints.extend(look.lints)
+        elif opts.sampled and info.init and info.init.expected:
+            info.stats = initmod.sampled_measure(list(prm.shape), module, local, scheme, seed=opts.seed)
+        elif info.init and info.init.expected:
+            e = info.init.expected
+            info.stats = Stats(e.mean, e.std, e.min, e.max, source="analytic")
+        if looked is None and device != "meta" and prm.numel() <= LINT_MAX_NUMEL:  # beyond the statistics budget
+            lints.extend(initmod.lint_tensor(name, layer, prm.detach()))
+        params.append(info)
+
+    buffers = [BufferInfo(n, owner(n), list(b.shape), b.numel(), str(b.dtype).replace("torch.", ""))
+               for n, b in model.named_buffers()]
+
+    counted = [p for p in params if p.shared_with is None]
+    by_dtype: dict = {}
+    for p in counted:
+        by_dtype[p.dtype] = by_dtype.get(p.dtype, 0) + p.numel * _itemsize(p.dtype)
+    buf_bytes = 0
+    for b in buffers:
+        n = b.numel * _itemsize(b.dtype)
+        buf_bytes += n
+        by_dtype[b.dtype] = by_dtype.get(b.dtype, 0) + n
+    totals = Totals(params=sum(p.numel for p in counted), trainable=sum(p.numel for p in counted if p.trainable),
+                    buffers=sum(b.numel for b in buffers), bytes=by_dtype,
+                    param_bytes=sum(p.numel * _itemsize(p.dtype) for p in counted), buffer_bytes=buf_bytes)
+
+    sizes = {t["layer"]: t for t in ctx.trace}
+    owned: dict = {}  # layer path -> the counted parameters it or its descendants own (one pass, not nodes x params)
+    for p in counted:
+        parts = p.layer.split(".") if p.layer else []
+        for k in range(1, len(parts) + 1):
+            owned.setdefault(".".join(parts[:k]), []).append(p)
+    layers = []
+    for n in nodes:
+        own = owned.get(n.path, ())
+        t = sizes.get(n.path, {})
+        layers.append(LayerInfo(
+            path=n.path, type=n.block or n.type, depth=n.path.count("."),
+            args=dict(t.get("args", {})), inferred=dict(t.get("inferred", {})),
+            output_shapes=[r.get(n.path) for r in per_run],
+            params=sum(p.numel for p in own), trainable=sum(p.numel for p in own if p.trainable),
+            line=n.loc.line, col=n.loc.col, is_container=n.is_container,
+            activation=acts.get(n.path)))
+
+    diagnostics = lints + initmod.lint_gain(_weight_stack(nodes, ctx.schemes))
+    for d in diagnostics:
+        n = paths.get(d.layer or "")
+        if n is not None:
+            d.line, d.col = n.loc.line, n.loc.col
+
+    return Report(name=spec.name, spec_file=spec.file, seed=opts.seed,
+                  torch_version=torch.__version__.split("+")[0], device=device, runs=runs, layers=layers,
+                  params=params, buffers=buffers, totals=totals, diagnostics=diagnostics,
+                  init_trace=[{"order": t["order"], "layer": t["layer"], "type": t["type"],
+                               "inferred": t["inferred"], "schemes": t["schemes"]} for t in ctx.trace])
+
+
+def _weight_stack(nodes: list, schemes: dict) -> list:
+    """(path, type, weight scheme, the activation or norm that follows) for each weight layer, in order."""
+    leaves = [n for n in nodes if not n.is_container]
+    out = []
+    for i, n in enumerate(leaves):
+        if "weight" not in schemes.get(n.path, {}):
+            continue
+        after = None
+        for j in range(i + 1, len(leaves)):  # by index: slicing leaves[i + 1:] copied it, quadratic in depth
+            m = leaves[j]
+            if registry.get(m.type).group in ("activation", "norm"):
+                after = m.type
+                break
+            if "weight" in schemes.get(m.path, {}):
+                break
+        out.append((n.path, n.type, schemes[n.path]["weight"], after))
+    return out
+
+
+def _itemsize(dtype: str) -> int:
+    return _dtype(dtype).itemsize if dtype in _SIZES else 4
+
+
+_SIZES = {"float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool", "complex64"}

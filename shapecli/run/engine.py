@@ -1,0 +1,191 @@
+"""Materialize: push sample inputs through a fresh lazy model and gather a Report.
+
+The first input materializes the model (RNG seeded right before, inside `fork_rng` so the
+caller's global RNG is untouched); each later input goes through the same materialized model,
+as calling `net(X)` again would. Small models run for real on the CPU, giving real init
+statistics; a model whose parameters or activations would exceed the memory budget is shaped on
+the meta device instead (no memory, analytic statistics).
+"""
+from __future__ import annotations
+
+import gc
+import math
+import warnings
+from dataclasses import dataclass
+
+from shapecli._torch import nn, torch
+from shapecli.errors import ShapeCliError, ShapeError, UsageError, literal
+from shapecli.model.lazy import BuildContext, OverBudget, build
+from shapecli.report import (
+    Diagnostic,
+    Report,
+    Run,
+    TensorInfo,
+)
+from shapecli.fastmeta import fast_meta
+from shapecli.run.collect import gather
+from shapecli.run.guard import _OutputGuard
+from shapecli.run.hooks import _attach, _Recorder, _run
+from shapecli.run.inputs import _bytes, _dtype, describe, make_inputs
+from shapecli.run.measure import _Measurer, _threads
+from shapecli.spec.parser import Spec
+
+DEFAULT_BUDGET = 256 << 20  # real parameter bytes before switching to meta; see docs/performance.md
+DEFAULT_ACT_BUDGET = 512 << 20  # one activation tensor
+
+
+@dataclass
+class Options:
+    seed: int = 0
+    device: str = "auto"  # "auto" | "cpu" | "meta"
+    budget: int = DEFAULT_BUDGET
+    act_budget: int = DEFAULT_ACT_BUDGET
+    stats: bool = True  # measured init statistics (CPU only)
+    activations: bool = False  # per-layer output mean/std at init
+    sampled: bool = False  # on meta: statistics measured on a sample of each init distribution
+    histograms: bool = True
+    progress: object = None  # called with (layers done, layers in all) during the first pass
+    symbolic: bool = True  # formulas and constraints when the input names dimensions
+
+
+# ---------------------------------------------------------------------------- the pass
+
+def materialize(spec: Spec, inputs: list | None = None, options: Options | None = None, **kw):
+    """Build a fresh model from `spec`, push `inputs` through it, return (model, Report).
+
+    `inputs`: a list of samples, each a list of InputSpec (one per model input); the first sample
+    materializes the model. Defaults to the spec's `input`. Keyword arguments set Options fields.
+    When the first sample names dimensions (`B,3,H,W`), a symbolic pass adds each layer's output
+    shape as formulas and the constraints the network puts on the named sizes.
+    """
+    opts = options or Options(**kw)
+    model, report = _engine(spec, inputs, opts)
+    first = inputs[0] if inputs else spec.inputs
+    if opts.symbolic and any(i.symbolic for i in first):
+        symbolic(model, report, first)
+    return model, report
+
+
+def symbolic(model: nn.Module, report: Report, sample: list) -> None:
+    """Run the symbolic pass (symbolic/) for a sample with named dims and attach it to the report."""
+    from shapecli.analyses import symbolic as sym
+
+    layers = {lay.path: model.get_submodule(lay.path) for lay in report.layers}
+    layers[""] = model
+    names = [d.name for d in sample[0].dims]
+    batch = next((i for i, n in enumerate(names) if n in ("B", "N", "batch", "batch_size")), 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = sym.symbolic_pass(model, [(i.dims, _dtype(i.dtype)) for i in sample], layers, batch_dim=batch)
+    sym.attach(report, result)
+    report.symbolic["input_dims"] = [",".join(map(str, i.dims)) + ("" if i.dtype == "float32" else f":{i.dtype}")
+                                     for i in sample]  # as `--input` text: how a baseline re-runs it
+    if not result.batch_ok and result.batch_issue:  # constraints stay in report.symbolic: they are facts, not faults
+        report.diagnostics.append(Diagnostic("warning", "batch-folded", literal(result.batch_issue, 300)))
+
+
+def _engine(spec: Spec, inputs: list | None, opts: Options):
+    """Materialize on the right device: real CPU tensors within the budget, else meta."""
+    if type(opts.seed) is not int or not -(1 << 63) <= opts.seed < (1 << 64) - 1:  # torch's seed range (seed + 1 too)
+        raise UsageError(f"--seed {literal(opts.seed, 40)}: give an integer from {-(1 << 63)} to {(1 << 64) - 2}")
+    samples = inputs or ([spec.inputs] if spec.inputs else None)
+    if not samples or not samples[0]:
+        raise UsageError(f"{spec.file}: the spec has no `input:`; give a sample input with --input (e.g. --input 2,20)")
+    device = opts.device
+    biggest = max(_bytes(s) for s in samples)  # every sample runs on the device the first one chose
+    if device == "auto":
+        device = "meta" if biggest > opts.act_budget else "cpu"
+    elif device == "cpu" and biggest > opts.act_budget:  # refuse before allocating (or being OOM-killed)
+        big = next(s for s in samples if _bytes(s) == biggest)
+        raise UsageError(f"the sample input {';'.join(','.join(map(str, i.shape)) for i in big)}: {biggest:,} bytes is more than "
+                         f"one tensor may take on cpu ({opts.act_budget:,}); use --device meta (shapes only)")
+    if device == "cpu" and opts.device == "auto" and _table_bytes(spec) > opts.budget // 4:
+        # Big embedding tables (GPT-2 small): a shape pass on meta decides first, rather than
+        # filling memory up to the budget with real values and then starting again on meta.
+        try:
+            model, report = _materialize(spec, samples, opts, "meta")
+            if report.totals.param_bytes + report.totals.buffer_bytes > opts.budget:
+                return model, report
+        except (ShapeCliError, OverBudget):
+            pass  # the CPU pass below reports it in its own terms
+    try:
+        return _materialize(spec, samples, opts, device)
+    except OverBudget:
+        if opts.device != "auto":
+            raise UsageError(f"{spec.file}: the model needs more memory than --max-memory allows on {device}; "
+                             "use --device meta (shapes only) or raise --max-memory") from None
+    gc.collect()  # the failed attempt's real tensors sit in a reference cycle (model <-> context): free them first
+    return _materialize(spec, samples, opts, "meta")
+
+
+def _table_bytes(spec: Spec) -> int:
+    """float32 bytes of the spec's Embedding tables: sizes known before any data arrives."""
+    total = 0
+    for n in spec.nodes():
+        if n.type in ("Embedding", "EmbeddingBag"):
+            a = dict(zip(("num_embeddings", "embedding_dim"), n.args)) | n.kwargs
+            v, d = a.get("num_embeddings"), a.get("embedding_dim")
+            if type(v) is int and type(d) is int and v > 0 and d > 0:
+                total += v * d * 4
+    return total
+
+
+def _materialize(spec: Spec, samples: list, opts: Options, device: str):
+    if device == "meta":
+        with fast_meta():  # meta kernels: skip importing torch._dynamo and searching for numpy (seconds)
+            return _materialize_on(spec, samples, opts, device)
+    return _materialize_on(spec, samples, opts, device)
+
+
+def _materialize_on(spec: Spec, samples: list, opts: Options, device: str):
+    ctx = BuildContext(budget_bytes=opts.budget if device != "meta" else math.inf)
+    measurer = None
+    if device != "meta":
+        ctx.guard = _OutputGuard(opts.act_budget)
+        if opts.stats:
+            ctx.on_built = measurer = _Measurer(opts.histograms)
+    model = build(spec, ctx)
+    nodes = {n.path: n for n in spec.nodes() if n.path}
+    rec = _Recorder(nodes, ctx, opts.act_budget, device, opts.activations)
+    rec.progress = opts.progress
+    _attach(model, rec)
+    runs, per_run = [], []
+    try:
+        # torch's own warnings (e.g. "LSTM with projections is not supported with oneDNN") become
+        # diagnostics in the report instead of raw Python warnings on the user's stderr.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            _runs(model, spec, samples, opts, device, rec, runs, per_run)
+            looks = measurer.results() if measurer else {}
+    finally:
+        if measurer:
+            measurer.stop()
+    with _threads(1):  # what gather still measures (lints past the statistics budget, sampled stats): one thread, as _Measurer
+        report = gather(spec, model, runs, per_run, ctx, device, opts, rec.acts, looks)
+    seen = set()
+    for w in caught:
+        text = str(w.message).split(" (Triggered internally")[0].strip()
+        if text not in seen and "Failed to initialize NumPy" not in text:
+            seen.add(text)
+            report.diagnostics.append(Diagnostic("info", "torch-warning", literal(text, 200)))
+    return model, report
+
+
+def _runs(model, spec, samples, opts, device, rec, runs, per_run) -> None:
+    for i, sample in enumerate(samples):
+        rec.run = i
+        xs = make_inputs(sample, device, opts.seed)
+        info = [TensorInfo(s.shape, s.dtype) for s in sample]
+        if i == 0:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(opts.seed)
+                out = _run(model, xs, rec, spec)  # ShapeError propagates: nothing to report
+            runs.append(Run(info, describe(out)))
+        else:
+            try:
+                out = _run(model, xs, rec, spec)
+                runs.append(Run(info, describe(out)))
+            except ShapeError as e:
+                p = e.problems[0]
+                runs.append(Run(info, None, p.message, p.layer))
+        per_run.append(dict(rec.outputs))

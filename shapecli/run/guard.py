@@ -1,0 +1,65 @@
+"""The output guard: a real layer whose output would exceed the budget is shaped on meta instead."""
+from __future__ import annotations
+
+import math
+
+from shapecli._torch import nn, torch
+from shapecli.model.lazy import OverBudget
+
+
+class _OutputGuard:
+    """Before a real layer runs: if its output would exceed the budget, shape on meta instead.
+
+    Most layers' outputs are no bigger than their inputs and weights (checked after them); these
+    are the ones that can blow up from a small input: upsampling, padding, convolutions, and
+    layers whose output width comes from an argument (Linear, Embedding).
+    """
+
+    def __init__(self, limit: int):
+        self.limit = limit
+
+    def __call__(self, module, inputs):
+        x = inputs[0] if inputs else None
+        if not isinstance(x, torch.Tensor) or x.dim() == 0:
+            return
+        n = _output_numel(module, x)
+        if n is not None and n * 4 > self.limit:  # float32 output
+            raise OverBudget(type(module).__name__)
+
+
+def _output_numel(m: nn.Module, x) -> int | None:
+    shape = list(x.shape)
+    if isinstance(m, nn.Upsample):  # UpsamplingNearest2d/Bilinear2d too
+        lead, spatial = shape[:2], shape[2:]
+        if m.size is not None:
+            size = m.size if isinstance(m.size, (tuple, list)) else [m.size] * len(spatial)
+            return math.prod(lead) * math.prod(size)
+        f = m.scale_factor if isinstance(m.scale_factor, (tuple, list)) else [m.scale_factor or 1] * len(spatial)
+        return math.prod(lead) * math.prod(math.ceil(d * s) for d, s in zip(spatial, f))
+    if type(m).__name__.startswith(("ZeroPad", "ConstantPad", "ReflectionPad", "ReplicationPad", "CircularPad")):
+        pad = list(m.padding)
+        grown = [shape[-1 - i // 2] for i in range(len(pad))]
+        out = list(shape)
+        for i in range(0, len(pad), 2):
+            out[-1 - i // 2] = grown[i] + pad[i] + pad[i + 1]
+        return math.prod(out)
+    if isinstance(m, nn.modules.conv._ConvTransposeNd):
+        n = len(m.stride)
+        spatial = shape[-n:]
+        out = [(d - 1) * s + dl * (k - 1) + op + 1 for d, s, dl, k, op in
+               zip(spatial, m.stride, m.dilation, m.kernel_size, m.output_padding)]
+        return math.prod(shape[:-n - 1]) * m.out_channels * math.prod(out)
+    if isinstance(m, nn.modules.conv._ConvNd):  # many output channels from a small kernel
+        n = len(m.stride)
+        spatial = shape[-n:]
+        if isinstance(m.padding, str):
+            out = spatial if m.padding == "same" else [d - dl * (k - 1) for d, dl, k in zip(spatial, m.dilation, m.kernel_size)]
+        else:
+            out = [(d + 2 * p - dl * (k - 1) - 1) // s + 1 for d, p, dl, k, s in
+                   zip(spatial, m.padding, m.dilation, m.kernel_size, m.stride)]
+        return math.prod(shape[:-n - 1]) * m.out_channels * math.prod(max(o, 0) for o in out)
+    if isinstance(m, nn.Linear):
+        return math.prod(shape[:-1]) * m.out_features
+    if isinstance(m, nn.Embedding):
+        return math.prod(shape) * m.embedding_dim
+    return None

@@ -1,0 +1,95 @@
+"""Forward hooks on every spec item: output shapes, the layer being run, refit checks, errors located."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from shapecli._torch import nn, torch
+from shapecli.errors import Problem, ShapeCliError, ShapeError, literal
+from shapecli.model.lazy import BuildContext, OverBudget, check_refit, shape_of
+from shapecli.run.inputs import describe
+from shapecli.spec.parser import Spec
+
+# ---------------------------------------------------------------------------- hooks
+
+@dataclass
+class _Recorder:
+    """Forward hooks on every spec item: output shapes, the layer being run, refit checks."""
+
+    nodes: dict  # path -> Node
+    ctx: BuildContext
+    act_budget: int
+    device: str
+    activations: bool = False
+    stack: list = field(default_factory=list)
+    outputs: dict = field(default_factory=dict)  # path -> Output, for the current run
+    acts: dict = field(default_factory=dict)
+    in_shapes: dict = field(default_factory=dict)  # path -> the shapes it was last given (for error messages)
+    run: int = 0
+    progress: object = None
+    _sizes: dict = field(default_factory=dict)
+
+    def pre(self, path):
+        node = self.nodes[path]
+
+        def hook(module, inputs):
+            self.stack.append(path)
+            self.in_shapes[path] = [list(x.shape) if isinstance(x, torch.Tensor) else x for x in inputs]
+            if self.run > 0 and not node.is_container and path in self.sizes:
+                check_refit(node, self.sizes[path], inputs)
+        return hook
+
+    def post(self, path):
+        def hook(module, inputs, output):
+            self.stack.pop()
+            self.outputs[path] = describe(output)
+            if self.progress is not None and self.run == 0:
+                self.progress(len(self.outputs), len(self.nodes))
+            if isinstance(output, torch.Tensor):
+                if self.device != "meta" and output.numel() * output.element_size() > self.act_budget:
+                    raise OverBudget(path)
+                if self.activations and self.device != "meta" and output.is_floating_point() and output.numel():
+                    o = output.detach().double()
+                    self.acts[path] = {"mean": o.mean().item(), "std": o.std(correction=0).item()}
+        return hook
+
+    @property
+    def sizes(self) -> dict:
+        if len(self._sizes) != len(self.ctx.trace):  # rebuilt only when layers were added
+            self._sizes = {t["layer"]: t["sizes"] for t in self.ctx.trace}
+        return self._sizes
+
+
+def _attach(model: nn.Module, rec: _Recorder) -> None:
+    for path in rec.nodes:
+        m = model.get_submodule(path)
+        m.register_forward_pre_hook(rec.pre(path))
+        m.register_forward_hook(rec.post(path))
+
+
+def _run(model, xs, rec: _Recorder, spec: Spec):
+    """One forward pass; any failure becomes a ShapeError naming the innermost layer."""
+    rec.stack.clear()
+    rec.outputs = {}
+    try:
+        with torch.no_grad():
+            return model(*xs)
+    except OverBudget:
+        raise
+    except ShapeCliError as e:
+        raise _locate(e.problems[0].message, rec, spec, xs) from e
+    except (RuntimeError, ValueError, TypeError, IndexError, AssertionError) as e:
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if "can't allocate memory" in msg or "DefaultCPUAllocator" in msg:
+            raise OverBudget("allocation") from e
+        raise _locate(literal(msg, 200), rec, spec, xs, with_input=True) from e
+
+
+def _locate(message: str, rec: _Recorder, spec: Spec, xs, with_input: bool = False) -> ShapeError:
+    """The error at the innermost layer still running; torch's own messages get that layer's input shape."""
+    path = rec.stack[-1] if rec.stack else None
+    if path is None:
+        return ShapeError(Problem(f"{message} (input {shape_of(xs)})", None))
+    node = rec.nodes[path]
+    if with_input and path in rec.in_shapes:
+        message = f"input {', '.join(map(str, rec.in_shapes[path]))}: {message}"
+    return ShapeError(Problem(message, node.loc, node.label()))

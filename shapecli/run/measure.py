@@ -1,0 +1,106 @@
+"""Measured statistics on a second thread while the forward pass runs."""
+from __future__ import annotations
+
+import queue
+import threading
+
+from shapecli._torch import nn, torch
+
+STATS_MAX_NUMEL = 50_000_000  # measured statistics up to this many elements per model, then analytic
+LINT_MAX_NUMEL = 10_000_000  # lint_tensor's value checks on parameters up to this size
+HELP_MIN_NUMEL = 1 << 16  # _Measurer.results: the caller's thread helps with tensors this big
+
+
+# ---------------------------------------------------------------------------- gathering
+
+class _Measurer:
+    """Looks at each parameter's values (init.look: statistics, histogram, lints) as soon as its
+    layer is built and initialized, on a second thread.
+
+    torch's kernels release the GIL, so where a second core is free the statistics of the layers
+    built so far are computed while the forward pass goes on, instead of after it (ResNet-50:
+    about 0.2 s of statistics over 25.6M values off the critical path). Parameters are taken in
+    the order they are built, up to STATS_MAX_NUMEL values per model; the rest get analytic
+    statistics. The thread runs one intra-op thread of its own (OpenMP's setting is per thread).
+    """
+
+    def __init__(self, histograms: bool):
+        self.histograms = histograms
+        self.left = STATS_MAX_NUMEL
+        self.seen: set = set()
+        self.looks: dict = {}  # id(parameter) -> (parameter, init.Look)
+        self.error: BaseException | None = None
+        self.stopped = False
+        self.todo: queue.SimpleQueue = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._work, name="shapecli-measure", daemon=True)
+        self.thread.start()
+
+    def __call__(self, path: str, layer: nn.Module) -> None:  # BuildContext.on_built
+        for local, prm in layer.named_parameters():
+            if id(prm) in self.seen or prm.numel() > self.left:  # tied: measured where it was built
+                continue
+            self.seen.add(id(prm))
+            self.left -= prm.numel()
+            self.todo.put((prm, f"{path}.{local}", path))
+
+    def _work(self) -> None:
+        torch.set_num_threads(1)
+        while (item := self.todo.get()) is not None:
+            self._look(item)
+
+    def _look(self, item) -> None:
+        from shapecli.analyses import init as initmod
+
+        if self.stopped or self.error is not None:
+            return
+        prm, name, layer = item
+        try:
+            with torch.no_grad():
+                look = initmod.look(name, layer, prm, histograms=self.histograms, lint=prm.numel() <= LINT_MAX_NUMEL)
+        except BaseException as e:  # noqa: BLE001 - raised again in the caller's thread
+            self.error = e
+            return
+        self.looks[id(prm)] = (prm, look)
+
+    def results(self) -> dict:
+        """Every parameter handed over so far, looked at: {id(parameter): (parameter, Look)}.
+        The caller's thread, done with the forward pass, takes a share of the big tensors left
+        (small ones are Python-bound: two threads would only take turns at the GIL)."""
+        with _threads(1):
+            for _ in range(self.todo.qsize()):  # one pass over what is queued now
+                try:
+                    item = self.todo.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not None and item[0].numel() >= HELP_MIN_NUMEL:
+                    self._look(item)
+                else:
+                    self.todo.put(item)  # back to the measuring thread (the order does not matter)
+        self.todo.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.looks
+
+    def stop(self) -> None:
+        """Drop whatever is still queued (a failed run) and end the thread."""
+        self.stopped = True
+        if self.thread.is_alive():
+            self.todo.put(None)
+            self.thread.join()
+
+
+class _threads:
+    """Run a block with `n` intra-op threads (None: leave as is)."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __enter__(self):
+        if self.n is not None:
+            self.old = torch.get_num_threads()
+            torch.set_num_threads(self.n)
+
+    def __exit__(self, *exc):
+        if self.n is not None:
+            torch.set_num_threads(self.old)
