@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from shapecli.layers.catalog import REGISTRY
-
 
 @dataclass
 class Param:
@@ -37,27 +35,20 @@ class Signature:
         return next((p for p in self.params if p.name == name), None)
 
 
-_SIGS: dict[str, Signature] = {}
 _NEVER = {"self", "device", "factory_kwargs", "mode"}  # "mode": RNNBase's, set by the subclass
 
 
-def signature(name: str) -> Signature:
-    """The constructor's parameters as a spec sees them (imports torch on first use)."""
-    if name in _SIGS:
-        return _SIGS[name]
+def read_signature(lt, c, base=None) -> Signature:
+    """The parameters of class `c`'s constructor (or of `base`'s, where `c` takes *args) for record `lt`."""
     import inspect
 
-    from shapecli.layers import cls
-
-    lt = REGISTRY[name]
-    c = cls(name)
-    init = c.__init__
-    if name in ("RNN", "LSTM", "GRU"):  # these take *args; their real parameters are RNNBase's
-        from shapecli._torch import nn
-
-        init = nn.RNNBase.__init__
+    init = base.__init__ if base is not None else c.__init__
     out = Signature()
-    for p in inspect.signature(init).parameters.values():
+    try:
+        params = inspect.signature(init, eval_str=True).parameters  # `from __future__ import annotations`
+    except Exception:  # noqa: BLE001 - an annotation that does not evaluate: read it as written
+        params = inspect.signature(init).parameters
+    for p in params.values():
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name in lt.skip_args:
             continue
         if p.name in _NEVER and not (p.name == "mode" and init is c.__init__):
@@ -66,9 +57,9 @@ def signature(name: str) -> Signature:
         inferred = p.name in lt.inferred_args
         types, choices = _types(p.name, p.annotation, p.default)
         out.params.append(Param(p.name, types, p.default is inspect.Parameter.empty and not inferred, default, inferred, choices))
-        if name == "RNN" and p.name == "hidden_size":
-            out.params.append(Param("nonlinearity", frozenset({"str"}), False, "tanh", False, ("tanh", "relu")))
-    _SIGS[name] = out
+        for after, name, extra_types, extra_default, extra_choices in lt.extra_params:
+            if after == p.name:
+                out.params.append(Param(name, frozenset(extra_types), False, extra_default, False, extra_choices))
     return out
 
 
