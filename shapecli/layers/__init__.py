@@ -99,7 +99,7 @@ def _class_of(lt: LayerType):
     return getattr(nn, lt.name)  # lt.name is from the catalog, never from a spec
 
 
-_BY_CLASS: dict = {}
+_BY_CLASS: dict = {}  # the catalog's {class: record}, built once (replaced whole, never changed in place)
 
 
 def of_class(klass: type) -> Optional[LayerType]:
@@ -126,14 +126,15 @@ def classes() -> dict:
 
 
 def _build_by_class() -> dict:
+    global _BY_CLASS
     table = {}
     for lt in BUILTIN.values():
         try:
             table[_class_of(lt)] = lt
         except AttributeError:  # a class this torch lacks
             continue
-    _BY_CLASS.update(table)  # the same table whichever thread builds it
-    return _BY_CLASS
+    _BY_CLASS = table  # one assignment: the same table whichever thread builds it
+    return table
 
 
 _SIGS: dict = {}
