@@ -281,23 +281,11 @@ def test_conv_default_groups_and_transposed(g, cin, cout, k, transposed, seed):
         check_against(expected(m, pname, p.shape), p.detach())
 
 
-class ClassToken(nn.Module):  # stand-ins for shapecli's glue layers, following GLUE_DEFAULTS
-    def __init__(self, d):
-        super().__init__()
-        self.token = nn.Parameter(torch.empty(1, 1, d))
-        apply_scheme(self.token, GLUE_DEFAULTS["ClassToken"]["token"])
-
-
-class PositionalEmbedding(nn.Module):
-    def __init__(self, n, d):
-        super().__init__()
-        self.weight = nn.Parameter(torch.empty(n, d))
-        apply_scheme(self.weight, GLUE_DEFAULTS["PositionalEmbedding"]["weight"])
-
-
 def test_glue_defaults():
     torch.manual_seed(0)
-    tok, pos = ClassToken(16), PositionalEmbedding(197, 64)
+    from shapecli.model.glue import ClassToken, PositionalEmbedding  # the real glue: records match classes, not names
+
+    tok, pos = ClassToken(16), PositionalEmbedding(64, 197)
     assert expected(tok, "token", [1, 1, 16]).scheme == "default (zeros)"
     check_against(expected(tok, "token", [1, 1, 16]), tok.token.detach())
     info = expected(pos, "weight", [197, 64])

@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
+from shapecli import layers as layer_types
 from shapecli._torch import nn, torch
 from shapecli.errors import UsageError
 
@@ -48,8 +49,6 @@ FLOP_UNIT = "FLOPs (floating-point operations; one multiply-add counts 2)"
 ACTIVATION_NOTE = ("outputs of every layer and merge that makes a new tensor, plus the input, for the first sample "
                    "input; layer internals (attention scores, LSTM gates, norm statistics, dropout masks) not "
                    "included, so the true figure is higher")
-# Spec layer types whose output is a view of their input: no new activation memory.
-VIEW_LAYERS = {"Flatten", "Unflatten", "Reshape", "Permute", "Transpose", "Select", "Item", "Identity", "Sequential"}
 
 
 def parse_dtypes(values) -> list[str]:
@@ -94,10 +93,13 @@ def activation_elements(report) -> list:
     for t in report.inputs:
         items.append((math.prod(t.shape), t.dtype))
     for lay in report.layers:
-        if lay.type in VIEW_LAYERS or not lay.output_shapes:
+        if not lay.output_shapes:
             continue
-        if lay.is_container and lay.type not in ("Residual", "Concat", "Add", "Multiply"):
-            continue  # a block's output is its last layer's, already counted
+        if lay.is_container:
+            if lay.type not in layer_types.MERGES:
+                continue  # a block's output is its last layer's, already counted
+        elif getattr(layer_types.REGISTRY.get(lay.type), "view", False):
+            continue  # a view of its input: no new memory
         items.extend(_tensor_leaves(lay.output_shapes[0]))
     return items
 

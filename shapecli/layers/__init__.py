@@ -1,104 +1,70 @@
-"""The closed layer registry: which layer types a spec may name, and what each infers.
+"""The closed layer registry: which layer types a spec may name, and everything each pass knows about them.
 
 Names map to `torch.nn` classes (looked up by the name in this table, never by a name taken
 from a spec) or to shapecli's glue layers. The table itself needs no torch, so parsing and
 `--help` stay fast; `cls()`/`signature()` import torch when a model is actually built.
 
-An inferred argument is one whose value comes from the data: `("in_features", -1)` reads it
-from the input's last dimension; `("in_channels", "C")` from the channel dim of an N-d
-conv input (works batched or unbatched).
+record.py holds the record of one layer type, catalog.py declares them all, signature.py reads
+constructors. `registered(record, ...)` adds layer types for a `with` block, seen only by the
+code running in that context (this thread, this asyncio task): other threads keep the catalog.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import contextlib
+import contextvars
+from collections.abc import Mapping
+from typing import Iterator, Optional
+
+from shapecli.layers.catalog import ALIASES, BUILTIN, CONTAINERS, MERGES, NOT_LAYERS  # noqa: F401
+from shapecli.layers.record import LayerType, missing
+from shapecli.layers.signature import Param, Signature, read_signature
+
+_SCOPED: contextvars.ContextVar[dict] = contextvars.ContextVar("shapecli_layers", default={})
 
 
-@dataclass(frozen=True)
-class LayerType:
-    name: str  # the torch.nn class name, or a glue layer's name
-    glue: bool = False
-    inferred: tuple = ()  # ((arg, rule), ...); rule: a dim index, or "C" (channel dim of an N-d input)
-    spatial: int = 0  # N for Conv{N}d-like layers: the channel dim is -(N+1)
-    multi_input: bool = False  # forward takes several tensors (Bilinear, MultiheadAttention, Transformer)
-    tuple_output: bool = False  # forward returns a tuple (LSTM: output, (h, c))
-    group: str = ""  # for `shapecli layers`
-    skip_args: tuple = ()  # constructor args a spec may not set (modules, callables, tensors)
-    loose: tuple = ()  # inferred args that, when given, may differ from the data (a table's size)
-    doc: str = ""
+class _Registry(Mapping):
+    """The catalog's records, plus those `registered` in the current context."""
 
-    @property
-    def inferred_args(self) -> tuple:
-        return tuple(a for a, _ in self.inferred)
+    def __getitem__(self, name: str) -> LayerType:
+        scoped = _SCOPED.get()
+        if scoped and name in scoped:
+            return scoped[name]
+        return BUILTIN[name]
 
+    def __contains__(self, name) -> bool:
+        return name in BUILTIN or name in _SCOPED.get()
 
-REGISTRY: dict[str, LayerType] = {}
-ALIASES: dict[str, str] = {}  # LazyLinear -> Linear, ...
+    def __iter__(self) -> Iterator[str]:
+        yield from BUILTIN
+        yield from _SCOPED.get()
+
+    def __len__(self) -> int:
+        return len(BUILTIN) + len(_SCOPED.get())
 
 
-def _add(group: str, names: str, **kw) -> None:
-    for n in names.split():
-        REGISTRY[n] = LayerType(n, group=group, **kw)
+REGISTRY = _Registry()
 
 
-_add("activation", "ReLU ReLU6 LeakyReLU PReLU RReLU ELU SELU CELU GELU SiLU Mish Sigmoid Tanh Softplus Softsign "
-     "Softshrink Hardshrink Tanhshrink Hardtanh Hardsigmoid Hardswish LogSigmoid Threshold GLU "
-     "Softmax Softmin LogSoftmax Softmax2d Identity")
-_add("linear", "Linear", inferred=(("in_features", -1),))
-_add("linear", "Bilinear", inferred=(("in1_features", (0, -1)), ("in2_features", (1, -1))), multi_input=True)
-for _n in (1, 2, 3):
-    _add("conv", f"Conv{_n}d ConvTranspose{_n}d", inferred=(("in_channels", "C"),), spatial=_n)
-    _add("norm", f"BatchNorm{_n}d", inferred=(("num_features", 1),))
-    _add("norm", f"InstanceNorm{_n}d", inferred=(("num_features", "C"),), spatial=_n)
-    _add("pooling", f"MaxPool{_n}d AvgPool{_n}d AdaptiveMaxPool{_n}d AdaptiveAvgPool{_n}d LPPool{_n}d")
-    _add("padding", f"ZeroPad{_n}d ConstantPad{_n}d ReflectionPad{_n}d ReplicationPad{_n}d CircularPad{_n}d")
-    _add("dropout", f"Dropout{_n}d")
-_add("pooling", "FractionalMaxPool2d FractionalMaxPool3d", skip_args=("_random_samples",))
-_add("norm", "LayerNorm RMSNorm", inferred=(("normalized_shape", -1),))
-_add("norm", "GroupNorm", inferred=(("num_channels", 1),))
-_add("norm", "LocalResponseNorm CrossMapLRN2d")
-_add("dropout", "Dropout AlphaDropout FeatureAlphaDropout")
-_add("shape", "Flatten Unflatten Upsample UpsamplingNearest2d UpsamplingBilinear2d PixelShuffle PixelUnshuffle "
-     "ChannelShuffle Fold Unfold")
-_add("embedding", "Embedding", skip_args=("_weight", "_freeze"))
-_add("embedding", "EmbeddingBag", skip_args=("_weight",))
-_add("recurrent", "RNN LSTM GRU", inferred=(("input_size", -1),), tuple_output=True)
-_add("recurrent", "RNNCell GRUCell", inferred=(("input_size", -1),))
-_add("recurrent", "LSTMCell", inferred=(("input_size", -1),), tuple_output=True)
-_add("attention", "MultiheadAttention", inferred=(("embed_dim", -1),), multi_input=True, tuple_output=True)
-_add("transformer", "TransformerEncoderLayer", inferred=(("d_model", -1),))
-_add("transformer", "TransformerDecoderLayer", inferred=(("d_model", -1),), multi_input=True)
-_add("transformer", "Transformer", inferred=(("d_model", -1),), multi_input=True,
-     skip_args=("custom_encoder", "custom_decoder"))
-_add("distance", "CosineSimilarity PairwiseDistance", multi_input=True)
+@contextlib.contextmanager
+def registered(*records: LayerType):
+    """Make `records` layer types a spec may name, for the `with` block and this context only.
 
-# shapecli's own glue layers (shapecli/glue.py), documented in docs/spec.md.
-_add("glue", "Item Select Permute Transpose Reshape Mean", glue=True)
-_add("glue", "ClassToken", glue=True, inferred=(("embed_dim", -1),))
-_add("glue", "PositionalEmbedding", glue=True, inferred=(("embed_dim", -1), ("num_positions", -2)),
-     loose=("num_positions",))
-_add("glue", "SelfAttention", glue=True, inferred=(("embed_dim", -1),))
-
-# Containers: written with their own syntax (docs/spec.md), built by build.py.
-CONTAINERS = ("Sequential", "Residual", "Concat", "Add", "Multiply")
-
-for _name in list(REGISTRY):
-    if not REGISTRY[_name].glue and REGISTRY[_name].inferred and not _name.startswith(("Layer", "RMS", "Group")):
-        ALIASES["Lazy" + _name] = _name
-
-# Not layers: a spec naming one gets a specific message rather than "unknown".
-NOT_LAYERS = {
-    "ModuleList": "a container of modules; write a list of items or use Sequential",
-    "ModuleDict": "a container of modules; give items names instead",
-    "ParameterList": "not a layer", "ParameterDict": "not a layer",
-    "DataParallel": "a parallel wrapper, not a layer",
-    "TransformerEncoder": "a container; write TransformerEncoderLayer with `repeat: N`",
-    "TransformerDecoder": "a container; write TransformerDecoderLayer with `repeat: N`",
-    "SyncBatchNorm": "needs a process group; use BatchNorm*d for shapes",
-    "AdaptiveLogSoftmaxWithLoss": "a loss, not a layer",
-    "MaxUnpool1d": "needs pooling indices as a second input",
-    "MaxUnpool2d": "needs pooling indices as a second input",
-    "MaxUnpool3d": "needs pooling indices as a second input",
-}
+    A record registered here gives its class (`cls=`); its rules may be functions. The names
+    may not shadow a catalog type, a container or another registered type."""
+    scoped = dict(_SCOPED.get())
+    for r in records:
+        if r.name in REGISTRY or r.name in CONTAINERS or r.name in scoped:
+            raise ValueError(f"layer type {r.name!r} is already registered")
+        if r.cls is None:
+            raise ValueError(f"layer type {r.name!r}: a registered record gives its class (cls=...)")
+        if missing(r):
+            raise ValueError(f"layer type {r.name!r} lacks {', '.join(missing(r))}")
+        scoped[r.name] = r
+    token = _SCOPED.set(scoped)
+    try:
+        yield
+    finally:
+        _SCOPED.reset(token)
 
 
 def canonical(name: str) -> str | None:
@@ -118,133 +84,77 @@ def get(name: str) -> LayerType:
 
 def cls(name: str):
     """The Python class for a registry name (imports torch)."""
-    lt = REGISTRY[name]
+    return _class_of(REGISTRY[name])
+
+
+def _class_of(lt: LayerType):
+    if lt.cls is not None:
+        return lt.cls
     if lt.glue:
         from shapecli.model import glue
 
-        return glue.GLUE[name]
+        return glue.GLUE[lt.name]
     from shapecli._torch import nn
 
-    return getattr(nn, lt.name)  # lt.name is from the table above, never from a spec
+    return getattr(nn, lt.name)  # lt.name is from the catalog, never from a spec
 
 
-@dataclass
-class Param:
-    name: str
-    types: frozenset  # of "int", "float", "bool", "str", "ints", "floats", "none", "dtype"; empty = any plain value
-    required: bool
-    default: object = None
-    inferred: bool = False
-    choices: tuple = ()  # for Literal[...] strings
-
-    @property
-    def kind(self) -> str:
-        """A human description: 'int | list[int]'."""
-        words = {"ints": "list[int]", "floats": "list[float]", "none": "null", "dtype": "dtype name"}
-        if not self.types:
-            return "any"
-        order = ["bool", "int", "float", "str", "ints", "floats", "dtype", "none"]
-        return " | ".join(words.get(t, t) for t in order if t in self.types)
+_BY_CLASS: dict = {}  # the catalog's {class: record}, built once (replaced whole, never changed in place)
 
 
-@dataclass
-class Signature:
-    params: list = field(default_factory=list)  # [Param] in constructor order
+def of_class(klass: type) -> Optional[LayerType]:
+    """The record of a class: its own, or its nearest registered base class's (torch's
+    NonDynamicallyQuantizableLinear is a Linear); None for a class no record covers."""
+    scoped = _SCOPED.get()
+    by_class = _BY_CLASS or _build_by_class()
+    extra = {lt.cls: lt for lt in scoped.values()} if scoped else {}
+    for k in klass.__mro__:
+        lt = extra.get(k) or by_class.get(k)
+        if lt is not None:
+            return lt
+    return None
 
-    def positional(self) -> list:
-        """Parameters a spec may give positionally: constructor order, inferred ones removed."""
-        return [p for p in self.params if not p.inferred]
 
-    def get(self, name: str):
-        return next((p for p in self.params if p.name == name), None)
+def of_module(module) -> Optional[LayerType]:
+    return of_class(type(module))
 
 
-_SIGS: dict[str, Signature] = {}
-_NEVER = {"self", "device", "factory_kwargs", "mode"}  # "mode": RNNBase's, set by the subclass
+def classes() -> dict:
+    """{class: record} of every layer type known in this context (imports torch)."""
+    scoped = _SCOPED.get()
+    return {**(_BY_CLASS or _build_by_class()), **{lt.cls: lt for lt in scoped.values()}}
+
+
+def _build_by_class() -> dict:
+    global _BY_CLASS
+    table = {}
+    for lt in BUILTIN.values():
+        try:
+            table[_class_of(lt)] = lt
+        except AttributeError:  # a class this torch lacks
+            continue
+    _BY_CLASS = table  # one assignment: the same table whichever thread builds it
+    return table
+
+
+_SIGS: dict = {}
 
 
 def signature(name: str) -> Signature:
     """The constructor's parameters as a spec sees them (imports torch on first use)."""
-    if name in _SIGS:
-        return _SIGS[name]
-    import inspect
-
     lt = REGISTRY[name]
-    c = cls(name)
-    init = c.__init__
-    if name in ("RNN", "LSTM", "GRU"):  # these take *args; their real parameters are RNNBase's
-        from shapecli._torch import nn
+    sig = _SIGS.get(lt)
+    if sig is None:
+        base = None
+        if lt.signature_of:
+            from shapecli._torch import nn
 
-        init = nn.RNNBase.__init__
-    out = Signature()
-    for p in inspect.signature(init).parameters.values():
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name in lt.skip_args:
-            continue
-        if p.name in _NEVER and not (p.name == "mode" and init is c.__init__):
-            continue
-        default = None if p.default is inspect.Parameter.empty else p.default
-        inferred = p.name in lt.inferred_args
-        types, choices = _types(p.name, p.annotation, p.default)
-        out.params.append(Param(p.name, types, p.default is inspect.Parameter.empty and not inferred, default, inferred, choices))
-        if name == "RNN" and p.name == "hidden_size":
-            out.params.append(Param("nonlinearity", frozenset({"str"}), False, "tanh", False, ("tanh", "relu")))
-    _SIGS[name] = out
-    return out
+            base = getattr(nn, lt.signature_of)
+        sig = read_signature(lt, _class_of(lt), base)
+        if BUILTIN.get(name) is lt:  # a record registered for a while is read again each time
+            _SIGS[lt] = sig
+    return sig
 
 
-_BY_NAME = {  # where torch's annotations are missing or too loose
-    "embed_dim": {"int"}, "num_heads": {"int"}, "kdim": {"int", "none"}, "vdim": {"int", "none"},
-    "dropout": {"float"}, "bias": {"bool"}, "add_bias_kv": {"bool"}, "add_zero_attn": {"bool"},
-    "batch_first": {"bool"}, "activation": {"str"}, "dtype": {"dtype"},
-}
-
-
-def _types(pname: str, ann, default) -> tuple:
-    import inspect
-    import typing
-
-    if pname in _BY_NAME:
-        choices = ("relu", "gelu") if pname == "activation" else ()
-        return frozenset(_BY_NAME[pname] | ({"none"} if default is None and pname != "dtype" else set())), choices
-    out: set = set()
-    choices: list = []
-
-    def walk(a) -> None:
-        origin = typing.get_origin(a)
-        if a is inspect.Parameter.empty:
-            return
-        if origin is typing.Union or type(a).__name__ == "UnionType":
-            for x in typing.get_args(a):
-                walk(x)
-        elif origin is typing.Literal:
-            out.add("str")
-            choices.extend(typing.get_args(a))
-        elif origin in (tuple, list) or a in (tuple, list) or getattr(a, "__name__", "") == "Size":
-            args = [x for x in typing.get_args(a) if x is not Ellipsis]
-            out.add("floats" if float in args else "ints")
-        elif a is type(None):
-            out.add("none")
-        elif a in (bool, int, float, str):
-            out.add(a.__name__)
-            if a is float:
-                out.add("int")
-
-    walk(ann)
-    if not out:  # no usable annotation: go by the default
-        if isinstance(default, bool):
-            out.add("bool")
-        elif isinstance(default, (int, float)):
-            out |= {"int", "float"} if isinstance(default, float) else {"int"}
-        elif isinstance(default, str):
-            out.add("str")
-        elif isinstance(default, tuple):
-            out.add("ints")
-    if default is None and out:
-        out.add("none")
-    if callable(default) and not out:
-        out.add("str")
-    if "float" in out:
-        out.add("int")  # an int is a fine float (`p: 0`)
-    if "floats" in out:
-        out.add("ints")
-    return frozenset(out), tuple(choices)
+__all__ = ["ALIASES", "CONTAINERS", "MERGES", "NOT_LAYERS", "REGISTRY", "LayerType", "Param", "Signature",
+           "canonical", "classes", "cls", "get", "known_names", "of_class", "of_module", "registered", "signature"]

@@ -49,8 +49,7 @@ def bind(node: Node, c: Collector) -> Bound | None:
     n0 = len(c.problems)
     positional = sig.positional()
     args = node.args
-    list_arg = getattr(cls, "list_arg", None)
-    if list_arg and len(args) > 1 and all(type(a) is int for a in args) and node.type != "Mean":
+    if registry.get(node.type).list_arg and len(args) > 1 and all(type(a) is int for a in args):
         args = [list(args)]  # `Permute: [0, 2, 1]` is one list
     if len(args) > len(positional):
         names = ", ".join(p.name for p in positional) or "no arguments"

@@ -44,8 +44,6 @@ class Select(nn.Module):
 
 
 class Permute(nn.Module):
-    list_arg = "dims"  # `Permute: [0, 2, 1]` is the one argument `dims`
-
     def __init__(self, dims: list[int]):
         super().__init__()
         self.dims = tuple(dims)
@@ -71,8 +69,6 @@ class Transpose(nn.Module):
 
 class Reshape(nn.Module):
     """Reshape every dimension but the batch: `Reshape: [64, -1]` gives [B, 64, -1]."""
-
-    list_arg = "shape"
 
     def __init__(self, shape: list[int]):
         super().__init__()

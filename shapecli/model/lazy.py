@@ -22,13 +22,6 @@ from shapecli.model.args import Bound, bind_all
 from shapecli.fastmeta import skip_init
 from shapecli.spec.parser import Node, Spec
 
-_WHAT = {"in_features": "input features (last dim)", "in1_features": "features in input 1",
-         "in2_features": "features in input 2", "in_channels": "input channels", "num_features": "features (dim 1)",
-         "normalized_shape": "features in the last dim", "num_channels": "channels (dim 1)",
-         "input_size": "input features (last dim)", "embed_dim": "embedding features (last dim)",
-         "d_model": "features (last dim)"}
-
-
 class OverBudget(Exception):
     """Real allocation would exceed the memory budget: the caller retries on the meta device."""
 
@@ -76,12 +69,13 @@ class Deferred(nn.Module):
         check_input(node, xs)
         kwargs = dict(self.bound.kwargs)
         self.sizes = {}  # every data-dependent size it was built for, given or inferred
-        for arg, rule in lt.inferred:
-            actual = infer(rule, xs, lt.spatial)
+        for inf in lt.inferred:
+            arg = inf.arg
+            actual = infer(inf.dim, xs, lt.spatial)
             given = self.bound.given_inferred.get(arg)
             if given is not None:
-                if arg not in lt.loose and not _matches(given, actual, xs, rule):
-                    raise ShapeError(f"{arg}={given} was given, but its input {shape_of(xs)} has {actual} {_WHAT.get(arg, arg)}")
+                if arg not in lt.loose and not _matches(given, actual, xs, inf.dim):
+                    raise ShapeError(f"{arg}={given} was given, but its input {shape_of(xs)} has {actual} {inf.words}")
                 kwargs[arg] = given
             else:
                 kwargs[arg] = actual
@@ -248,52 +242,30 @@ def shape_of(xs) -> str:
     return ", ".join(one(x) for x in xs) if len(xs) != 1 else one(xs[0])
 
 
-def _ranks(t: str, spatial: int) -> tuple | None:
-    """The input ranks a layer family accepts, for messages in the spec's terms."""
-    if t.startswith(("Conv", "InstanceNorm")) or (t.endswith(f"{spatial}d") and spatial and "Pool" in t):
-        return (spatial + 1, spatial + 2)
-    return {"BatchNorm1d": (2, 3), "BatchNorm2d": (4,), "BatchNorm3d": (5,)}.get(t)
-
-
 _DIMS = {1: "L", 2: "H, W", 3: "D, H, W"}
-
-
-_NEEDS: dict = {}
-
-
-def _required_inputs(t: str) -> int:
-    """How many tensors a multi-input layer's forward requires (Bilinear 2, MultiheadAttention 3, ...)."""
-    if t not in _NEEDS:
-        import inspect
-
-        ps = list(inspect.signature(registry.cls(t).forward).parameters.values())[1:]
-        _NEEDS[t] = sum(1 for p in ps if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty)
-    return _NEEDS[t]
 
 
 def check_input(node: Node, xs) -> None:
     """Reject inputs a layer cannot take, in the spec's terms, before torch does."""
     lt = registry.get(node.type)
-    need = _required_inputs(node.type) if lt.multi_input else 1
+    need = lt.inputs
     if len(xs) < need or (len(xs) > 1 and not lt.multi_input):  # before torch says "forward() missing ... 'x2'"
         raise ShapeError(f"takes {need} input tensor{'s' if need > 1 else ''}; got {len(xs)} ({shape_of(xs)})"
                          + (": give the spec several inputs, e.g. `input: [[2, 10], [2, 20]]` or --input '2,10;2,20'"
                             if need > 1 else ""))
     for x in xs:
-        if isinstance(x, (tuple, list)) and node.type != "Item":
+        if isinstance(x, (tuple, list)) and not lt.takes_tuple:
             raise ShapeError(f"gets a tuple {shape_of([x])} from the layer before; add `- Item: 0` to pick one output")
     x = xs[0] if xs else None
     if not isinstance(x, torch.Tensor):
         return
-    ranks = _ranks(node.type, lt.spatial)
+    ranks = lt.ranks
     if ranks and x.dim() not in ranks:
-        n = lt.spatial or int(node.type[-2])
+        n = ranks[-1] - 2  # spatial dims of the batched form
         want = f"[N, C, {_DIMS[n]}]" + (f" (or [C, {_DIMS[n]}] unbatched)" if len(ranks) > 1 else "")
         raise ShapeError(f"expects a {ranks[-1]}-D input {want}; got {list(x.shape)}")
-    if not x.is_floating_point() and node.type not in ("Embedding", "EmbeddingBag", "Item", "Select", "Permute",
-                                                       "Transpose", "Reshape", "Flatten", "Unflatten", "Identity"):
-        if lt.inferred or node.type.startswith(("Conv", "Linear")):
-            raise ShapeError(f"gets {str(x.dtype).replace('torch.', '')} input {list(x.shape)}; token ids go into an Embedding first")
+    if not x.is_floating_point() and lt.dtype == "float":
+        raise ShapeError(f"gets {str(x.dtype).replace('torch.', '')} input {list(x.shape)}; token ids go into an Embedding first")
 
 
 def infer(rule, xs, spatial: int) -> int:
@@ -320,11 +292,11 @@ def _matches(given, actual, xs, rule) -> bool:
 def check_refit(node: Node, inferred: dict, xs) -> None:
     """For inputs after the first: the materialized sizes must fit the new data."""
     lt = registry.get(node.type)
-    for arg, rule in lt.inferred:
-        if arg in inferred and arg not in lt.loose:
-            actual = infer(rule, xs, lt.spatial)
-            if actual != inferred[arg]:
-                raise ShapeError(f"was materialized for {inferred[arg]} {_WHAT.get(arg, arg)}; this input has {actual}")
+    for inf in lt.inferred:
+        if inf.arg in inferred and inf.arg not in lt.loose:
+            actual = infer(inf.dim, xs, lt.spatial)
+            if actual != inferred[inf.arg]:
+                raise ShapeError(f"was materialized for {inferred[inf.arg]} {inf.words}; this input has {actual}")
 
 
 class Network(nn.Sequential):

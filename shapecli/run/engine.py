@@ -13,6 +13,7 @@ import math
 import warnings
 from dataclasses import dataclass
 
+from shapecli import layers as registry
 from shapecli._torch import nn, torch
 from shapecli.errors import ShapeCliError, ShapeError, UsageError, literal
 from shapecli.model.lazy import BuildContext, OverBudget, build
@@ -119,14 +120,15 @@ def _engine(spec: Spec, inputs: list | None, opts: Options):
 
 
 def _table_bytes(spec: Spec) -> int:
-    """float32 bytes of the spec's Embedding tables: sizes known before any data arrives."""
+    """float32 bytes of the spec's tables (Embedding's): sizes known before any data arrives."""
     total = 0
     for n in spec.nodes():
-        if n.type in ("Embedding", "EmbeddingBag"):
-            a = dict(zip(("num_embeddings", "embedding_dim"), n.args)) | n.kwargs
-            v, d = a.get("num_embeddings"), a.get("embedding_dim")
-            if type(v) is int and type(d) is int and v > 0 and d > 0:
-                total += v * d * 4
+        lt = None if n.is_container else registry.REGISTRY.get(n.type)
+        if lt is not None and lt.table:  # the table's sizes are its first positional arguments
+            a = dict(zip(lt.table, n.args)) | n.kwargs
+            sizes = [a.get(k) for k in lt.table]
+            if all(type(v) is int and v > 0 for v in sizes):
+                total += math.prod(sizes) * 4
     return total
 
 

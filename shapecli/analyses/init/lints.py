@@ -4,8 +4,8 @@ from __future__ import annotations
 import math
 from typing import Optional, Sequence
 
+from shapecli import layers as layer_types
 from shapecli._torch import torch
-from shapecli.analyses.init.predict import _ACT_GAINS
 from shapecli.report import Diagnostic, InitInfo, Stats
 from shapecli.spec.initschemes import InitScheme, calculate_gain
 
@@ -241,11 +241,13 @@ def _duplicate_rows(m: torch.Tensor) -> Optional[tuple[int, int, int]]:
     if not n_dup:
         return None
     return n_dup, min(pair), max(pair)
-# A normalization right after the layer resets the scale: any gain is fine.
-_RESETS = (
-    "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LayerNorm", "GroupNorm", "RMSNorm",
-    "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "LocalResponseNorm",
-)
+def _ideal_gains(act: str) -> Optional[tuple[str, tuple[float, ...]]]:
+    """(nonlinearity, the gains that preserve the signal's scale) of an activation type, from its
+    record; None for a normalization (it resets the scale: any gain is fine) or an unknown gain."""
+    lt = layer_types.REGISTRY.get(act)
+    if lt is None or not isinstance(lt.gain, tuple) or not lt.gain:
+        return None
+    return lt.gain[0][0], tuple(calculate_gain(nl, param) for nl, param in lt.gain)
 
 
 def _gain_of(scheme: InitScheme) -> Optional[float]:
@@ -276,22 +278,23 @@ def lint_gain(layers: Sequence[tuple]) -> list[Diagnostic]:
     groups: dict[tuple, list] = {}
     for item in layers:
         path, typ, scheme, act = (list(item) + [None] * 4)[:4]
-        if scheme is None or act is None or act in _RESETS or act not in _ACT_GAINS:
+        gains = _ideal_gains(act) if scheme is not None and act is not None else None
+        if gains is None:
             continue
         g = _gain_of(scheme)
         if g is None:
             continue
-        act_nl, ideals = _ACT_GAINS[act]
+        act_nl, ideals = gains
         ratio = min((g / ideal for ideal in ideals), key=lambda r: abs(math.log(r)))
         if abs(math.log(ratio)) <= math.log(GAIN_TOLERANCE):
             continue
-        groups.setdefault((scheme, act), []).append((path, typ, ratio, act_nl))
+        groups.setdefault((scheme, act), []).append((path, typ, ratio, act_nl, ideals[0]))
     out: list[Diagnostic] = []
     for (scheme, act), members in groups.items():
         kaiming = scheme.name.startswith("kaiming")
         if not kaiming and len(members) < GAIN_MIN_LAYERS:
             continue
-        path, _type, ratio, act_nl = members[0]
+        path, _type, ratio, act_nl, ideal = members[0]
         n = len(members)
         where = f"{n} layers" if n > 1 else "this layer"
         more = ""
@@ -309,7 +312,7 @@ def lint_gain(layers: Sequence[tuple]) -> list[Diagnostic]:
             msg = (
                 f"{scheme.describe()} before {act} in {n} layers: std ×{ratio:.2f} per layer, "
                 f"×{total:.3g} after {n} layers, so activations {direction}; use kaiming_normal "
-                f"(nonlinearity: {act_nl}) or xavier with gain {_ACT_GAINS[act][1][0]:.3g}"
+                f"(nonlinearity: {act_nl}) or xavier with gain {ideal:.3g}"
             )
         out.append(_warn("gain-mismatch", msg + more, path, None))
     return out

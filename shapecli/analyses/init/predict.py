@@ -9,17 +9,21 @@ import warnings
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
+from shapecli import layers as layer_types
 from shapecli._torch import nn, torch
+from shapecli.layers.record import CHILDREN, NO_PARAMS, SCHEMES, resolve
 from shapecli.report import InitInfo, Stats
 from shapecli.spec.initschemes import InitScheme, calculate_gain
 
-# The defaults of shapecli's glue layers, as data: the glue modules apply exactly these in
-# reset_parameters (apply_scheme(self.token, GLUE_DEFAULTS["ClassToken"]["token"])), and
-# expected() predicts them. Keyed by class name so this module does not import the glue.
+
+def _schemes_of(lt) -> dict[str, InitScheme]:
+    return {param: InitScheme(name, args) for param, name, args in lt.init_schemes}
+
+
+# The defaults of shapecli's glue layers, as data (their records' init_schemes): expected()
+# predicts them, and the glue modules draw the same.
 GLUE_DEFAULTS: dict[str, dict[str, InitScheme]] = {
-    "ClassToken": {"token": InitScheme("zeros")},
-    "PositionalEmbedding": {"weight": InitScheme("normal", (("std", 0.02),))},
-}
+    n: _schemes_of(lt) for n, lt in layer_types.BUILTIN.items() if lt.init == SCHEMES and lt.glue}
 
 
 # --------------------------------------------------------------------------------------------
@@ -175,61 +179,78 @@ def _linear_like(module: nn.Module, rel: str, shape: Sequence[int]) -> Optional[
     return None
 
 
+def _bilinear(module: nn.Module, rel: str, shape: Sequence[int]) -> Optional[_Default]:
+    if rel in ("weight", "bias"):
+        wshape = _shape_of(module, "weight") or (list(shape) if rel == "weight" else None)
+        if wshape is None or len(wshape) < 2:
+            return None
+        bound = 1 / math.sqrt(wshape[1]) if wshape[1] > 0 else 0.0
+        return ("default (U(±1/√in1_features))", _uniform(bound), wshape[1])
+    return None
+
+
+def _transformer(module: nn.Module, rel: str, shape: Sequence[int]) -> Optional[_Default]:
+    """Transformer._reset_parameters: xavier_uniform_ on every parameter with dim > 1."""
+    if len(shape) > 1:
+        return ("default (xavier_uniform)", _scheme_dist(InitScheme("xavier_uniform"), shape), None)
+    return None
+
+
+def _multihead_attention(module: nn.Module, rel: str, shape: Sequence[int]) -> Optional[_Default]:
+    if rel in ("in_proj_weight", "q_proj_weight", "k_proj_weight", "v_proj_weight"):
+        return ("default (xavier_uniform)", _scheme_dist(InitScheme("xavier_uniform"), shape), None)
+    if rel in ("in_proj_bias", "out_proj.bias"):
+        return ("default (zeros)", Dist("constant"), None)
+    if rel in ("bias_k", "bias_v"):
+        return ("default (xavier_normal)", _scheme_dist(InitScheme("xavier_normal"), shape), None)
+    return None  # out_proj.weight: the Linear's own default
+
+
+def _recurrent(module: nn.Module, rel: str, shape: Sequence[int]) -> Optional[_Default]:
+    h = int(module.hidden_size)
+    bound = 1.0 / math.sqrt(h) if h > 0 else 0.0
+    return ("default (U(±1/√hidden_size))", _uniform(bound), None)
+
+
+def _norm(module: nn.Module, rel: str, shape: Sequence[int]) -> Optional[_Default]:
+    if rel == "weight":
+        return ("default (ones)", Dist("constant", mean=1.0), None)
+    if rel == "bias":
+        return ("default (zeros)", Dist("constant"), None)
+    return None
+
+
+def _embedding(module: nn.Module, rel: str, shape: Sequence[int]) -> Optional[_Default]:
+    if rel == "weight":
+        pad = getattr(module, "padding_idx", None)
+        rows = int(shape[0]) if len(shape) else 0
+        if pad is not None and rows > 0:
+            return ("default (normal, padding_idx row zeros)", Dist("normal", std=1.0, zero_frac=1.0 / rows), None)
+        return ("default (normal)", Dist("normal", std=1.0), None)
+    return None
+
+
+def _prelu(module: nn.Module, rel: str, shape: Sequence[int]) -> Optional[_Default]:
+    if rel == "weight":
+        v = float(module.init)
+        return (f"default (constant {v!r})", Dist("constant", mean=v), None)
+    return None
+
+
+# The default-init rules a record's `init` names (shapecli/layers/catalog.py).
+RULES = {"linear": _linear_like, "bilinear": _bilinear, "transformer": _transformer, "mha": _multihead_attention,
+         "rnn": _recurrent, "norm": _norm, "embedding": _embedding, "prelu": _prelu}
+
+
 def _module_rule(module: nn.Module, rel: str, shape: Sequence[int]) -> Optional[_Default]:
     """PyTorch's default init of parameter `rel` (relative to `module`), or None: not this module's."""
-    name = type(module).__name__
-    glue = GLUE_DEFAULTS.get(name)
-    if glue is not None and rel in glue:
-        s = glue[rel]
-        return (f"default ({s.describe()})", _scheme_dist(s, shape), None)
-    if isinstance(module, nn.Transformer):
-        # Transformer._reset_parameters: xavier_uniform_ on every parameter with dim > 1.
-        if len(shape) > 1:
-            return ("default (xavier_uniform)", _scheme_dist(InitScheme("xavier_uniform"), shape), None)
+    lt = layer_types.of_module(module)
+    if lt is None or lt.init in (NO_PARAMS, CHILDREN):
         return None
-    if isinstance(module, nn.MultiheadAttention):
-        if rel in ("in_proj_weight", "q_proj_weight", "k_proj_weight", "v_proj_weight"):
-            return ("default (xavier_uniform)", _scheme_dist(InitScheme("xavier_uniform"), shape), None)
-        if rel in ("in_proj_bias", "out_proj.bias"):
-            return ("default (zeros)", Dist("constant"), None)
-        if rel in ("bias_k", "bias_v"):
-            return ("default (xavier_normal)", _scheme_dist(InitScheme("xavier_normal"), shape), None)
-        return None  # out_proj.weight: the Linear's own default
-    if isinstance(module, (nn.Linear, nn.modules.conv._ConvNd)):
-        return _linear_like(module, rel, shape)
-    if isinstance(module, nn.Bilinear):
-        if rel in ("weight", "bias"):
-            wshape = _shape_of(module, "weight") or (list(shape) if rel == "weight" else None)
-            if wshape is None or len(wshape) < 2:
-                return None
-            bound = 1 / math.sqrt(wshape[1]) if wshape[1] > 0 else 0.0
-            return ("default (U(±1/√in1_features))", _uniform(bound), wshape[1])
-        return None
-    if isinstance(module, (nn.RNNBase, nn.RNNCellBase)):
-        h = int(module.hidden_size)
-        bound = 1.0 / math.sqrt(h) if h > 0 else 0.0
-        return ("default (U(±1/√hidden_size))", _uniform(bound), None)
-    norms = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)
-    if isinstance(module, norms) or name == "RMSNorm":
-        if rel == "weight":
-            return ("default (ones)", Dist("constant", mean=1.0), None)
-        if rel == "bias":
-            return ("default (zeros)", Dist("constant"), None)
-        return None
-    if isinstance(module, (nn.Embedding, nn.EmbeddingBag)):
-        if rel == "weight":
-            pad = getattr(module, "padding_idx", None)
-            rows = int(shape[0]) if len(shape) else 0
-            if pad is not None and rows > 0:
-                return ("default (normal, padding_idx row zeros)", Dist("normal", std=1.0, zero_frac=1.0 / rows), None)
-            return ("default (normal)", Dist("normal", std=1.0), None)
-        return None
-    if isinstance(module, nn.PReLU):
-        if rel == "weight":
-            v = float(module.init)
-            return (f"default (constant {v!r})", Dist("constant", mean=v), None)
-        return None
-    return None
+    if lt.init == SCHEMES:
+        s = _schemes_of(lt).get(rel)
+        return None if s is None else (f"default ({s.describe()})", _scheme_dist(s, shape), None)
+    return resolve(lt.init, RULES, "default-init")(module, rel, shape)
 
 
 def _default(module: Optional[nn.Module], local_name: str, shape: Sequence[int]) -> Optional[_Default]:
@@ -285,17 +306,3 @@ def expected(
     if dist is None or math.prod(shape) == 0:
         return InitInfo(scheme=text, fan_in=fan_in, fan_out=fan_out, expected=None)
     return InitInfo(scheme=text, fan_in=fan_in, fan_out=fan_out, expected=dist.stats())
-
-
-# Activation type -> the gains that preserve the signal's scale through it.
-_ACT_GAINS: dict[str, tuple[str, tuple[float, ...]]] = {
-    "ReLU": ("relu", (math.sqrt(2.0),)),
-    "ReLU6": ("relu", (math.sqrt(2.0),)),
-    "LeakyReLU": ("leaky_relu", (calculate_gain("leaky_relu"),)),
-    "RReLU": ("leaky_relu", (calculate_gain("leaky_relu", (1 / 8 + 1 / 3) / 2),)),
-    "PReLU": ("leaky_relu", (calculate_gain("leaky_relu", 0.25),)),
-    "Tanh": ("tanh", (5.0 / 3,)),
-    "Sigmoid": ("sigmoid", (1.0,)),
-    # torch's docs: for self-normalizing nets use nonlinearity='linear' (gain 1); 'selu' is 3/4.
-    "SELU": ("linear", (1.0, 0.75)),
-}

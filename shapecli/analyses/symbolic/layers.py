@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import contextlib
 
+from shapecli import layers as layer_types
 from shapecli.analyses.symbolic.context import _Unfollowable
+from shapecli.layers.record import NATIVE, resolve
 
 
 def _rnn_forward(self, input, hx=None):
@@ -58,8 +60,8 @@ def _same_shape_forward(self, x, *args, **kwargs):
 def _batchnorm_forward(self, x):
     import torch
 
-    want = {"BatchNorm1d": (2, 3), "BatchNorm2d": (4,), "BatchNorm3d": (5,)}.get(type(self).__name__)
-    if want is not None:
+    want = layer_types.of_module(self).ranks
+    if want:
         torch._check(x.dim() in want, lambda: f"expected {'D or '.join(map(str, want))}D input (got {x.dim()}D input)")
     torch._check(x.dim() >= 2, lambda: f"expected at least 2D input (got {x.dim()}D input)")
     torch._check(
@@ -99,7 +101,7 @@ def _ceil_pool_forward(self, x):
     the input (a branch); that is o = min(o, ceil((H + p)/s)) without branching."""
     import torch
 
-    nd = int(type(self).__name__[-2])
+    nd = layer_types.of_module(self).spatial
     def tup(v, default=None):
         if v is None:
             v = default
@@ -124,29 +126,15 @@ def _ceil_pool_forward(self, x):
     return out
 
 
+# The shape-only forwards a record's `symbolic` names (shapecli/layers/catalog.py).
+RULES = {"same": _same_shape_forward, "batchnorm": _batchnorm_forward, "ceil_pool": _ceil_pool_forward,
+         "layernorm": _layernorm_forward, "groupnorm": _groupnorm_forward, "rnn": _rnn_forward}
+
+
 def _shape_models():
     """Exact layer type -> shape-only forward used during the symbolic trace."""
-    import torch.nn as nn
-
-    table = {}
-    for name in (
-        "ReLU", "ReLU6", "LeakyReLU", "ELU", "CELU", "SELU", "GELU", "SiLU", "Mish", "Sigmoid",
-        "Tanh", "Hardtanh", "Hardswish", "Hardsigmoid", "Softplus", "Softsign", "Tanhshrink",
-        "LogSigmoid", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout",
-        "FeatureAlphaDropout",
-    ):
-        cls = getattr(nn, name, None)
-        if cls is not None:
-            table[cls] = _same_shape_forward
-    for name in ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d"):
-        table[getattr(nn, name)] = _batchnorm_forward
-    for name in ("MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d"):
-        table[getattr(nn, name)] = _ceil_pool_forward  # only when ceil_mode (see _shape_only_layers)
-    table[nn.LayerNorm] = _layernorm_forward
-    table[nn.GroupNorm] = _groupnorm_forward
-    for name in ("RNN", "LSTM", "GRU"):
-        table[getattr(nn, name)] = _rnn_forward
-    return table
+    return {c: resolve(lt.symbolic, RULES, "symbolic") for c, lt in layer_types.classes().items()
+            if lt.symbolic != NATIVE}
 
 
 @contextlib.contextmanager

@@ -1,0 +1,238 @@
+"""shapecli.layers: one record per layer type, read by every pass.
+
+(a) every registered type has what each pass needs, a rule or an explicit marker, and the rules
+    say true things about real instances; (b) a layer type added in one place (a record given to
+    `layers.registered`) works in every pass: parse, build, guard, init expectation, estimate,
+    symbolic.
+"""
+from __future__ import annotations
+
+import inspect
+import math
+import threading
+
+import pytest
+import torch
+from torch import nn
+
+import shapecli
+from shapecli import layers
+from shapecli.analyses.estimate import estimate
+from shapecli.analyses.init.predict import RULES as INIT_RULES
+from shapecli.analyses.init.predict import Dist, expected
+from shapecli.analyses.symbolic.layers import RULES as SYMBOLIC_RULES
+from shapecli.analyses.symbolic.layers import _shape_models
+from shapecli.errors import ShapeError
+from shapecli.layers.record import (
+    CHILDREN,
+    NATIVE,
+    NO_BIGGER,
+    NO_PARAMS,
+    SCHEMES,
+    UNGUARDED,
+    Inferred,
+    LayerType,
+    missing,
+)
+from shapecli.run.guard import RULES as GUARD_RULES
+from shapecli.run.guard import _output_numel
+
+NAMES = sorted(layers.BUILTIN)
+
+# ---------------------------------------------------------------------------- (a) complete records
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_record_names_a_rule_or_a_marker_for_every_pass(name):
+    lt = layers.get(name)
+    assert missing(lt) == []
+    assert lt.out_size in (NO_BIGGER, UNGUARDED) or lt.out_size in GUARD_RULES
+    assert lt.init in (NO_PARAMS, CHILDREN, SCHEMES) or lt.init in INIT_RULES
+    assert lt.symbolic == NATIVE or lt.symbolic in SYMBOLIC_RULES
+    assert lt.dtype == ("float" if lt.inferred else "ids" if lt.group == "embedding" else "any")
+
+
+def test_missing_reports_each_gap():
+    bare = LayerType("X", group="activation")
+    assert missing(bare) == ["out_size", "init", "symbolic", "gain"]
+    assert missing(LayerType("X", group="glue", init=SCHEMES, out_size=NO_BIGGER, symbolic=NATIVE)) == ["init_schemes"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_declared_inputs_match_the_forward_signature(name):
+    ps = list(inspect.signature(layers.cls(name).forward).parameters.values())[1:]
+    need = sum(1 for p in ps if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty)
+    assert layers.get(name).inputs == max(need, 1)
+
+
+def test_table_args_are_the_first_positional_ones():
+    for name in NAMES:
+        lt = layers.get(name)
+        if lt.table:
+            assert [p.name for p in layers.signature(name).positional()][:len(lt.table)] == list(lt.table)
+
+
+# Arguments the generic filler below cannot guess.
+_KWARGS = {"FractionalMaxPool2d": {"output_size": 2}, "FractionalMaxPool3d": {"output_size": 2},
+           "Fold": {"output_size": [4, 4], "kernel_size": 2}, "Unflatten": {"dim": 1, "unflattened_size": [2, 4]},
+           "Upsample": {"scale_factor": 2.0}, "UpsamplingNearest2d": {"scale_factor": 2.0},
+           "UpsamplingBilinear2d": {"scale_factor": 2.0}, "Item": {"index": 0}, "Permute": {"dims": [0, 1]},
+           "Reshape": {"shape": [8]}, "Mean": {"dim": 1}, "Select": {"dim": 1, "index": 0}, "Transpose": {"dim0": 0, "dim1": 1},
+           "Threshold": {"threshold": 0.1, "value": 0.0}, "LPPool1d": {"norm_type": 2.0}, "LPPool2d": {"norm_type": 2.0},
+           "LPPool3d": {"norm_type": 2.0}, "ConstantPad1d": {"padding": 1, "value": 0.0},
+           "ConstantPad2d": {"padding": 1, "value": 0.0}, "ConstantPad3d": {"padding": 1, "value": 0.0},
+           "PositionalEmbedding": {"num_positions": 8}, "AdaptiveLogSoftmaxWithLoss": {}}
+
+
+def _instance(name: str) -> nn.Module:
+    """A small instance: inferred sizes 8, other required ints 2, lists [2]."""
+    kw = {}
+    for p in layers.signature(name).params:
+        if p.inferred:
+            kw[p.name] = [8] if p.name == "normalized_shape" else 8
+        elif p.required:
+            kw[p.name] = 2 if "int" in p.types else [2] if "ints" in p.types else 2.0
+    kw.update(_KWARGS.get(name, {}))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return layers.cls(name)(**kw)
+
+
+@pytest.mark.filterwarnings("ignore:enable_nested_tensor is True")
+@pytest.mark.parametrize("name", NAMES)
+def test_init_rule_predicts_every_parameter(name):
+    """No silent fallback: a layer with parameters has a rule for each, and NO_PARAMS is true."""
+    lt, m = layers.get(name), _instance(name)
+    named = list(m.named_parameters())
+    if lt.init == NO_PARAMS:
+        assert named == []
+    for local, prm in named:
+        info = expected(m, local, list(prm.shape))
+        assert info.expected is not None, f"{name}.{local}: {info.scheme}"
+        assert info.scheme.startswith("default (")
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if layers.get(n).out_size in GUARD_RULES])
+def test_guard_rule_gives_the_real_output_size(name):
+    m = _instance(name)
+    lt = layers.get(name)
+    if lt.dtype == "ids":
+        x = torch.zeros(2, 3, dtype=torch.long)
+    elif lt.group == "linear":
+        x = torch.zeros(2, 8)
+    else:  # conv, padding, upsampling: batched, 8 channels, 5 per spatial dim
+        nd = lt.spatial or (int(name[-2]) if name[-2].isdigit() else 2)
+        x = torch.zeros([2, 8] + [5] * nd)
+    assert _output_numel(m, x) == m(x).numel()
+
+
+def test_symbolic_table_holds_exactly_the_records_with_a_shape_rule():
+    table = {c.__name__ for c in _shape_models()}
+    assert table == {n for n in NAMES if layers.get(n).symbolic != NATIVE}
+
+
+def test_gain_lint_reads_the_record():
+    from shapecli.analyses.init.lints import _ideal_gains
+
+    assert _ideal_gains("ReLU") == ("relu", (math.sqrt(2.0),))
+    assert _ideal_gains("SELU") == ("linear", (1.0, 0.75))
+    assert _ideal_gains("LayerNorm") is None and _ideal_gains("GELU") is None
+
+
+# ---------------------------------------------------------------------------- (b) a new type, one place
+
+
+class Tile(nn.Module):
+    """x * weight, tiled `repeats` times along the last dim: its output can outgrow its input."""
+
+    def __init__(self, num_features: int, repeats: int = 1):
+        super().__init__()
+        self.repeats = repeats
+        self.weight = nn.Parameter(torch.empty(num_features).uniform_(0.5, 1.5))
+
+    def forward(self, x):
+        return (x * self.weight).repeat(*([1] * (x.dim() - 1)), self.repeats)
+
+
+SHAPE_RULE_CALLS = []
+
+
+def _tile_shape(self, x):  # the symbolic pass's shape-only forward
+    SHAPE_RULE_CALLS.append(type(self).__name__)
+    return x.new_empty([*x.shape[:-1], x.shape[-1] * self.repeats])
+
+
+def _tile_init(module, rel, shape):
+    return ("default (U(0.5, 1.5))", Dist("uniform", lo=0.5, hi=1.5), None) if rel == "weight" else None
+
+
+TILE = LayerType(
+    "Tile", group="custom", cls=Tile,
+    inferred=(Inferred("num_features", -1, "features (last dim)"),), dtype="float",
+    out_size=lambda m, shape: math.prod(shape) * m.repeats,
+    init=_tile_init, symbolic=_tile_shape)
+
+SPEC = """
+name: tiled
+input: [2, 8]
+layers:
+  - Linear: 8
+  - Tile: {repeats: 3}
+  - ReLU
+"""
+
+
+def test_a_registered_type_works_in_every_pass():
+    with pytest.raises(shapecli.errors.SpecError, match="unknown layer type 'Tile'"):
+        shapecli.parse_spec(SPEC, "t.yaml")
+    with layers.registered(TILE):
+        # parse and build: the size inferred from the data, refused in the record's words
+        spec = shapecli.parse_spec(SPEC, "t.yaml")
+        model, report = shapecli.materialize(spec)
+        tile = next(lay for lay in report.layers if lay.type == "Tile")
+        assert tile.inferred == {"num_features": 8} and tile.output_shapes[0].shape == [2, 24]
+        with pytest.raises(ShapeError, match="has 8 features \\(last dim\\)"):
+            shapecli.materialize(shapecli.parse_spec(SPEC.replace("{repeats: 3}", "{num_features: 5}"), "t.yaml"))
+        # init: the record's rule gives the expected statistics, and the measured ones agree
+        (w,) = [p for p in report.params if p.name == "1.weight"]
+        assert w.init.scheme == "default (U(0.5, 1.5))"
+        assert w.init.expected.mean == pytest.approx(1.0) and w.init.expected.std == pytest.approx(1 / math.sqrt(12))
+        assert w.init.expected.min == 0.5 and w.init.expected.max == 1.5
+        # estimate: Tile's output is new memory (not a view): input + Linear + Tile + ReLU outputs
+        est = estimate(model, report, dtypes=["float32"])
+        assert est["memory"][0]["activations"] == (16 + 16 + 48 + 48) * 4
+        # guard: a Tile whose output outgrows the activation budget is shaped on meta instead
+        big = shapecli.parse_spec(SPEC.replace("repeats: 3", "repeats: 100000000"), "t.yaml")
+        _, big_report = shapecli.materialize(big)
+        assert big_report.device == "meta"
+        # symbolic: the record's shape rule is traced, and the formula follows it
+        SHAPE_RULE_CALLS.clear()
+        _, sym = shapecli.materialize(spec, [shapecli.parse_input("B,8", spec)])
+        tile = next(lay for lay in sym.layers if lay.type == "Tile")
+        assert tile.symbolic.shape == ["B", "24"] and "Tile" in SHAPE_RULE_CALLS
+    with pytest.raises(shapecli.errors.SpecError):
+        shapecli.parse_spec(SPEC, "t.yaml")  # gone after the block
+
+
+def test_registration_is_seen_only_by_its_own_context():
+    seen = {}
+
+    def other():
+        seen["other"] = "Tile" in layers.REGISTRY
+
+    with layers.registered(TILE):
+        t = threading.Thread(target=other)
+        t.start()
+        t.join()
+        seen["here"] = "Tile" in layers.REGISTRY and layers.of_class(Tile) is TILE
+    assert seen == {"other": False, "here": True}
+    assert layers.of_class(Tile) is None
+
+
+def test_registration_refuses_clashes_and_incomplete_records():
+    with pytest.raises(ValueError, match="already registered"):
+        with layers.registered(LayerType("Linear", group="x", cls=Tile)):
+            pass
+    with pytest.raises(ValueError, match="lacks out_size, init, symbolic"):
+        with layers.registered(LayerType("Tile", group="custom", cls=Tile)):
+            pass
