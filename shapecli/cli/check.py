@@ -8,7 +8,6 @@ torch and rich are imported inside the commands, once per process, however many 
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import sys
@@ -18,7 +17,8 @@ import typer
 
 from shapecli import baseline as bl
 from shapecli.fileio import write_atomic
-from shapecli.cli.app import _err, app
+from shapecli.cli.options import err as _err
+from shapecli.cli.progress import spec_progress as _progress
 from shapecli.errors import (
     BaselineError,
     ExitCode,
@@ -44,7 +44,6 @@ def _device(device: str) -> str:
 
 # ---------------------------------------------------------------------------- snapshot
 
-@app.command()
 def snapshot(
     specs: List[str] = typer.Argument(..., metavar="SPEC", help="Spec files (or directories or globs of them)."),
     out: Optional[str] = typer.Option(None, "--out", "-o", metavar="PATH",
@@ -179,7 +178,6 @@ def _raise_failed_runs(report, file: str) -> None:
 
 # ---------------------------------------------------------------------------- check
 
-@app.command()
 def check(
     specs: List[str] = typer.Argument(..., metavar="SPEC",
                                       help="Spec files, directories (their *.yaml/*.yml files) or globs ('configs/**/*.yaml')."),
@@ -323,45 +321,3 @@ def _create(mat, spec: str, bpath: str, stats: bool, device: str) -> bl.Result:
         return bl.Result.failed(spec, bpath, e)
     return bl.Result(spec, bpath, "ok", name=report.name, old_totals=new["totals"], new_totals=new["totals"],
                      written="created")
-
-
-# ---------------------------------------------------------------------------- progress
-
-@contextlib.contextmanager
-def _progress(n: int):
-    """A rich progress bar on stderr, only when stderr is a terminal and there are several specs."""
-    if n < 2 or not _isatty(sys.stderr):
-        yield lambda label: None
-        return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
-    from shapecli.errors import literal
-    from shapecli.render.table import console
-
-    con = console(sys.stderr)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=con, transient=True) as prog:
-        task = prog.add_task("checking", total=n)
-        state = {"started": False}
-
-        def tick(label: str) -> None:
-            if state["started"]:
-                prog.advance(task)
-            state["started"] = True
-            prog.update(task, description=literal(label, 60))
-
-        yield tick
-        prog.advance(task)
-
-
-def _isatty(f) -> bool:
-    try:
-        return f.isatty()
-    except (AttributeError, ValueError):
-        return False
