@@ -15,17 +15,7 @@ __version__ = "0.1.0"
 __all__ = ["load_spec", "parse_spec", "build", "materialize", "inspect", "parse_input", "__version__"]
 
 
-def load_spec(path, overrides=None):
-    """Parse and validate a spec file ('-' for stdin) into a Spec."""
-    from shapecli.spec.parser import load_spec as _load
-
-    return _load(str(path), overrides)
-
-
-def parse_spec(text: str, file: str = "<spec>", overrides=None):
-    from shapecli.spec.parser import parse_spec as _parse
-
-    return _parse(text, file, overrides)
+from shapecli.api import load_spec, parse_spec  # noqa: E402
 
 
 def parse_input(text: str, spec=None):

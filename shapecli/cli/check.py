@@ -106,7 +106,8 @@ def snapshot(
 
 
 def _snapshot_one(mat, spec: str, path: str, explicit: bool, inputs, sets, force, stats, seed, device) -> str:
-    from shapecli.spec.parser import load_spec, parse_input_text
+    from shapecli.api import load_spec
+    from shapecli.spec.parser import parse_input_text
 
     sp = load_spec(spec, sets)
     samples = [parse_input_text(t, sp.inputs) for t in inputs] if inputs else None
@@ -254,7 +255,8 @@ def _render(results: list, fmt: str) -> None:
 
 def _check_one(mat, spec: str, bpath: str, *, update: bool, stats: bool, tolerance: float, skip_missing: bool,
                device: str) -> bl.Result:
-    from shapecli.spec.parser import Dim, InputSpec, load_spec
+    from shapecli.api import load_spec
+    from shapecli.spec.parser import Dim, InputSpec
 
     try:
         old = bl.read(bpath)
@@ -304,7 +306,7 @@ def _check_one(mat, spec: str, bpath: str, *, update: bool, stats: bool, toleran
 
 def _create(mat, spec: str, bpath: str, stats: bool, device: str) -> bl.Result:
     """check --update with no baseline: record one from the spec's own input, as snapshot would."""
-    from shapecli.spec.parser import load_spec
+    from shapecli.api import load_spec
 
     try:
         sp = load_spec(spec, {})
