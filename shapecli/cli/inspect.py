@@ -59,12 +59,9 @@ def inspect(
 
         dtypes = parse_dtypes(dtype) or (["float32", "bfloat16"] if estimates else ["float32"])
     with _progress(sum(1 for _ in sp.nodes()), "materializing") as progress:
-        model, report = mat.materialize(sp, samples, mat.Options(seed=seed, device=device, budget=budget, progress=progress,
-                                                                 activations=activations, sampled=sampled))
-    if dtypes:
-        from shapecli.analyses.estimate import estimate
-
-        estimate(model, report, None, dtypes, flops=flops or estimates, backward=backward or estimates)
+        model, report = mat.materialize(sp, samples, mat.Options(
+            seed=seed, device=device, budget=budget, progress=progress, activations=activations, sampled=sampled,
+            dtypes=dtypes, flops=flops or estimates, backward=backward or estimates))
     _emit(report, fmt, depth, params, trace_init, exports)
     failed = [r for r in report.runs if r.error]
     lines = {lay.path: lay for lay in report.layers}
