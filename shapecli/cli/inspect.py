@@ -7,9 +7,11 @@ from typing import List, Optional
 
 import typer
 
-from shapecli.cli.options import InputOpt, SetOpt, err as _err, parse_budget as _parse_budget
-from shapecli.cli.progress import layer_progress as _progress
+from shapecli.cli.options import InputOpt, SetOpt, err, parse_budget as _parse_budget
+from shapecli.cli.progress import progress
 from shapecli.errors import ExitCode, UsageError
+
+LAYERS_FOR_A_BAR = 500  # smaller specs finish before a progress bar would be worth drawing
 
 
 def inspect(
@@ -37,46 +39,33 @@ def inspect(
     estimates: bool = typer.Option(False, "--estimates", "-e", help="All estimates: --dtype float32,bfloat16 --flops --backward."),
 ) -> None:
     """Materialize a spec with a sample input and report every layer's shapes and init statistics."""
-    from shapecli.api import load_spec
-    from shapecli.spec.parser import parse_input_text, parse_set
+    import shapecli
+    from shapecli.api import run_problems
+    from shapecli.baseline.workflow import check_device
+    from shapecli.spec.parser import parse_set
 
     fmt = "json" if json_ else format_
     if fmt not in ("table", "json", "markdown"):
         raise UsageError(f"--format '{fmt}': choose table, json or markdown")
-    if device not in ("auto", "cpu", "meta"):
-        raise UsageError(f"--device '{device}': choose auto, cpu or meta")
+    check_device(device)
     budget = _parse_budget(max_memory)
     exports = {k: _output_path(v, k) for k, v in (("html", html), ("svg", svg)) if v}
-    sp = load_spec(spec, parse_set(set_ or []))
-    samples = [parse_input_text(t, sp.inputs) for t in input] if input else None
-    from shapecli import (
-        run as mat,  # torch: only once the spec and the command line are valid
-    )
-
-    dtypes = None
-    if dtype or flops or backward or estimates:
-        from shapecli.analyses.estimate import parse_dtypes
-
-        dtypes = parse_dtypes(dtype) or (["float32", "bfloat16"] if estimates else ["float32"])
-    with _progress(sum(1 for _ in sp.nodes()), "materializing") as progress:
-        model, report = mat.materialize(sp, samples, mat.Options(
-            seed=seed, device=device, budget=budget, progress=progress, activations=activations, sampled=sampled,
-            dtypes=dtypes, flops=flops or estimates, backward=backward or estimates))
+    sp = shapecli.load_spec(spec, parse_set(set_ or []))  # a path: never read as spec text
+    with progress("materializing", LAYERS_FOR_A_BAR) as tick:
+        report = shapecli.inspect(sp, input or None, seed=seed, device=device,
+                                  budget=budget, activations=activations, sampled=sampled, dtypes=dtype or None,
+                                  flops=flops, backward=backward, estimates=estimates, progress=tick)
     _emit(report, fmt, depth, params, trace_init, exports)
-    failed = [r for r in report.runs if r.error]
-    lines = {lay.path: lay for lay in report.layers}
-    for i, r in enumerate(report.runs):
-        if r.error:
-            lay = lines.get((r.error_layer or "").split(" (")[0])
-            where = f"{sp.file}:{lay.line}:{lay.col}" if lay and lay.line else sp.file
-            shapes = "; ".join(",".join(map(str, x.shape)) for x in r.inputs)
-            _err(f"{where}: error: layer {r.error_layer}: input #{i + 1} ({shapes}): {r.error}")
+    failed = run_problems(report)
+    for p in failed:
+        err(str(p))
     if fmt != "table":
+        lines = {lay.path: lay for lay in report.layers}
         for d in report.diagnostics:
-            where = f"{sp.file}:{d.line}:{d.col}" if d.line else sp.file
+            where = f"{report.spec_file}:{d.line}:{d.col}" if d.line else report.spec_file
             lay = lines.get(d.layer or "")
             what = (f"layer {d.layer} ({lay.type}): " if lay else f"layer {d.layer}: ") if d.layer else ""
-            _err(f"{where}: {d.level}: {what}[{d.code}] {d.message}")
+            err(f"{where}: {d.level}: {what}[{d.code}] {d.message}")
     if failed:
         raise typer.Exit(ExitCode.INVALID)
     if strict and any(d.level == "warning" for d in report.diagnostics):

@@ -1,47 +1,38 @@
-"""Progress bars on stderr (only when stderr is a terminal)."""
+"""The one progress bar: on stderr, only when stderr is a terminal and the work is big enough."""
 from __future__ import annotations
 
 import contextlib
 import sys
 
 
-class layer_progress:
-    """A rich progress bar on stderr for big specs, only when stderr is a terminal; else a no-op."""
-
-    THRESHOLD = 500  # layers: smaller specs finish before a bar would be worth drawing
-
-    def __init__(self, total: int, what: str):
-        self.total, self.what, self.bar = total, what, None
-
-    def __enter__(self):
-        if self.total < self.THRESHOLD or not sys.stderr.isatty():
-            return None
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        self.bar = Progress(TextColumn(self.what), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                            console=Console(file=sys.stderr), transient=True)
-        self.bar.start()
-        task = self.bar.add_task(self.what, total=self.total)
-        return lambda done, total: self.bar.update(task, completed=done, total=total)
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.stop()
-
-
 @contextlib.contextmanager
-def spec_progress(n: int):
-    """A rich progress bar on stderr, only when stderr is a terminal and there are several specs."""
-    if n < 2 or not _isatty(sys.stderr):
-        yield lambda label: None
+def progress(what: str, threshold: int):
+    """Yields the callback the library takes, `(done, total, label=None)`: a transient rich bar
+    starts on the first call whose total reaches `threshold` (smaller jobs finish before a bar is
+    worth drawing); `label` replaces the bar's text (the spec being checked)."""
+    if not _isatty(sys.stderr):
+        yield None
         return
+    state: dict = {}
+
+    def update(done: int, total: int, label: str | None = None) -> None:
+        if "bar" not in state:
+            if total < threshold:
+                return
+            state["bar"], state["task"] = _start(what, total)
+        from shapecli.errors import literal
+
+        state["bar"].update(state["task"], completed=done, total=total,
+                            description=literal(label, 60) if label else None)
+
+    try:
+        yield update
+    finally:
+        if "bar" in state:
+            state["bar"].stop()
+
+
+def _start(what: str, total: int):
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -50,23 +41,12 @@ def spec_progress(n: int):
         TimeElapsedColumn,
     )
 
-    from shapecli.errors import literal
     from shapecli.render.table import console
 
-    con = console(sys.stderr)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=con, transient=True) as prog:
-        task = prog.add_task("checking", total=n)
-        state = {"started": False}
-
-        def tick(label: str) -> None:
-            if state["started"]:
-                prog.advance(task)
-            state["started"] = True
-            prog.update(task, description=literal(label, 60))
-
-        yield tick
-        prog.advance(task)
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=console(sys.stderr), transient=True)
+    bar.start()
+    return bar, bar.add_task(what, total=total)
 
 
 def _isatty(f) -> bool:
