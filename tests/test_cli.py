@@ -88,7 +88,7 @@ def test_whole_process_json_pipe_and_closed_pipe():
 
 
 def test_internal_errors_exit_3_never_1(cli, monkeypatch):
-    import shapecli.run as m
+    import shapecli.run.engine as m
 
     def boom(*a, **k):
         raise ZeroDivisionError("bug")

@@ -184,7 +184,7 @@ def test_statistics_measured_on_the_second_thread_are_the_tensors_own():
 def _leaf_outputs(spec) -> tuple[list, int]:
     """(path, shape, stride, dtype) of every leaf layer's output in a first pass on meta, and how
     many distinct cases the shape memo ran."""
-    from shapecli import model as M
+    from shapecli.model import lazy as M
     from shapecli.fastmeta import fast_meta
     from shapecli.run.inputs import make_inputs
 
@@ -209,7 +209,7 @@ def _leaf_outputs(spec) -> tuple[list, int]:
 def test_meta_shape_memo_changes_no_output(config, monkeypatch):
     """Each leaf's output (shape, strides, dtype) is the same whether the memo answers or the
     layer runs; for GPT-2's twelve identical blocks the memo runs each kind of layer once."""
-    from shapecli import model as M
+    from shapecli.model import lazy as M
 
     spec = shapecli.load_spec(CONFIGS / config)
     memo, cases = _leaf_outputs(spec)

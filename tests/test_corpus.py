@@ -285,7 +285,7 @@ def test_json_is_valid_with_warnings_on_stderr():
 
 
 def test_debug_shows_the_traceback_only_when_asked(monkeypatch):
-    import shapecli.run as m
+    import shapecli.run.engine as m
 
     def boom(*a, **k):
         raise KeyError("bug")

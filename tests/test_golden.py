@@ -160,21 +160,13 @@ def test_check_diff(request, cli, changed_dir, monkeypatch, fmt):
 
 def test_check_table_80(request, changed_dir, monkeypatch):
     monkeypatch.chdir(changed_dir)
+    import shapecli
     import shapecli.render.diff as diff
-    from shapecli.cli import check as cli_check
 
-    results = [cli_check._check_one(_materializer(), s, s.replace(".yaml", ".shapes.json"), update=False,
-                                    stats=False, tolerance=1e-3, skip_missing=False, device="auto")
-               for s in ("mlp.yaml", "resnet18.yaml")]
+    results = shapecli.check(["mlp.yaml", "resnet18.yaml"]).results
     buf = io.StringIO()
     diff.print_table(results, file=buf, force_terminal=False, width=80)
     _compare(request, "check/changed.table.w80.txt", buf.getvalue())
-
-
-def _materializer():
-    from shapecli import run as materializer
-
-    return materializer
 
 
 def test_check_ok(request, cli):

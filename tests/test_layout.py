@@ -6,11 +6,13 @@ import pytest
 
 from conftest import ROOT
 
-TORCH_FREE = ["shapecli", "shapecli.cli", "shapecli.cli.app", "shapecli.cli.check", "shapecli.errors",
+TORCH_FREE = ["shapecli", "shapecli.cli", "shapecli.cli.app", "shapecli.cli.check", "shapecli.cli.inspect",
+              "shapecli.cli.info", "shapecli.cli.options", "shapecli.cli.progress", "shapecli.errors",
               "shapecli.spec", "shapecli.spec.yamlload", "shapecli.spec.expr", "shapecli.spec.dims",
               "shapecli.spec.initschemes", "shapecli.spec.parser", "shapecli.analyses.symbolic", "shapecli.layers",
               "shapecli.report", "shapecli.baseline", "shapecli.fileio", "shapecli.render", "shapecli.render.markdown",
-              "shapecli.render.diff"]
+              "shapecli.render.diff", "shapecli.api", "shapecli.load", "shapecli.baseline.workflow", "shapecli.run",
+              "shapecli.run.assemble", "shapecli.model"]
 
 
 @pytest.mark.parametrize("module", TORCH_FREE)

@@ -76,7 +76,7 @@ def test_gpt3_flops_on_meta_match_the_closed_form(gpt3):
     from shapecli.analyses.estimate import estimate
 
     model, report = gpt3
-    est = estimate(model, report, None, ["float32", "bfloat16"], flops=True, backward=True)
+    est = estimate(model, report, None, ["float32", "bfloat16"], flops=True, backward=True).summary
     f = est["flops"]
     assert f["counted_on"] == "meta"
     assert f["forward"] == gpt3_forward_flops(12288, 96, 50257, 2048)

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from shapecli.errors import UsageError
-from shapecli.analyses.symbolic import Dim, SymbolicResult, attach, parse_dims, symbolic_pass, unify_dims
+from shapecli.analyses.symbolic import Dim, SymbolicResult, layer_outputs, parse_dims, symbolic_pass, unify_dims
 
 # ---------------------------------------------------------------------------------------------
 # Small hand-written networks
@@ -591,8 +591,8 @@ def test_probe_constraints_guess_the_rule():
 # ---------------------------------------------------------------------------------------------
 
 
-def test_attach_to_report():
-    from shapecli.report import LayerInfo, Report, Run, TensorInfo, Totals
+def test_layer_outputs_and_the_report_block():
+    from shapecli.report import LayerInfo, TensorInfo
 
     m = nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1))
     r = run_symbolic(m, "B,3,H=32,W=32")
@@ -600,14 +600,11 @@ def test_attach_to_report():
         LayerInfo(path="", type="Sequential", depth=0, args={}, inferred={}, output_shapes=[TensorInfo([2, 8, 16, 16], "float32")]),
         LayerInfo(path="0", type="Conv2d", depth=0, args={}, inferred={}, output_shapes=[TensorInfo([2, 8, 16, 16], "float32")]),
     ]
-    rep = Report(name="n", spec_file=None, seed=0, torch_version=torch.__version__, device="cpu",
-                 runs=[Run(inputs=[TensorInfo([2, 3, 32, 32], "float32")])], layers=layers, params=[], buffers=[],
-                 totals=Totals(0, 0, 0, {}))
-    attach(rep, r)
-    assert rep.layers[1].symbolic == TensorInfo(["B", "8", "floor((H - 1)/2) + 1", "floor((W - 1)/2) + 1"], "float32")
-    d = rep.to_dict()
-    assert d["symbolic"]["method"] == "symbolic" and d["symbolic"]["inputs"] == [["B", "3", "H", "W"]]
-    assert "outputs" not in d["symbolic"]
+    out = layer_outputs(r, layers)
+    assert out["0"] == TensorInfo(["B", "8", "floor((H - 1)/2) + 1", "floor((W - 1)/2) + 1"], "float32")
+    d = r.to_dict()
+    assert d["method"] == "symbolic" and d["inputs"] == [["B", "3", "H", "W"]]
+    assert "outputs" not in d
 
 
 def test_resnet50_speed(capsys):

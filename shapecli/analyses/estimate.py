@@ -1,7 +1,7 @@
 """Memory and compute estimates for a materialized model (`shapecli inspect --dtype/--flops`).
 
     est = estimate(model, report, inputs, dtypes=["float32", "bfloat16"], flops=True, backward=True)
-    report.estimates = est          # estimate() sets it, and LayerInfo.flops for every layer
+    est.summary                     # what Report.estimates holds; est.layer_flops: {layer path: FLOPs}
 
 What is counted (docs/estimates.md has the details):
 
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from dataclasses import dataclass
 
 from shapecli import layers as layer_types
 from shapecli._torch import nn, torch
@@ -331,12 +332,23 @@ def _tensors(model, inputs) -> list:
     return out
 
 
-def estimate(model: nn.Module, report, inputs=None, dtypes=None, flops: bool = False,
-             backward: bool = False) -> dict:
-    """Estimates for `report.estimates` (returned and set); with flops, LayerInfo.flops too.
+@dataclass
+class Estimates:
+    """The estimate pass's result: `summary` is what Report.estimates holds; `layer_flops` each
+    layer's forward FLOPs (LayerInfo.flops), when FLOPs were counted."""
 
-    inputs: one sample, as tensors or as InputSpecs/TensorInfos (one per model input; default:
-    the report's first input). dtypes: names from DTYPE_BITS (default float32). backward implies flops.
+    summary: dict
+    layer_flops: dict | None = None  # layer path -> forward FLOPs
+
+
+def estimate(model: nn.Module, report, inputs=None, dtypes=None, flops: bool = False,
+             backward: bool = False) -> Estimates:
+    """Memory (and, with flops, compute) estimates for a materialized model; changes nothing.
+
+    report: what gathering learned (a Report, or run.collect.Gathered): its params, buffers, layers
+    and inputs are read. inputs: one sample, as tensors or as InputSpecs/TensorInfos (one per model
+    input; default: the report's first input). dtypes: names from DTYPE_BITS (default float32).
+    backward implies flops.
     """
     dtypes = list(dtypes) if dtypes else list(DEFAULT_DTYPES)
     for d in dtypes:
@@ -353,12 +365,12 @@ def estimate(model: nn.Module, report, inputs=None, dtypes=None, flops: bool = F
                               "for dtypes narrower than float32; activations for the sample input's batch"},
         "flops": None,
     }
+    layer_flops = None
     if flops or backward:
         xs = _tensors(model, inputs if inputs is not None else report.inputs)
         paths = [lay.path for lay in report.layers]
         fc = count_flops(model, xs, paths)
-        for lay in report.layers:
-            lay.flops = fc["per_path"].get(lay.path, 0)
+        layer_flops = {p: fc["per_path"].get(p, 0) for p in paths}
         fwd = fc["total"]
         est["flops"] = {
             "unit": FLOP_UNIT, "forward": fwd,
@@ -369,5 +381,4 @@ def estimate(model: nn.Module, report, inputs=None, dtypes=None, flops: bool = F
             "note": "matmuls, convolutions and attention (full score matrix, causal masks not discounted); "
                     "ops in not_counted do arithmetic that no formula covers; zero_cost ops only move data",
         }
-    report.estimates = est
-    return est
+    return Estimates(est, layer_flops)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from shapecli import layers as registry
 from shapecli._torch import torch
 from shapecli.errors import Collector, SpecError, literal
-from shapecli.spec.parser import DTYPES, MAX_INT, Node, Spec
+from shapecli.spec.parser import BAD, DTYPES, MAX_INT, Node, Spec
 
 # Arguments that are sizes: a zero or negative value is a spec error, not a torch crash.
 _POSITIVE = {"out_features", "in_features", "in1_features", "in2_features", "out_channels", "in_channels",
@@ -39,6 +39,22 @@ def bind_all(spec: Spec) -> dict:
             out[node.path] = b
     c.raise_if_any(SpecError)
     return out
+
+
+def argument_problems(spec: Spec) -> list:
+    """The argument problems of a spec that did not parse cleanly: each item that parsed, bound to its
+    constructor (items with a value already reported, and unknown types, are left out)."""
+    c = Collector()
+    for node in spec.nodes():
+        if node.is_container or node.type not in registry.REGISTRY:
+            continue
+        if any(v is BAD for v in (*node.args, *node.kwargs.values())):
+            continue  # already reported
+        try:
+            bind(node, c)
+        except Exception:  # noqa: BLE001 - extra messages must never hide the ones we have
+            pass
+    return c.problems
 
 
 def bind(node: Node, c: Collector) -> Bound | None:

@@ -1,5 +1,8 @@
-"""Gather: the Report of a materialized model (parameters, buffers, totals, layers, lints)."""
+"""Gather: what a materialized model holds (parameters, buffers, totals, layers, lints), as the
+Report's parts; run/assemble.py builds the Report from them and the later analyses' results."""
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 from shapecli import layers as registry
 from shapecli._torch import nn, torch
@@ -8,7 +11,6 @@ from shapecli.report import (
     InitInfo,
     LayerInfo,
     ParamInfo,
-    Report,
     Stats,
     Totals,
 )
@@ -17,9 +19,33 @@ from shapecli.run.measure import LINT_MAX_NUMEL
 from shapecli.spec.parser import Spec
 
 
+@dataclass
+class Gathered:
+    """What one materialization learned: the Report's fields but those of the later analyses."""
+
+    name: str
+    spec_file: str | None
+    seed: int
+    torch_version: str
+    device: str
+    runs: list  # [Run]
+    layers: list  # [LayerInfo], without symbolic formulas or FLOPs
+    params: list  # [ParamInfo]
+    buffers: list  # [BufferInfo]
+    totals: Totals
+    diagnostics: list  # [Diagnostic]: the lints
+    init_trace: list
+    warnings: list = field(default_factory=list)  # [Diagnostic]: torch's own warnings during the runs
+
+    @property
+    def inputs(self) -> list:
+        return self.runs[0].inputs if self.runs else []
+
+
 def gather(spec: Spec, model: nn.Module, runs, per_run, ctx, device: str, opts, acts,
-           looks: dict | None = None) -> Report:
-    """The Report of a materialized model. `looks`: _Measurer.results() (CPU statistics)."""
+           looks: dict | None = None, warnings: list | None = None) -> Gathered:
+    """What a materialized model holds. `looks`: _Measurer.results() (CPU statistics); `warnings`:
+    torch's warnings during the runs, as diagnostics."""
     from shapecli.analyses import init as initmod
     nodes = [n for n in spec.nodes() if n.path]
     paths = {n.path: n for n in nodes}
@@ -109,11 +135,12 @@ def gather(spec: Spec, model: nn.Module, runs, per_run, ctx, device: str, opts, 
         if n is not None:
             d.line, d.col = n.loc.line, n.loc.col
 
-    return Report(name=spec.name, spec_file=spec.file, seed=opts.seed,
-                  torch_version=torch.__version__.split("+")[0], device=device, runs=runs, layers=layers,
-                  params=params, buffers=buffers, totals=totals, diagnostics=diagnostics,
-                  init_trace=[{"order": t["order"], "layer": t["layer"], "type": t["type"],
-                               "inferred": t["inferred"], "schemes": t["schemes"]} for t in ctx.trace])
+    return Gathered(name=spec.name, spec_file=spec.file, seed=opts.seed,
+                    torch_version=torch.__version__.split("+")[0], device=device, runs=runs, layers=layers,
+                    params=params, buffers=buffers, totals=totals, diagnostics=diagnostics,
+                    init_trace=[{"order": t["order"], "layer": t["layer"], "type": t["type"],
+                                 "inferred": t["inferred"], "schemes": t["schemes"]} for t in ctx.trace],
+                    warnings=list(warnings or ()))
 
 
 def _weight_stack(nodes: list, schemes: dict) -> list:

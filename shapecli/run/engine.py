@@ -1,4 +1,5 @@
-"""Materialize: push sample inputs through a fresh lazy model and gather a Report.
+"""Materialize: push sample inputs through a fresh lazy model, run the analyses asked for, and
+build the Report once from their parts (run/assemble.py).
 
 The first input materializes the model (RNG seeded right before, inside `fork_rng` so the
 caller's global RNG is untouched); each later input goes through the same materialized model,
@@ -24,7 +25,8 @@ from shapecli.report import (
     TensorInfo,
 )
 from shapecli.fastmeta import fast_meta
-from shapecli.run.collect import gather
+from shapecli.run.assemble import assemble
+from shapecli.run.collect import Gathered, gather
 from shapecli.run.guard import _OutputGuard
 from shapecli.run.hooks import _attach, _Recorder, _run
 from shapecli.run.inputs import _bytes, _dtype, describe, make_inputs
@@ -47,42 +49,57 @@ class Options:
     histograms: bool = True
     progress: object = None  # called with (layers done, layers in all) during the first pass
     symbolic: bool = True  # formulas and constraints when the input names dimensions
+    dtypes: list | None = None  # memory estimates for these dtypes (analyses/estimate.py); float32 with flops
+    flops: bool = False  # count forward FLOPs per layer
+    backward: bool = False  # also estimate backward and training-step FLOPs (implies flops)
 
 
 # ---------------------------------------------------------------------------- the pass
 
-def materialize(spec: Spec, inputs: list | None = None, options: Options | None = None, **kw):
+def materialize(spec: Spec, inputs: list | None = None, options: Options | None = None, **kw) -> tuple[nn.Module, Report]:
     """Build a fresh model from `spec`, push `inputs` through it, return (model, Report).
 
     `inputs`: a list of samples, each a list of InputSpec (one per model input); the first sample
     materializes the model. Defaults to the spec's `input`. Keyword arguments set Options fields.
     When the first sample names dimensions (`B,3,H,W`), a symbolic pass adds each layer's output
-    shape as formulas and the constraints the network puts on the named sizes.
+    shape as formulas and the constraints the network puts on the named sizes; `dtypes`, `flops`
+    and `backward` add estimates. The Report is built once, from every pass's result.
     """
     opts = options or Options(**kw)
-    model, report = _engine(spec, inputs, opts)
+    model, gathered = shape(spec, inputs, opts)
     first = inputs[0] if inputs else spec.inputs
-    if opts.symbolic and any(i.symbolic for i in first):
-        symbolic(model, report, first)
-    return model, report
+    sym = symbolic(model, gathered.layers, first) if opts.symbolic and any(i.symbolic for i in first) else None
+    est = None
+    if opts.dtypes or opts.flops or opts.backward:
+        from shapecli.analyses.estimate import estimate
+
+        est = estimate(model, gathered, None, opts.dtypes or None, flops=opts.flops or opts.backward,
+                       backward=opts.backward)
+    return model, assemble(gathered, sym, est)
 
 
-def symbolic(model: nn.Module, report: Report, sample: list) -> None:
-    """Run the symbolic pass (symbolic/) for a sample with named dims and attach it to the report."""
+def shape(spec: Spec, inputs: list | None, opts: Options) -> tuple[nn.Module, Gathered]:
+    """The materialized model and what gathering learned from it (no symbolic pass, no estimates)."""
+    return _engine(spec, inputs, opts)
+
+
+def symbolic(model: nn.Module, layers: list, sample: list):
+    """The symbolic pass (analyses/symbolic/) for a sample with named dims: a SymbolicResult.
+
+    `layers`: the [LayerInfo] whose outputs get formulas (their paths name submodules of `model`).
+    """
     from shapecli.analyses import symbolic as sym
 
-    layers = {lay.path: model.get_submodule(lay.path) for lay in report.layers}
-    layers[""] = model
+    modules = {lay.path: model.get_submodule(lay.path) for lay in layers}
+    modules[""] = model
     names = [d.name for d in sample[0].dims]
     batch = next((i for i, n in enumerate(names) if n in ("B", "N", "batch", "batch_size")), 0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = sym.symbolic_pass(model, [(i.dims, _dtype(i.dtype)) for i in sample], layers, batch_dim=batch)
-    sym.attach(report, result)
-    report.symbolic["input_dims"] = [",".join(map(str, i.dims)) + ("" if i.dtype == "float32" else f":{i.dtype}")
-                                     for i in sample]  # as `--input` text: how a baseline re-runs it
-    if not result.batch_ok and result.batch_issue:  # constraints stay in report.symbolic: they are facts, not faults
-        report.diagnostics.append(Diagnostic("warning", "batch-folded", literal(result.batch_issue, 300)))
+        result = sym.symbolic_pass(model, [(i.dims, _dtype(i.dtype)) for i in sample], modules, batch_dim=batch)
+    result.input_dims = [",".join(map(str, i.dims)) + ("" if i.dtype == "float32" else f":{i.dtype}")
+                         for i in sample]  # as `--input` text: how a baseline re-runs it
+    return result
 
 
 def _engine(spec: Spec, inputs: list | None, opts: Options):
@@ -162,15 +179,14 @@ def _materialize_on(spec: Spec, samples: list, opts: Options, device: str):
     finally:
         if measurer:
             measurer.stop()
-    with _threads(1):  # what gather still measures (lints past the statistics budget, sampled stats): one thread, as _Measurer
-        report = gather(spec, model, runs, per_run, ctx, device, opts, rec.acts, looks)
-    seen = set()
+    seen, notes = set(), []
     for w in caught:
         text = str(w.message).split(" (Triggered internally")[0].strip()
         if text not in seen and "Failed to initialize NumPy" not in text:
             seen.add(text)
-            report.diagnostics.append(Diagnostic("info", "torch-warning", literal(text, 200)))
-    return model, report
+            notes.append(Diagnostic("info", "torch-warning", literal(text, 200)))
+    with _threads(1):  # what gather still measures (lints past the statistics budget, sampled stats): one thread, as _Measurer
+        return model, gather(spec, model, runs, per_run, ctx, device, opts, rec.acts, looks, notes)
 
 
 def _runs(model, spec, samples, opts, device, rec, runs, per_run) -> None:

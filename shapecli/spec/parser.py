@@ -99,11 +99,32 @@ def load_spec(path: str, overrides: dict | None = None) -> Spec:
 
 
 def parse_spec(text: str, file: str = "<spec>", overrides: dict | None = None) -> Spec:
+    """Parse a spec; SpecError with the parser's problems. `shapecli.parse_spec` adds the argument-binding ones."""
+    spec, problems = parse_partial(text, file, overrides)
+    if problems:
+        raise SpecError(problems)
+    return spec
+
+
+def parse_partial(text: str, file: str = "<spec>", overrides: dict | None = None) -> tuple[Spec, list]:
+    """(the spec as far as it parsed, its problems in line order): the first stage of loading a spec.
+
+    Problems that stop parsing at once (bad YAML, an unknown `--set` name) are raised. The items
+    that did parse can still be bound to their constructors (model.args.argument_problems), so one
+    run reports every problem.
+    """
     doc = parse_yaml(text, file)
     p = _Parser(file)
     spec = p.parse(doc, overrides or {})
     spec.text = text
-    return spec
+    return spec, in_line_order(p.c.problems, file)
+
+
+def in_line_order(problems: list, file: str) -> list:
+    """Problems sorted by line (stable), those of other places (--set, no location) last."""
+    first = {id(p): i for i, p in enumerate(problems)}
+    return sorted(problems, key=lambda p: (p.loc is None or p.loc.file != file, p.loc.line or 0 if p.loc else 0,
+                                           first[id(p)]))
 
 
 def parse_set(items: list[str]) -> dict:
@@ -265,27 +286,7 @@ class _Parser:
             else:
                 known = sorted({k for k, _, _ in self.defined})
                 self.err(f"no earlier item is named '{literal(ref)}'{did_you_mean(ref, known)}", loc, label)
-        if self.c.problems:  # check the arguments of the items that did parse too: every problem in one run
-            self.bind_partial(root)
-        self.c.raise_if_any(SpecError)
         return Spec(name, self.file, inputs, root, resolved, init)
-
-    def bind_partial(self, root: Node) -> None:
-        """On the error path only: add the argument problems `model.bind` finds (it needs torch), in line order."""
-        from shapecli.model.args import bind
-
-        for node in root.walk():
-            if node.is_container or node.type not in registry.REGISTRY:
-                continue
-            if any(v is BAD for v in (*node.args, *node.kwargs.values())):
-                continue  # already reported
-            try:
-                bind(node, self.c)
-            except Exception:  # noqa: BLE001 - extra messages must never hide the ones we have
-                pass
-        first = {id(p): i for i, p in enumerate(self.c.problems)}
-        self.c.problems.sort(key=lambda p: (p.loc is None or p.loc.file != self.file,
-                                            p.loc.line or 0 if p.loc else 0, first[id(p)]))
 
     # -- variables
     def lookup(self, scope: _Scope, name: str, loc: Loc, label: str | None = None):

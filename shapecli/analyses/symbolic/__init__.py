@@ -22,7 +22,7 @@ Torch is imported lazily: `parse_dims` and the dataclasses cost nothing to impor
 
 The package, one job a module (each imports only from those above it):
 
-- `result.py`: `SymbolicResult` and `attach` (the public data types);
+- `result.py`: `SymbolicResult` and `layer_outputs` (the public data types);
 - `context.py`: one call's variables, inputs, layers and batch, and how messages name them;
 - `layers.py`: shape-only forwards for well-known layers, swapped in during the trace;
 - `trace.py`: the run under fake tensors with a `ShapeEnv`: formulas and guards per layer;
@@ -43,10 +43,10 @@ from shapecli.errors import UsageError
 from shapecli.spec.dims import Dim, parse_dims, unify_dims
 from shapecli.analyses.symbolic.context import _Ctx, _short_error, _Unfollowable
 from shapecli.analyses.symbolic.probes import _probe_pass
-from shapecli.analyses.symbolic.result import SymbolicResult, attach
+from shapecli.analyses.symbolic.result import SymbolicResult, layer_outputs
 from shapecli.analyses.symbolic.solve import _symbolic
 
-__all__ = ["Dim", "SymbolicResult", "parse_dims", "unify_dims", "symbolic_pass", "attach"]
+__all__ = ["Dim", "SymbolicResult", "parse_dims", "unify_dims", "symbolic_pass", "layer_outputs"]
 
 
 def symbolic_pass(model, inputs, layers, batch_dim: int = 0, *, verify: int = 1, max_probes: int = 24) -> SymbolicResult:

@@ -1,6 +1,6 @@
 """The public result of a symbolic pass: `SymbolicResult` (formulas, constraints, batch
-check, method) and `attach`, which copies one into a `Report`: its `symbolic` block and each
-layer's formula. No torch."""
+check, method), its `Report.symbolic` block (`to_dict`) and each layer's formula shaped like
+its concrete output (`layer_outputs`). No torch."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -18,6 +18,7 @@ class SymbolicResult:
     note: Optional[str]
     inputs: list = field(default_factory=list)  # the inputs as formulas: [["B", "3", "H", "W"]]
     seconds: Optional[float] = None  # wall time of the pass
+    input_dims: list = field(default_factory=list)  # the sample as `--input` text: how a baseline re-runs it
 
     def to_dict(self) -> dict:
         """The `Report.symbolic` block (JSON-safe)."""
@@ -26,15 +27,11 @@ class SymbolicResult:
         return d
 
 
-def attach(report, result: SymbolicResult) -> None:
-    """Copy a SymbolicResult into a Report: `report.symbolic` and each `LayerInfo.symbolic`.
-
-    A layer's formula becomes an Output shaped like its concrete output (TensorInfo with string
-    shapes, dtype from the concrete run), so renderers can show both side by side.
-    """
+def layer_outputs(result: SymbolicResult, layers: list) -> dict:
+    """Each layer's formula as an Output shaped like its concrete output (TensorInfo with string
+    shapes, dtype from the concrete run), so renderers can show both side by side: {path: Output}.
+    `layers`: [LayerInfo]; those without a formula are left out."""
     from shapecli.report import TensorInfo
-
-    report.symbolic = result.to_dict()
 
     def as_output(formula, concrete):
         if isinstance(concrete, TensorInfo):
@@ -45,13 +42,15 @@ def attach(report, result: SymbolicResult) -> None:
             return [as_output(f, c) for f, c in zip(formula, concrete)]
         return None
 
-    for layer in report.layers:
+    out = {}
+    for layer in layers:
         f = result.outputs.get(layer.path)
         if f is None:
             continue
         concrete = layer.output_shapes[0] if layer.output_shapes else None
         if concrete is None:
             if isinstance(f, list) and all(isinstance(x, str) for x in f):
-                layer.symbolic = TensorInfo(shape=list(f), dtype="?")
+                out[layer.path] = TensorInfo(shape=list(f), dtype="?")
             continue
-        layer.symbolic = as_output(f, concrete)
+        out[layer.path] = as_output(f, concrete)
+    return out

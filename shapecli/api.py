@@ -1,0 +1,154 @@
+"""The library: every workflow the CLI offers, as a call that returns plain data.
+
+    import shapecli
+    report = shapecli.inspect("configs/mlp.yaml", "2,20", flops=True)   # the complete Report
+    run = shapecli.check(["configs/"])                                  # run.results, run.exit_code
+    run = shapecli.snapshot("configs/mlp.yaml")                         # writes configs/mlp.shapes.json
+
+A spec is a path (str or os.PathLike, '-' for stdin), spec text (a str with a newline), or a
+Spec. Inputs are text ("2,20", "B,3,H=224,W=224", "2,10;2,20" for two tensors), a list of such
+texts (one sample each: the first materializes the model), a list of InputSpec (one sample), or
+a list of samples. Bad arguments raise shapecli.errors.UsageError; an invalid spec SpecError;
+a spec that data cannot flow through ShapeError (all ShapeCliError, exit code 2).
+Importing this module does not import torch: the calls that need it import it when called.
+"""
+from __future__ import annotations
+
+import os
+
+from shapecli.load import load_spec, parse_spec
+
+__all__ = ["build", "check", "inspect", "load_spec", "materialize", "parse_input", "parse_spec", "run_problems",
+           "snapshot"]
+
+
+def parse_input(text: str, spec=None) -> list:
+    """`"2,20"` or `"B,3,H=224,W=224"` into a sample: a list of InputSpec, one per model input."""
+    from shapecli.spec.parser import parse_input_text
+
+    return parse_input_text(text, spec.inputs if spec is not None else None)
+
+
+def build(spec):
+    """The lazy nn.Module for a spec: parameters appear when the first input arrives."""
+    from shapecli.model.lazy import build as _build
+
+    return _build(_spec(spec))
+
+
+def materialize(spec, inputs=None, **options):
+    """(model, report): a fresh model materialized by the first of `inputs`, each input's outcome reported.
+
+    Options (run.engine.Options): seed=0, device="auto"|"cpu"|"meta", budget, stats, activations,
+    sampled, dtypes, flops, backward, progress. See `inspect` for what they mean.
+    """
+    from shapecli.run.engine import materialize as _materialize
+
+    sp = _spec(spec)
+    return _materialize(sp, _samples(inputs, sp), **options)
+
+
+def inspect(spec, inputs=None, *, overrides: dict | None = None, seed: int = 0, device: str = "auto",
+            dtypes=None, flops: bool = False, backward: bool = False, estimates: bool = False,
+            activations: bool = False, stats: bool = True, sampled: bool = False, budget: int | None = None,
+            progress=None):
+    """The complete Report of a spec: what the CLI's `inspect` prints, built once.
+
+    overrides: `--set` values for a spec path or text. device: "auto" (real CPU tensors within
+    `budget` bytes of parameters, else meta), "cpu" or "meta". dtypes: memory estimates for these
+    dtypes (names or "float32,bf16" text); flops: count forward FLOPs per layer; backward: also
+    backward and training-step FLOPs; estimates: all of them (dtypes default float32, bfloat16).
+    activations: each layer's output mean/std at init. stats: measured init statistics.
+    sampled: on meta, statistics of a sample of each init distribution. progress(done, total):
+    called during the first pass. An input named by dimensions (`B,3,H,W`) adds symbolic shapes.
+    A later input that does not fit is reported in `report.runs` (see `run_problems`).
+    """
+    from shapecli.baseline.workflow import check_device
+
+    check_device(device)
+    sp = _spec(spec, overrides)
+    samples = _samples(inputs, sp)
+    names = None
+    if dtypes or flops or backward or estimates:
+        from shapecli.analyses.estimate import parse_dtypes
+
+        names = parse_dtypes([dtypes] if isinstance(dtypes, str) else dtypes) or (
+            ["float32", "bfloat16"] if estimates else ["float32"])
+    from shapecli.run.engine import Options
+    from shapecli.run.engine import materialize as _materialize
+
+    opts = Options(seed=seed, device=device, progress=progress, activations=activations, stats=stats,
+                   sampled=sampled, dtypes=names, flops=flops or estimates, backward=backward or estimates)
+    if budget is not None:
+        opts.budget = budget
+    return _materialize(sp, samples, opts)[1]
+
+
+def snapshot(specs, out: str | None = None, inputs=None, overrides: dict | None = None, *, force: bool = False,
+             stats: bool = False, seed: int = 0, device: str = "auto", progress=None):
+    """Record each spec's architecture in a baseline (baseline/workflow.py): a SnapshotRun.
+
+    specs: paths, directories or globs of spec files. out: a file (one spec), a directory, or "-"
+    (each result's `text`); default: beside each spec (x.yaml -> x.shapes.json). inputs: `--input`
+    texts to record. An existing baseline that differs is replaced only with `force`.
+    exit_code: 0, or 2 when some spec could not be recorded.
+    """
+    from shapecli.baseline.workflow import snapshot as _snapshot
+
+    texts = None if inputs is None else [inputs] if isinstance(inputs, str) else list(inputs)
+    return _snapshot(_paths(specs), out, texts, overrides, force=force, stats=stats, seed=seed, device=device,
+                     progress=progress)
+
+
+def check(specs, baseline: str | None = None, *, update: bool = False, stats: bool = False,
+          tolerance: float | None = None, skip_missing: bool = False, device: str = "auto", progress=None):
+    """Check each spec against its baseline (baseline/workflow.py): a CheckRun.
+
+    tolerance: relative, for `stats` (default baseline.DEFAULT_TOLERANCE).
+    results: a baseline.Result per spec (status ok, changed, error or skipped; its changes).
+    exit_code: 0 all match · 1 an architecture changed · 2 something could not be checked.
+    """
+    from shapecli.baseline.workflow import DEFAULT_TOLERANCE, check as _check
+
+    return _check(_paths(specs), baseline, update=update, stats=stats,
+                  tolerance=DEFAULT_TOLERANCE if tolerance is None else tolerance,
+                  skip_missing=skip_missing, device=device, progress=progress)
+
+
+def run_problems(report) -> list:
+    """A Problem per sample input of `report` that did not fit the materialized model."""
+    from shapecli.baseline.workflow import run_problems as _problems
+
+    return _problems(report)
+
+
+def _spec(spec, overrides: dict | None = None):
+    if isinstance(spec, str) and "\n" in spec:
+        return parse_spec(spec, "<spec>", overrides)
+    if isinstance(spec, (str, bytes)) or hasattr(spec, "__fspath__"):
+        return load_spec(os.fsdecode(spec), overrides)
+    if overrides:
+        from shapecli.errors import UsageError
+
+        raise UsageError("overrides apply to a spec file or text; this spec is already parsed")
+    return spec
+
+
+def _samples(inputs, spec):
+    """None (the spec's input), or a list of samples, each a list of InputSpec."""
+    if inputs is None:
+        return None
+    from shapecli.spec.parser import InputSpec
+
+    if isinstance(inputs, str):
+        inputs = [inputs]
+    inputs = list(inputs)
+    if inputs and all(isinstance(s, InputSpec) for s in inputs):
+        return [inputs]
+    return [parse_input(s, spec) if isinstance(s, str) else list(s) for s in inputs]
+
+
+def _paths(specs) -> list:
+    if isinstance(specs, (str, bytes)) or hasattr(specs, "__fspath__"):
+        specs = [specs]
+    return [os.fsdecode(s) for s in specs]

@@ -1,0 +1,288 @@
+"""snapshot and check, as library calls: record baselines, check specs against them (docs/ci.md).
+
+snapshot records a spec's architecture in a baseline (configs/x.yaml -> configs/x.shapes.json);
+check rebuilds each spec with the inputs and `--set` values its baseline recorded and compares.
+Both return plain results with their exit status: 0 every spec matches (or was written) ·
+1 an architecture changed · 2 a spec, baseline or argument could not be checked (this wins over 1:
+a check that could not run is not a pass). Bad arguments raise UsageError. torch is imported
+once per call, however many specs, and only when some spec can be run.
+
+Where this grows: a target other than a spec file is loaded in `_load`; a baseline other than a
+shapecli baseline document is read in `_read_baseline`.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+
+from shapecli.baseline.document import DEFAULT_TOLERANCE, INPUT_FROM_CLI, INPUT_FROM_SPEC, MAX_BYTES, dumps, from_report
+from shapecli.baseline.document import read as _read_document
+from shapecli.baseline.document import without_stats, write_error
+from shapecli.baseline.changes import compare
+from shapecli.baseline.results import Result, exit_code
+from shapecli.baseline.targets import Target, expand_specs, is_dir_target, plan_targets
+from shapecli.errors import BaselineError, Loc, Problem, ShapeCliError, ShapeError, UsageError
+from shapecli.fileio import write_atomic
+
+DEVICES = ("auto", "cpu", "meta")
+
+
+@dataclass
+class Snapshot:
+    """One spec's snapshot. status: "written" | "replaced" | "unchanged" | "stdout" | "error"."""
+
+    spec: str
+    path: str | None  # where the baseline went ("-": returned in `text`, for stdout)
+    status: str
+    message: str | None = None  # "configs/x.shapes.json: written (3 layers, 7,946 params)"
+    text: str | None = None  # the baseline document, for path "-"
+    errors: list = field(default_factory=list)  # [Problem]
+
+
+@dataclass
+class SnapshotRun:
+    results: list  # [Snapshot], in the order the specs were named
+    exit_code: int  # 0, or 2 when some spec could not be recorded
+
+
+@dataclass
+class CheckRun:
+    results: list  # [baseline.Result], in the order the specs were named
+    exit_code: int  # 0 · 1 an architecture changed · 2 something could not be checked
+
+
+def check_device(device: str) -> str:
+    if device not in DEVICES:
+        raise UsageError(f"--device '{device}': choose auto, cpu or meta")
+    return device
+
+
+def run_problems(report) -> list:
+    """A Problem per sample input that did not fit the materialized model, located at its layer."""
+    lines = {lay.path: lay for lay in report.layers}
+    probs = []
+    for i, r in enumerate(report.runs):
+        if r.error:
+            lay = lines.get((r.error_layer or "").split(" (")[0])
+            loc = Loc(report.spec_file, lay.line, lay.col) if lay and lay.line else Loc(report.spec_file)
+            shapes = "; ".join(",".join(map(str, x.shape)) for x in r.inputs)
+            probs.append(Problem(f"input #{i + 1} ({shapes}): {r.error}", loc, r.error_layer))
+    return probs
+
+
+# ---------------------------------------------------------------------------- snapshot
+
+def snapshot(specs, out: str | None = None, inputs=None, sets: dict | None = None, *, force: bool = False,
+             stats: bool = False, seed: int = 0, device: str = "auto", progress=None) -> SnapshotRun:
+    """Record each spec's architecture in a baseline. `out`: a file (one spec), a directory, or "-"
+    (the document comes back in `text`); default: beside each spec. `inputs`: `--input` texts to
+    record (default: the spec's input:, re-read at check time). `progress(done, total, label)`."""
+    check_device(device)
+    sets = dict(sets or {})
+    for k, v in sets.items():
+        if isinstance(v, float) and not math.isfinite(v):
+            raise UsageError(f"--set {k}={v}: a baseline records finite values only")
+    targets = expand_specs([specs] if isinstance(specs, str) else list(specs))
+    if any(t.spec == "-" for t in targets):
+        targets = [Target("-") if t.spec == "-" else t for t in targets]
+        if out is None or is_dir_target(out) or len(targets) > 1:
+            raise UsageError("a spec read from stdin (-) needs --out FILE (or --out -), and no other spec")
+    good = [t.spec for t in targets if not t.error]
+    if out == "-":
+        if len(targets) > 1:
+            raise UsageError("--out - (stdout) takes one spec")
+        paths = ["-"] * len(good)
+    else:
+        paths = plan_targets(good, out, "--out")
+    where = dict(zip(good, paths))
+    results = []
+    for i, t in enumerate(targets):
+        if progress:
+            progress(i, len(targets), t.spec)
+        if t.error:
+            results.append(Snapshot(t.spec, None, "error", errors=[Problem(t.error, Loc(t.spec))]))
+            continue
+        try:
+            results.append(_snapshot_one(t.spec, where[t.spec], out is not None, inputs, sets, force, stats, seed,
+                                         device))
+        except ShapeCliError as e:
+            results.append(Snapshot(t.spec, where[t.spec], "error", errors=list(e.problems)))
+    if progress:
+        progress(len(targets), len(targets), None)
+    return SnapshotRun(results, 2 if any(r.status == "error" for r in results) else 0)
+
+
+def _snapshot_one(spec: str, path: str, explicit: bool, inputs, sets, force, stats, seed, device) -> Snapshot:
+    sp, samples = _load(spec, sets, inputs)
+    report = _materialize(sp, samples, seed=seed, device=device, stats=stats)
+    ref = "<stdin>" if spec == "-" else spec if path == "-" else _relative(spec, path)
+    doc = from_report(report, input_source=INPUT_FROM_CLI if inputs else INPUT_FROM_SPEC,
+                      sets=sets, spec_ref=ref, stats=stats)
+    text = dumps(doc)
+    if path == "-":
+        return Snapshot(spec, "-", "stdout", text=text)
+    n = len(doc["layers"])
+    what = f"{n} layer{'s' if n != 1 else ''}, {doc['totals']['params']:,} params"
+    old = _existing(path)
+    if old is not None:
+        if old == text.encode("utf-8"):
+            return Snapshot(spec, path, "unchanged", f"{path}: unchanged ({what})")
+        if spec != "-" and os.path.exists(spec) and os.path.samefile(spec, path):
+            raise BaselineError("refusing to write the baseline over its own spec", Loc(path))
+        if not _is_baseline(old):  # --force replaces baselines, never other files
+            raise BaselineError("exists and is not a shapecli baseline; refusing to overwrite it", Loc(path))
+        if not force:
+            raise BaselineError(f"a different baseline exists; replace it with --force, or review the changes with "
+                                f"`shapecli check {spec}` and accept them with `shapecli check --update {spec}`",
+                                Loc(path))
+    try:
+        if explicit:
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        write_atomic(path, text)
+    except OSError as e:
+        raise write_error(path, e) from None
+    status = "replaced" if old is not None else "written"
+    return Snapshot(spec, path, status, f"{path}: {status} ({what})")
+
+
+# ---------------------------------------------------------------------------- check
+
+def check(specs, baseline: str | None = None, *, update: bool = False, stats: bool = False,
+          tolerance: float = DEFAULT_TOLERANCE, skip_missing: bool = False, device: str = "auto",
+          progress=None) -> CheckRun:
+    """Rebuild each spec with the inputs recorded in its baseline and compare. `baseline`: a file (one
+    spec) or a directory; default: beside each spec. `update`: rewrite the baselines that changed
+    and create missing ones. `progress(done, total, label)`."""
+    check_device(device)
+    if not (math.isfinite(tolerance) and tolerance >= 0):
+        raise UsageError(f"--tolerance {tolerance}: give a finite number >= 0, e.g. 1e-3")
+    targets = expand_specs([specs] if isinstance(specs, str) else list(specs))
+    good = [t.spec for t in targets if not t.error]
+    where = dict(zip(good, plan_targets(good, baseline, "--baseline")))
+    results = []
+    for i, t in enumerate(targets):
+        if progress:
+            progress(i, len(targets), t.spec)
+        if t.error:
+            results.append(Result.failed(t.spec, None, t.error))
+            continue
+        results.append(check_one(t.spec, where[t.spec], update=update, stats=stats, tolerance=tolerance,
+                                 skip_missing=skip_missing, device=device))
+    if progress:
+        progress(len(targets), len(targets), None)
+    return CheckRun(results, exit_code(results))
+
+
+def check_one(spec: str, bpath: str, *, update: bool = False, stats: bool = False,
+              tolerance: float = DEFAULT_TOLERANCE, skip_missing: bool = False, device: str = "auto") -> Result:
+    """Check one spec against the baseline at `bpath`."""
+    from shapecli.spec.parser import Dim, InputSpec
+
+    try:
+        old = _read_baseline(bpath)
+    except BaselineError as e:  # even under --update: an unreadable baseline is not silently replaced
+        return Result.failed(spec, bpath, e)
+    if old is None:
+        if update:
+            return _create(spec, bpath, stats, device)
+        if skip_missing:
+            return Result(spec, bpath, "skipped")
+        return Result.failed(spec, bpath, BaselineError(
+            f"no baseline at {bpath}; record one with `shapecli snapshot {spec}` (or `shapecli check --update`)",
+            Loc(spec)))
+    want_stats = stats or (update and "stats" in old)
+    seed = old["stats"]["seed"] if "stats" in old else 0
+    try:
+        sp, _ = _load(spec, dict(old["set"]), None)
+        samples = None
+        if old["input_source"] == INPUT_FROM_CLI:
+            samples = [[InputSpec([Dim(None, d) for d in t["shape"]], t["dtype"]) for t in sample]
+                       for sample in old["inputs"]]
+            dims_text = (old.get("symbolic") or {}).get("input_dims")
+            if dims_text:  # the first input named its dims: re-run symbolically
+                from shapecli.spec.parser import parse_input_text
+
+                samples[0] = parse_input_text(";".join(dims_text), sp.inputs)
+        report = _materialize(sp, samples, seed=seed, device=device, stats=want_stats)
+        new = from_report(report, input_source=old["input_source"], sets=old["set"],
+                          spec_ref=_relative(spec, bpath), stats=want_stats)
+    except ShapeCliError as e:
+        return Result.failed(spec, bpath, e)
+    changes = compare(old, new, stats=stats, tolerance=tolerance)
+    r = Result(spec, bpath, "changed" if changes else "ok", name=report.name, changes=changes,
+               old_totals=old["totals"], new_totals=new["totals"])
+    if stats and "stats" not in old and not update:
+        r.notes.append("the baseline has no init statistics to compare; add them with `shapecli check --update --stats`")
+    if update and (changes or without_stats(old) != without_stats(new) or (stats and "stats" not in old)):
+        try:
+            write_atomic(bpath, dumps(new))
+        except OSError as e:
+            return Result.failed(spec, bpath, write_error(bpath, e))
+        r.written = "updated" if changes else "refreshed"
+    return r
+
+
+def _create(spec: str, bpath: str, stats: bool, device: str) -> Result:
+    """check --update with no baseline: record one from the spec's own input, as snapshot would."""
+    try:
+        sp, _ = _load(spec, {}, None)
+        report = _materialize(sp, None, seed=0, device=device, stats=stats)
+        new = from_report(report, input_source=INPUT_FROM_SPEC, sets={}, spec_ref=_relative(spec, bpath),
+                          stats=stats)
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(bpath)), exist_ok=True)
+            write_atomic(bpath, dumps(new))
+        except OSError as e:
+            raise write_error(bpath, e) from None
+    except ShapeCliError as e:
+        return Result.failed(spec, bpath, e)
+    return Result(spec, bpath, "ok", name=report.name, old_totals=new["totals"], new_totals=new["totals"],
+                  written="created")
+
+
+# ---------------------------------------------------------------------------- the steps
+
+def _load(target: str, sets: dict, inputs) -> tuple:
+    """(Spec, samples or None) for a target: a spec file ('-' for stdin), `--input` texts parsed against it."""
+    from shapecli.load import load_spec
+    from shapecli.spec.parser import parse_input_text
+
+    sp = load_spec(target, sets)
+    return sp, ([parse_input_text(t, sp.inputs) for t in inputs] if inputs else None)
+
+
+def _materialize(sp, samples, *, seed: int, device: str, stats: bool):
+    """The Report a baseline records; a later sample that does not fit makes the baseline wrong: ShapeError."""
+    from shapecli.run.engine import Options, materialize
+
+    _, report = materialize(sp, samples, Options(seed=seed, device=device, stats=stats, histograms=False))
+    probs = run_problems(report)
+    if probs:
+        raise ShapeError(probs)
+    return report
+
+
+def _read_baseline(path: str):
+    """The baseline document at `path` (None if there is none)."""
+    return _read_document(path)
+
+
+def _is_baseline(data: bytes) -> bool:
+    """Whether a file's bytes look like a baseline (even a stale or broken one of ours)."""
+    return b'"kind": "shapecli-baseline"' in data[:4096] or b'"kind":"shapecli-baseline"' in data[:4096]
+
+
+def _existing(path: str) -> bytes | None:
+    """The current baseline's bytes (None if there is none); not a regular file is an error."""
+    from shapecli.fileio import read_regular
+
+    return read_regular(path, MAX_BYTES, BaselineError, "baseline", missing_ok=True)
+
+
+def _relative(spec: str, baseline_path: str) -> str:
+    try:
+        rel = os.path.relpath(os.path.abspath(spec), os.path.dirname(os.path.abspath(baseline_path)))
+    except ValueError:  # another drive (Windows)
+        rel = spec
+    return rel.replace(os.sep, "/")
