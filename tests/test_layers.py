@@ -200,7 +200,7 @@ def test_a_registered_type_works_in_every_pass():
         assert w.init.expected.min == 0.5 and w.init.expected.max == 1.5
         # estimate: Tile's output is new memory (not a view): input + Linear + Tile + ReLU outputs
         est = estimate(model, report, dtypes=["float32"])
-        assert est["memory"][0]["activations"] == (16 + 16 + 48 + 48) * 4
+        assert est.summary["memory"][0]["activations"] == (16 + 16 + 48 + 48) * 4
         # guard: a Tile whose output outgrows the activation budget is shaped on meta instead
         big = shapecli.parse_spec(SPEC.replace("repeats: 3", "repeats: 100000000"), "t.yaml")
         _, big_report = shapecli.materialize(big)
