@@ -12,7 +12,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["load_spec", "parse_spec", "build", "materialize", "inspect", "parse_input", "__version__"]
+__all__ = ["load_spec", "parse_spec", "build", "materialize", "inspect", "parse_input", "fast_meta", "__version__"]
 
 
 def load_spec(path, overrides=None):
@@ -60,3 +60,20 @@ def materialize(spec, inputs=None, **options):
 def inspect(spec, inputs=None, **options):
     """The Report for a spec (a path or a Spec): see shapecli.report.Report."""
     return materialize(spec, inputs, **options)[1]
+
+
+def fast_meta():
+    """Opt-in speed-up for shaping big models on the meta device (a context manager).
+
+        with shapecli.fast_meta():
+            report = shapecli.inspect("configs/gpt2_small.yaml", device="meta")
+
+    PROCESS-WIDE and NOT THREAD-SAFE: while active, stand-ins for torch._dynamo,
+    torch.fx.experimental.symbolic_shapes and sympy (and a missing numpy recorded as missing) sit
+    in sys.modules for every thread. Use it only while no other thread uses torch's compiler
+    stack (torch.compile, torch.export, sympy), shapecli's symbolic pass included. Without it,
+    every library call leaves sys.modules alone. See shapecli/fastmeta.py and docs/performance.md.
+    """
+    from shapecli.fastmeta import fast_meta as _fast_meta
+
+    return _fast_meta()

@@ -334,20 +334,11 @@ def _quiet_pipe() -> None:
 
 
 def run() -> None:
-    """Console-script entry: exit without Python's slow teardown once output is flushed."""
-    import gc
+    """Console-script entry: the CLI process's start-up speed-ups (cli/startup.py), main(), os._exit."""
+    from shapecli.cli import startup
 
-    gc.set_threshold(50_000, 20, 100)  # a short-lived process: the default (700, 10, 10) spent ~25% of a 10,000-layer run in GC
-    # One intra-op thread unless the user asks (read when torch is imported, later): on shared 2-4 core machines
-    # OpenMP's barrier waits made ResNet-50's run 4-8x slower; OMP_NUM_THREADS=N overrides. docs/performance.md
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    code = main()
-    for f in (sys.stdout, sys.stderr):
-        try:
-            f.flush()
-        except (BrokenPipeError, OSError):
-            _quiet_pipe()
-    os._exit(int(code))
+    startup.start()
+    startup.finish(main())
 
 
 from shapecli.cli import check as cli_check  # noqa: E402,F401  (registers snapshot, check)
