@@ -75,7 +75,10 @@ def symbolic(model: nn.Module, report: Report, sample: list) -> None:
     layers[""] = model
     names = [d.name for d in sample[0].dims]
     batch = next((i for i, n in enumerate(names) if n in ("B", "N", "batch", "batch_size")), 0)
-    with warncapture.ignore():
+    # Under the run lock (run/rng.py): run concurrently with another thread's materialization the
+    # pass once returned a different constraint (tests/test_threads.py); torch state that
+    # `torch.device(...)` contexts set process-wide (torch.utils._device.CURRENT_DEVICE) is the suspect.
+    with warncapture.ignore(), rng.forked():
         result = sym.symbolic_pass(model, [(i.dims, _dtype(i.dtype)) for i in sample], layers, batch_dim=batch)
     sym.attach(report, result)
     report.symbolic["input_dims"] = [",".join(map(str, i.dims)) + ("" if i.dtype == "float32" else f":{i.dtype}")
