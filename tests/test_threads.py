@@ -7,9 +7,9 @@ import threading
 import warnings
 
 import torch
+from conftest import CONFIGS
 
 import shapecli
-from conftest import CONFIGS
 
 CASES = [  # (spec, inputs, options): one on meta, one on the CPU with measured statistics, one symbolic
     ("lenet5", None, {"device": "meta"}),

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 
 from shapecli import warncapture
-from shapecli._torch import nn, torch
+from shapecli._torch import nn
 from shapecli.errors import ShapeCliError, ShapeError, UsageError, literal
 from shapecli.model.lazy import BuildContext, OverBudget, build
 from shapecli.report import (
