@@ -25,5 +25,22 @@ from shapecli.api import (  # noqa: E402
     snapshot,
 )
 
-__all__ = ["__version__", "build", "check", "inspect", "load_spec", "materialize", "parse_input", "parse_spec",
-           "snapshot"]
+__all__ = ["__version__", "build", "check", "fast_meta", "inspect", "load_spec", "materialize", "parse_input",
+           "parse_spec", "snapshot"]
+
+
+def fast_meta():
+    """Opt-in speed-up for shaping big models on the meta device (a context manager).
+
+        with shapecli.fast_meta():
+            report = shapecli.inspect("configs/gpt2_small.yaml", device="meta")
+
+    PROCESS-WIDE and NOT THREAD-SAFE: while active, stand-ins for torch._dynamo,
+    torch.fx.experimental.symbolic_shapes and sympy (and a missing numpy recorded as missing) sit
+    in sys.modules for every thread. Use it only while no other thread uses torch's compiler
+    stack (torch.compile, torch.export, sympy), shapecli's symbolic pass included. Without it,
+    every library call leaves sys.modules alone. See shapecli/fastmeta.py and docs/performance.md.
+    """
+    from shapecli.fastmeta import fast_meta as _fast_meta
+
+    return _fast_meta()

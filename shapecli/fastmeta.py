@@ -1,8 +1,13 @@
-"""Keep the meta device cheap: scoped workarounds for costs torch pays on the meta path.
+"""Keep the meta device cheap: process-wide workarounds for costs torch pays on the meta path.
 
-1. `fast_meta()`: stand-ins for three modules torch imports on the meta path only to answer
-   questions whose answer is known there. While the context is active, and only for a module
-   not yet imported, a small stand-in takes its place in sys.modules:
+Nothing in shapecli's library path uses this module: `materialize()`/`inspect()` never touch
+sys.modules. It is installed once by the CLI process (`install()`, from shapecli/cli/startup.py,
+as torch is imported), or by a library user's explicit opt-in, `shapecli.fast_meta()` (a context:
+process-wide, not thread-safe). docs/performance.md has what each costs without it.
+
+1. Stand-ins for three modules torch imports on the meta path only to answer questions whose
+   answer is known there. While installed, and only for a module not yet imported, a small
+   stand-in takes its place in sys.modules:
 
    - `torch._dynamo` (about 1.3 s, 60 MiB): most of torch's Python meta kernels are wrapped by
      `torch._compile._disable_dynamo`, whose first call imports dynamo only to mark the function
@@ -21,18 +26,14 @@
    (`import torch._dynamo.exc`: `_Finder`) retires every stand-in at once and imports the real
    modules, which answer from then on: slower, never different.
 
-2. `skip_init()`. Constructing a layer on the meta device still runs its `reset_parameters`;
-   `normal_`/`trunc_normal_` on meta go through the Python references. Values on meta do not
-   exist, so while counting a layer's bytes (the CPU path's budget probe, and layers built on
-   meta) in-place methods on meta tensors are skipped.
-
-3. Also in `fast_meta()`: without numpy installed, torch's meta kernels run `import numpy` (in
+2. Without numpy installed, torch's meta kernels run `import numpy` (in
    `torch.sym_max`) thousands of times per model, each a failed search of sys.path (about 3 s
-   for GPT-3-shaped specs). While the context is active, a missing numpy is recorded in
-   sys.modules as None, so the import fails at once, as it would anyway; removed on exit.
+   for GPT-3-shaped specs). While installed, a missing numpy is recorded in
+   sys.modules as None, so the import fails at once, as it would anyway; uninstall() removes it.
 
-All are pure speed-ups: shapes, dtypes and parameter identities are unchanged. None is
-thread-safe (they change sys.modules for the duration).
+Both are pure speed-ups: shapes, dtypes and parameter identities are unchanged. Neither is
+thread-safe: they change sys.modules for every thread. (`skip_init`, which is per-thread and
+stays in the library path, lives in shapecli/model/skipinit.py.)
 """
 from __future__ import annotations
 
@@ -233,43 +234,40 @@ class _NoDynamo(_StandIn):
         self._marked.clear()
 
 
-@contextmanager
-def fast_meta():
-    """The stand-ins of (1) and the missing numpy of (3), for the duration of a materialization."""
-    no_numpy = False
+def install() -> bool:
+    """Install the stand-ins and the missing numpy for the rest of the process (the CLI does, once,
+    as torch is imported: shapecli/cli/startup.py). Process-wide; not for a library call.
+    Returns whether numpy was recorded as missing."""
     try:
-        if not _active:  # (not nested)
+        if not _active:  # (not twice)
             for stand_in in (_NoDynamo("torch._dynamo"), _ConcreteShapes("torch.fx.experimental.symbolic_shapes"),
                              _NoSympy("sympy")):
                 stand_in._standin_install()
         if "numpy" not in sys.modules and importlib.util.find_spec("numpy") is None:
             sys.modules["numpy"] = None  # `import numpy` fails at once, as it would after a search
-            no_numpy = True
+            return True
     except Exception:  # noqa: BLE001 - a speed-up must never break a run
         pass
-    try:
-        yield
-    finally:
-        if no_numpy and "numpy" in sys.modules and sys.modules["numpy"] is None:
-            del sys.modules["numpy"]
-        _retire_stand_ins()
+    return False
 
 
-class _SkipInit(torch.overrides.TorchFunctionMode):
-    """In-place methods (`normal_`, `uniform_`, `mul_`, ...) on a meta tensor return it untouched:
-    an in-place op never changes its tensor's shape or dtype, and a meta tensor has no values."""
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        name = getattr(func, "__name__", "")
-        if name.endswith("_") and not name.endswith("__"):
-            t = args[0] if args else kwargs.get("tensor", kwargs.get("self"))  # nn.init passes tensor=
-            if isinstance(t, torch.Tensor) and t.is_meta:
-                return t
-        return func(*args, **kwargs)
+def uninstall(no_numpy: bool = False) -> None:
+    """Undo install(): the real modules answer from now on; marks of (1) removed."""
+    if no_numpy and "numpy" in sys.modules and sys.modules["numpy"] is None:
+        del sys.modules["numpy"]
+    _retire_stand_ins()
 
 
 @contextmanager
-def skip_init():
-    with _SkipInit():
+def fast_meta():
+    """The stand-ins of (1) and the missing numpy of (2) for the duration of the block: an explicit
+    opt-in for library users who shape big models on meta (exported as `shapecli.fast_meta`).
+
+    PROCESS-WIDE and NOT THREAD-SAFE: it changes sys.modules for every thread while active. Use it
+    only where no other thread imports or uses torch's compiler stack (torch.compile, torch.export,
+    dynamo, sympy) meanwhile; shapecli's own symbolic pass is such a user."""
+    no_numpy = install()
+    try:
         yield
+    finally:
+        uninstall(no_numpy)

@@ -161,7 +161,7 @@ def test_analytic_statistics_agree_with_measured(path, small, inp):
 
 
 def test_fast_meta_leaves_torch_as_it_was():
-    """The meta speed-ups are scoped: after a run (in a fresh process, where dynamo is not yet
+    """The opt-in meta speed-ups are scoped: after a run (in a fresh process, where dynamo is not yet
     imported) no torch function keeps the dynamo stand-in's "do not trace" mark, dynamo was
     never imported, and a missing numpy is no longer recorded as missing."""
     r = _fresh(
@@ -172,7 +172,8 @@ def test_fast_meta_leaves_torch_as_it_was():
         "    marked.append(fn)\n"
         "    return disable(self, fn, recursive, **kw)\n"
         "_fastmeta._NoDynamo.disable = spy\n"
-        "shapecli.materialize('configs/gpt2_small.yaml', device='meta')\n"
+        "with shapecli.fast_meta():\n"
+        "    shapecli.materialize('configs/gpt2_small.yaml', device='meta')\n"
         "still = [f for f in marked if getattr(f, '__dynamo_disable', None) is not None]\n"
         "print(json.dumps({'marked': len(marked), 'still': len(still), 'dynamo': 'torch._dynamo' in sys.modules,\n"
         "                  'attr': '_dynamo' in vars(torch), 'numpy_none': sys.modules.get('numpy', 'absent') is None}))\n")
@@ -183,7 +184,7 @@ def test_fast_meta_leaves_torch_as_it_was():
 def test_skip_init_only_touches_meta_tensors():
     import torch
 
-    from shapecli.fastmeta import skip_init
+    from shapecli.model.skipinit import skip_init
 
     with skip_init():
         real = torch.zeros(3).normal_()  # CPU: runs
@@ -201,12 +202,25 @@ def _fresh(code: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def test_meta_run_imports_neither_sympy_nor_dynamo_and_leaves_no_stand_in():
-    """fast_meta's stand-ins keep sympy (~0.25 s) out of a meta run; afterwards sys.modules holds
-    real modules only, and the shapes are those of the committed baseline."""
+def test_library_meta_run_leaves_sys_modules_alone():
+    """Without the opt-in, a meta run installs no stand-in: sys.modules only gains real modules."""
     r = _fresh(
         "import sys, json, shapecli\n"
+        "before = dict(sys.modules)\n"
         "model, report = shapecli.materialize('configs/gpt2_small.yaml', device='meta')\n"
+        "fake = [k for k, v in sys.modules.items() if type(v).__module__ == 'shapecli.fastmeta' or v is None]\n"
+        "changed = [k for k in before if sys.modules.get(k) is not before[k]]\n"
+        "print(json.dumps({'fake': fake, 'changed': changed, 'params': report.totals.params}))\n")
+    assert r == {"fake": [], "changed": [], "params": 124_439_808}
+
+
+def test_meta_run_imports_neither_sympy_nor_dynamo_and_leaves_no_stand_in():
+    """shapecli.fast_meta()'s stand-ins keep sympy (~0.25 s) out of a meta run; afterwards sys.modules
+    holds real modules only, and the shapes are those of the committed baseline."""
+    r = _fresh(
+        "import sys, json, shapecli\n"
+        "with shapecli.fast_meta():\n"
+        "    model, report = shapecli.materialize('configs/gpt2_small.yaml', device='meta')\n"
         "mods = [m for m in ('sympy', 'torch._dynamo', 'torch.fx.experimental.symbolic_shapes') if m in sys.modules]\n"
         "left = [k for k, v in sys.modules.items() if type(v).__module__ == 'shapecli.fastmeta']\n"
         "import torch.fx.experimental as fx\n"

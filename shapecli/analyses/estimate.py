@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from shapecli import layers as layer_types
 from shapecli._torch import nn, torch
 from shapecli.errors import UsageError
+from shapecli.run import rng
 
 # bits per element of the dtypes one can ask for
 DTYPE_BITS = {"float64": 64, "float32": 32, "float16": 16, "bfloat16": 16, "float8_e4m3fn": 8, "float8_e5m2": 8,
@@ -260,8 +261,6 @@ class _Pop:
 
 def count_flops(model: nn.Module, xs: list, paths: list) -> dict:
     """One forward pass of `model` on tensors `xs`, counting FLOPs per spec path (inclusive)."""
-    from shapecli.fastmeta import fast_meta
-
     registry = _registry()
     stack: list = []
     per_path: dict = defaultdict(int)
@@ -283,7 +282,7 @@ def count_flops(model: nn.Module, xs: list, paths: list) -> dict:
                     continue
                 handles.append(m.register_forward_pre_hook(_Push(stack, path)))
                 handles.append(m.register_forward_hook(_Pop(stack), always_call=True))
-            with torch.random.fork_rng(devices=[]), torch.no_grad(), fast_meta(), \
+            with rng.forked(), torch.no_grad(), \
                     _counting_mode(registry, stack, per_path, by_op, uncounted, zero):
                 model(*xs)
             for h in handles:

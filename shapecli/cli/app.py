@@ -6,7 +6,6 @@ Neither torch nor rich's table code is imported at module level, so `--help` is 
 """
 from __future__ import annotations
 
-import os
 import sys
 import typer
 
@@ -82,7 +81,9 @@ def _invoke(argv) -> int:
         sys.stderr.write("interrupted\n")
         return 130
     except BrokenPipeError:
-        _quiet_pipe()
+        from shapecli.cli.startup import quiet_pipe
+
+        quiet_pipe()
         return ExitCode.OK
     except ShapeCliError as e:
         if _state["debug"]:
@@ -101,30 +102,12 @@ def _invoke(argv) -> int:
         return ExitCode.INTERNAL
 
 
-def _quiet_pipe() -> None:
-    """stdout's reader went away (`| head`): stop quietly, without a second error at exit."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except OSError:
-        pass
-
-
 def run() -> None:
-    """Console-script entry: exit without Python's slow teardown once output is flushed."""
-    import gc
+    """Console-script entry: the CLI process's start-up speed-ups (cli/startup.py), main(), os._exit."""
+    from shapecli.cli import startup
 
-    gc.set_threshold(50_000, 20, 100)  # a short-lived process: the default (700, 10, 10) spent ~25% of a 10,000-layer run in GC
-    # One intra-op thread unless the user asks (read when torch is imported, later): on shared 2-4 core machines
-    # OpenMP's barrier waits made ResNet-50's run 4-8x slower; OMP_NUM_THREADS=N overrides. docs/performance.md
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    code = main()
-    for f in (sys.stdout, sys.stderr):
-        try:
-            f.flush()
-        except (BrokenPipeError, OSError):
-            _quiet_pipe()
-    os._exit(int(code))
+    startup.start()
+    startup.finish(main())
 
 
 # The commands, in the order `--help` lists them (each module defines plain functions; none imports this one).

@@ -19,7 +19,7 @@ from shapecli._torch import nn, torch
 from shapecli.model import glue
 from shapecli.errors import ShapeError, literal
 from shapecli.model.args import Bound, bind_all
-from shapecli.fastmeta import skip_init
+from shapecli.model.skipinit import skip_init
 from shapecli.spec.parser import Node, Spec
 
 class OverBudget(Exception):

@@ -1,8 +1,8 @@
 """Materialize: push sample inputs through a fresh lazy model, run the analyses asked for, and
 build the Report once from their parts (run/assemble.py).
 
-The first input materializes the model (RNG seeded right before, inside `fork_rng` so the
-caller's global RNG is untouched); each later input goes through the same materialized model,
+The first input materializes the model (RNG seeded right before, on a fork so the caller's
+global RNG is untouched: run/rng.py); each later input goes through the same materialized model,
 as calling `net(X)` again would. Small models run for real on the CPU, giving real init
 statistics; a model whose parameters or activations would exceed the memory budget is shaped on
 the meta device instead (no memory, analytic statistics).
@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import gc
 import math
-import warnings
 from dataclasses import dataclass
 
 from shapecli import layers as registry
-from shapecli._torch import nn, torch
+from shapecli import warncapture
+from shapecli._torch import nn
 from shapecli.errors import ShapeCliError, ShapeError, UsageError, literal
 from shapecli.model.lazy import BuildContext, OverBudget, build
 from shapecli.report import (
@@ -24,13 +24,14 @@ from shapecli.report import (
     Run,
     TensorInfo,
 )
-from shapecli.fastmeta import fast_meta
+from shapecli.run import rng
 from shapecli.run.assemble import assemble
 from shapecli.run.collect import Gathered, gather
 from shapecli.run.guard import _OutputGuard
 from shapecli.run.hooks import _attach, _Recorder, _run
 from shapecli.run.inputs import _bytes, _dtype, describe, make_inputs
-from shapecli.run.measure import _Measurer, _threads
+from shapecli.run.measure import _Measurer
+from shapecli.run.threads import one_thread
 from shapecli.spec.parser import Spec
 
 DEFAULT_BUDGET = 256 << 20  # real parameter bytes before switching to meta; see docs/performance.md
@@ -94,8 +95,10 @@ def symbolic(model: nn.Module, layers: list, sample: list):
     modules[""] = model
     names = [d.name for d in sample[0].dims]
     batch = next((i for i, n in enumerate(names) if n in ("B", "N", "batch", "batch_size")), 0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    # Under the run lock (run/rng.py): run concurrently with another thread's materialization the
+    # pass once returned a different constraint (tests/test_threads.py); torch state that
+    # `torch.device(...)` contexts set process-wide (torch.utils._device.CURRENT_DEVICE) is the suspect.
+    with warncapture.ignore(), rng.forked():
         result = sym.symbolic_pass(model, [(i.dims, _dtype(i.dtype)) for i in sample], modules, batch_dim=batch)
     result.input_dims = [",".join(map(str, i.dims)) + ("" if i.dtype == "float32" else f":{i.dtype}")
                          for i in sample]  # as `--input` text: how a baseline re-runs it
@@ -150,13 +153,6 @@ def _table_bytes(spec: Spec) -> int:
 
 
 def _materialize(spec: Spec, samples: list, opts: Options, device: str):
-    if device == "meta":
-        with fast_meta():  # meta kernels: skip importing torch._dynamo and searching for numpy (seconds)
-            return _materialize_on(spec, samples, opts, device)
-    return _materialize_on(spec, samples, opts, device)
-
-
-def _materialize_on(spec: Spec, samples: list, opts: Options, device: str):
     ctx = BuildContext(budget_bytes=opts.budget if device != "meta" else math.inf)
     measurer = None
     if device != "meta":
@@ -172,8 +168,7 @@ def _materialize_on(spec: Spec, samples: list, opts: Options, device: str):
     try:
         # torch's own warnings (e.g. "LSTM with projections is not supported with oneDNN") become
         # diagnostics in the report instead of raw Python warnings on the user's stderr.
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with warncapture.capture() as caught:  # thread-safe, unlike warnings.catch_warnings
             _runs(model, spec, samples, opts, device, rec, runs, per_run)
             looks = measurer.results() if measurer else {}
     finally:
@@ -185,18 +180,22 @@ def _materialize_on(spec: Spec, samples: list, opts: Options, device: str):
         if text not in seen and "Failed to initialize NumPy" not in text:
             seen.add(text)
             notes.append(Diagnostic("info", "torch-warning", literal(text, 200)))
-    with _threads(1):  # what gather still measures (lints past the statistics budget, sampled stats): one thread, as _Measurer
+    with one_thread():  # what gather still measures (lints past the statistics budget, sampled stats): one thread, as _Measurer
         return model, gather(spec, model, runs, per_run, ctx, device, opts, rec.acts, looks, notes)
 
 
 def _runs(model, spec, samples, opts, device, rec, runs, per_run) -> None:
+    with rng.forked():  # later inputs (Dropout) draw from the caller's RNG state, as `net(X)` would, on a fork
+        _each(model, spec, samples, opts, device, rec, runs, per_run)
+
+
+def _each(model, spec, samples, opts, device, rec, runs, per_run) -> None:
     for i, sample in enumerate(samples):
         rec.run = i
         xs = make_inputs(sample, device, opts.seed)
         info = [TensorInfo(s.shape, s.dtype) for s in sample]
         if i == 0:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(opts.seed)
+            with rng.forked(opts.seed):
                 out = _run(model, xs, rec, spec)  # ShapeError propagates: nothing to report
             runs.append(Run(info, describe(out)))
         else:

@@ -5,6 +5,7 @@ import queue
 import threading
 
 from shapecli._torch import nn, torch
+from shapecli.run.threads import one_thread
 
 STATS_MAX_NUMEL = 50_000_000  # measured statistics up to this many elements per model, then analytic
 LINT_MAX_NUMEL = 10_000_000  # lint_tensor's value checks on parameters up to this size
@@ -21,7 +22,8 @@ class _Measurer:
     built so far are computed while the forward pass goes on, instead of after it (ResNet-50:
     about 0.2 s of statistics over 25.6M values off the critical path). Parameters are taken in
     the order they are built, up to STATS_MAX_NUMEL values per model; the rest get analytic
-    statistics. The thread runs one intra-op thread of its own (OpenMP's setting is per thread).
+    statistics. Statistics run on one intra-op thread (run/threads.py: set for this thread only),
+    on the measuring thread and on the caller's alike, so they do not depend on the thread count.
     """
 
     def __init__(self, histograms: bool):
@@ -44,9 +46,9 @@ class _Measurer:
             self.todo.put((prm, f"{path}.{local}", path))
 
     def _work(self) -> None:
-        torch.set_num_threads(1)
-        while (item := self.todo.get()) is not None:
-            self._look(item)
+        with one_thread():
+            while (item := self.todo.get()) is not None:
+                self._look(item)
 
     def _look(self, item) -> None:
         from shapecli.analyses import init as initmod
@@ -66,7 +68,7 @@ class _Measurer:
         """Every parameter handed over so far, looked at: {id(parameter): (parameter, Look)}.
         The caller's thread, done with the forward pass, takes a share of the big tensors left
         (small ones are Python-bound: two threads would only take turns at the GIL)."""
-        with _threads(1):
+        with one_thread():
             for _ in range(self.todo.qsize()):  # one pass over what is queued now
                 try:
                     item = self.todo.get_nowait()
@@ -89,18 +91,3 @@ class _Measurer:
             self.todo.put(None)
             self.thread.join()
 
-
-class _threads:
-    """Run a block with `n` intra-op threads (None: leave as is)."""
-
-    def __init__(self, n):
-        self.n = n
-
-    def __enter__(self):
-        if self.n is not None:
-            self.old = torch.get_num_threads()
-            torch.set_num_threads(self.n)
-
-    def __exit__(self, *exc):
-        if self.n is not None:
-            torch.set_num_threads(self.old)

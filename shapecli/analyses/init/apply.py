@@ -1,9 +1,9 @@
 """Apply a spec's init scheme to a tensor with torch.nn.init's own functions (global RNG)."""
 from __future__ import annotations
 
-import warnings
 from typing import Optional
 
+from shapecli import warncapture
 from shapecli._torch import nn, torch
 from shapecli.spec.initschemes import InitScheme
 
@@ -44,10 +44,9 @@ def apply_scheme(tensor: torch.Tensor, scheme: InitScheme, generator: Optional[t
         elif name == "normal":
             nn.init.normal_(tensor, mean=a["mean"], std=a["std"], **g)
         elif name == "trunc_normal":
-            with warnings.catch_warnings():
+            with warncapture.ignore("mean is more than 2 std"):
                 # "mean is more than 2 std from [a, b]": torch's sampler is exact there too
                 # (rejection from the bounds), and expected() predicts that distribution.
-                warnings.filterwarnings("ignore", message="mean is more than 2 std")
                 nn.init.trunc_normal_(tensor, mean=a["mean"], std=a["std"], a=a["a"], b=a["b"], **g)
         elif name == "uniform":
             nn.init.uniform_(tensor, a=a["a"], b=a["b"], **g)

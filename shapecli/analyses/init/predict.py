@@ -5,11 +5,11 @@ Shape-only, so it works on the meta device (175B-parameter models). See docs/ini
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
 from shapecli import layers as layer_types
+from shapecli import warncapture
 from shapecli._torch import nn, torch
 from shapecli.layers.record import CHILDREN, NO_PARAMS, SCHEMES, resolve
 from shapecli.report import InitInfo, Stats
@@ -77,8 +77,7 @@ class Dist:
         elif self.kind == "normal":
             t.normal_(self.mean, self.std, generator=generator)
         elif self.kind == "trunc_normal":
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message="mean is more than 2 std")
+            with warncapture.ignore("mean is more than 2 std"):
                 nn.init.trunc_normal_(t, self.mean, self.std, self.lo, self.hi, generator=generator)
         elif self.kind == "orthogonal":
             # Entries of a large random orthogonal matrix are close to N(0, 1/max(rows, cols)).

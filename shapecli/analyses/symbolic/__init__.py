@@ -37,8 +37,10 @@ The package, one job a module (each imports only from those above it):
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 
+from shapecli import warncapture
 from shapecli.errors import UsageError
 from shapecli.spec.dims import Dim, parse_dims, unify_dims
 from shapecli.analyses.symbolic.context import _Ctx, _short_error, _Unfollowable
@@ -87,21 +89,33 @@ _TORCH_LOGGERS = (
 )
 
 
+_quiet_lock = threading.Lock()
+_quiet_saved: list = []  # [(logger, level)] while any thread is probing
+_quiet_count = [0]
+
+
 @contextlib.contextmanager
 def _quiet_torch():
-    """Silence PyTorch's own logging and warnings while probing (failures are expected)."""
-    import logging
-    import warnings
+    """Silence PyTorch's own logging and warnings while probing (failures are expected).
 
-    saved = []
-    for name in _TORCH_LOGGERS:
-        log = logging.getLogger(name)
-        saved.append((log, log.level))
-        log.setLevel(logging.CRITICAL + 1)
+    Logger levels are process-wide: the first of overlapping passes (any thread) saves and
+    raises them, the last puts them back; warnings are dropped for this thread only."""
+    import logging
+
+    with _quiet_lock:
+        if _quiet_count[0] == 0:
+            for name in _TORCH_LOGGERS:
+                log = logging.getLogger(name)
+                _quiet_saved.append((log, log.level))
+                log.setLevel(logging.CRITICAL + 1)
+        _quiet_count[0] += 1
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with warncapture.ignore():
             yield
     finally:
-        for log, level in saved:
-            log.setLevel(level)
+        with _quiet_lock:
+            _quiet_count[0] -= 1
+            if _quiet_count[0] == 0:
+                for log, level in _quiet_saved:
+                    log.setLevel(level)
+                _quiet_saved.clear()
