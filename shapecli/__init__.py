@@ -30,7 +30,7 @@ def parse_spec(text: str, file: str = "<spec>", overrides=None):
 
 def parse_input(text: str, spec=None):
     """`"2,20"` or `"B,3,H=224,W=224"` into a sample: a list of InputSpec, one per model input."""
-    from shapecli.spec.parser import parse_input_text
+    from shapecli.spec.inputs import parse_input_text
 
     return parse_input_text(text, spec.inputs if spec is not None else None)
 

@@ -8,7 +8,8 @@ from conftest import ROOT
 
 TORCH_FREE = ["shapecli", "shapecli.cli", "shapecli.cli.app", "shapecli.cli.check", "shapecli.errors",
               "shapecli.spec", "shapecli.spec.yamlload", "shapecli.spec.expr", "shapecli.spec.dims",
-              "shapecli.spec.initschemes", "shapecli.spec.parser", "shapecli.analyses.symbolic", "shapecli.layers",
+              "shapecli.spec.initschemes", "shapecli.spec.parser", "shapecli.spec.nodes", "shapecli.spec.inputs",
+              "shapecli.spec.variables", "shapecli.spec.items", "shapecli.analyses.symbolic", "shapecli.layers",
               "shapecli.report", "shapecli.baseline", "shapecli.fileio", "shapecli.render", "shapecli.render.markdown",
               "shapecli.render.diff"]
 

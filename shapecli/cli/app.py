@@ -90,7 +90,8 @@ def inspect(
     estimates: bool = typer.Option(False, "--estimates", "-e", help="All estimates: --dtype float32,bfloat16 --flops --backward."),
 ) -> None:
     """Materialize a spec with a sample input and report every layer's shapes and init statistics."""
-    from shapecli.spec.parser import load_spec, parse_input_text, parse_set
+    from shapecli.spec.inputs import parse_input_text, parse_set
+    from shapecli.spec.parser import load_spec
 
     fmt = "json" if json_ else format_
     if fmt not in ("table", "json", "markdown"):

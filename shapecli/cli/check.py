@@ -61,7 +61,7 @@ def snapshot(
     device: str = _DeviceOpt,
 ) -> None:
     """Record each spec's architecture (layers, shapes, parameters, totals) in a baseline for `check`."""
-    from shapecli.spec.parser import parse_set
+    from shapecli.spec.inputs import parse_set
 
     _device(device)
     sets = parse_set(set_ or [])
@@ -107,7 +107,8 @@ def snapshot(
 
 
 def _snapshot_one(mat, spec: str, path: str, explicit: bool, inputs, sets, force, stats, seed, device) -> str:
-    from shapecli.spec.parser import load_spec, parse_input_text
+    from shapecli.spec.inputs import parse_input_text
+    from shapecli.spec.parser import load_spec
 
     sp = load_spec(spec, sets)
     samples = [parse_input_text(t, sp.inputs) for t in inputs] if inputs else None
@@ -256,7 +257,9 @@ def _render(results: list, fmt: str) -> None:
 
 def _check_one(mat, spec: str, bpath: str, *, update: bool, stats: bool, tolerance: float, skip_missing: bool,
                device: str) -> bl.Result:
-    from shapecli.spec.parser import Dim, InputSpec, load_spec
+    from shapecli.spec.dims import Dim
+    from shapecli.spec.nodes import InputSpec
+    from shapecli.spec.parser import load_spec
 
     try:
         old = bl.read(bpath)
@@ -280,7 +283,7 @@ def _check_one(mat, spec: str, bpath: str, *, update: bool, stats: bool, toleran
                        for sample in old["inputs"]]
             dims_text = (old.get("symbolic") or {}).get("input_dims")
             if dims_text:  # the first input named its dims: re-run symbolically
-                from shapecli.spec.parser import parse_input_text
+                from shapecli.spec.inputs import parse_input_text
 
                 samples[0] = parse_input_text(";".join(dims_text), sp.inputs)
         _, report = mat.materialize(sp, samples, mat.Options(seed=seed, device=device, stats=want_stats,

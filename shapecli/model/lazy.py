@@ -20,7 +20,7 @@ from shapecli.model import glue
 from shapecli.errors import ShapeError, literal
 from shapecli.model.args import Bound, bind_all
 from shapecli.fastmeta import skip_init
-from shapecli.spec.parser import Node, Spec
+from shapecli.spec.nodes import Node, Spec
 
 _WHAT = {"in_features": "input features (last dim)", "in1_features": "features in input 1",
          "in2_features": "features in input 2", "in_channels": "input channels", "num_features": "features (dim 1)",

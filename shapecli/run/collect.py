@@ -14,7 +14,7 @@ from shapecli.report import (
 )
 from shapecli.run.inputs import _dtype
 from shapecli.run.measure import LINT_MAX_NUMEL
-from shapecli.spec.parser import Spec
+from shapecli.spec.nodes import Spec
 
 
 def gather(spec: Spec, model: nn.Module, runs, per_run, ctx, device: str, opts, acts,

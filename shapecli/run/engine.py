@@ -28,7 +28,7 @@ from shapecli.run.guard import _OutputGuard
 from shapecli.run.hooks import _attach, _Recorder, _run
 from shapecli.run.inputs import _bytes, _dtype, describe, make_inputs
 from shapecli.run.measure import _Measurer, _threads
-from shapecli.spec.parser import Spec
+from shapecli.spec.nodes import Spec
 
 DEFAULT_BUDGET = 256 << 20  # real parameter bytes before switching to meta; see docs/performance.md
 DEFAULT_ACT_BUDGET = 512 << 20  # one activation tensor
