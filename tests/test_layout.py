@@ -10,7 +10,7 @@ TORCH_FREE = ["shapecli", "shapecli.cli", "shapecli.cli.app", "shapecli.cli.chec
               "shapecli.spec", "shapecli.spec.yamlload", "shapecli.spec.expr", "shapecli.spec.dims",
               "shapecli.spec.initschemes", "shapecli.spec.parser", "shapecli.spec.nodes", "shapecli.spec.inputs",
               "shapecli.spec.variables", "shapecli.spec.items", "shapecli.analyses.symbolic", "shapecli.layers",
-              "shapecli.report", "shapecli.baseline", "shapecli.fileio", "shapecli.render", "shapecli.render.markdown",
+              "shapecli.report", "shapecli.baseline", "shapecli.fileio", "shapecli.dtypes", "shapecli.render", "shapecli.render.markdown",
               "shapecli.render.diff"]
 
 

@@ -30,19 +30,15 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
+from shapecli import dtypes
 from shapecli._torch import nn, torch
 from shapecli.errors import UsageError
 
-# bits per element of the dtypes one can ask for
-DTYPE_BITS = {"float64": 64, "float32": 32, "float16": 16, "bfloat16": 16, "float8_e4m3fn": 8, "float8_e5m2": 8,
-              "int8": 8, "uint8": 8, "int4": 4}
-FLOAT_DTYPES = ("float64", "float32", "float16", "bfloat16", "float8_e4m3fn", "float8_e5m2")
-ALIASES = {"fp64": "float64", "double": "float64", "fp32": "float32", "float": "float32", "fp16": "float16",
-           "half": "float16", "bf16": "bfloat16", "fp8": "float8_e4m3fn", "float8": "float8_e4m3fn", "e4m3": "float8_e4m3fn",
-           "e5m2": "float8_e5m2", "i8": "int8", "u8": "uint8", "i4": "int4"}
+# bits per element of the dtypes one can ask for (the table: shapecli/dtypes.py)
+DTYPE_BITS = {name: dtypes.BITS[name] for name in dtypes.ESTIMATE}
+FLOAT_DTYPES = dtypes.FLOATING
+ALIASES = dtypes.ALIASES
 DEFAULT_DTYPES = ("float32",)
-_OWN_BITS = {"float64": 64, "float32": 32, "float16": 16, "bfloat16": 16, "complex64": 64, "complex128": 128,
-             "int64": 64, "int32": 32, "int16": 16, "int8": 8, "uint8": 8, "bool": 8}
 
 FLOP_UNIT = "FLOPs (floating-point operations; one multiply-add counts 2)"
 ACTIVATION_NOTE = ("outputs of every layer and merge that makes a new tensor, plus the input, for the first sample "
@@ -104,7 +100,7 @@ def activation_elements(report) -> list:
 
 def _as(dtype_bits: int, own: str) -> int:
     """Bits of one element stored "in dtype": floating tensors take the dtype, others keep theirs."""
-    return dtype_bits if own.startswith(("float", "bfloat", "complex")) else _OWN_BITS.get(own, 32)
+    return dtype_bits if own.startswith(("float", "bfloat", "complex")) else dtypes.bits(own)
 
 
 def memory(report, dtype: str) -> dict:

@@ -254,7 +254,7 @@ def _out(v, where: str, depth: int = 0):
 
 def validate(doc) -> None:
     """Raise _Invalid naming the first field that is wrong."""
-    from shapecli.spec.nodes import DTYPES
+    from shapecli.dtypes import INPUT as DTYPES
 
     _obj(doc, "the document", ())
     kind = doc.get("kind")

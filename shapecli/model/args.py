@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 from shapecli import layers as registry
 from shapecli._torch import torch
+from shapecli.dtypes import INPUT as DTYPES
 from shapecli.errors import Collector, SpecError, literal
-from shapecli.spec.nodes import DTYPES, MAX_INT, Node, Spec
+from shapecli.spec.nodes import MAX_INT, Node, Spec
 
 # Arguments that are sizes: a zero or negative value is a spec error, not a torch crash.
 _POSITIVE = {"out_features", "in_features", "in1_features", "in2_features", "out_channels", "in_channels",

@@ -1,6 +1,7 @@
 """Gather: the Report of a materialized model (parameters, buffers, totals, layers, lints)."""
 from __future__ import annotations
 
+from shapecli import dtypes
 from shapecli import layers as registry
 from shapecli._torch import nn, torch
 from shapecli.report import (
@@ -12,7 +13,6 @@ from shapecli.report import (
     Stats,
     Totals,
 )
-from shapecli.run.inputs import _dtype
 from shapecli.run.measure import LINT_MAX_NUMEL
 from shapecli.spec.nodes import Spec
 
@@ -136,7 +136,4 @@ def _weight_stack(nodes: list, schemes: dict) -> list:
 
 
 def _itemsize(dtype: str) -> int:
-    return _dtype(dtype).itemsize if dtype in _SIZES else 4
-
-
-_SIZES = {"float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool", "complex64"}
+    return dtypes.bits(dtype) // 8 if dtype in dtypes.INPUT else 4

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from shapecli import dtypes
 from shapecli import layers as registry
 from shapecli.errors import Loc
 from shapecli.spec.dims import Dim  # noqa: F401  (Dim: part of the Spec's data)
@@ -14,8 +15,7 @@ MAX_VAR_DEPTH = 50  # variables defined through other variables, this many deep
 MAX_INT = 1 << 40  # no layer size or dimension is larger; catches typos before any allocation
 RESERVED = ("name", "repeat", "freeze", "init", "tie")
 TOP_KEYS = ("name", "input", "vars", "init", "blocks", "layers")
-DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool",
-          "complex64")
+DTYPES = dtypes.INPUT  # the dtypes an input may have (the table: shapecli/dtypes.py)
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
