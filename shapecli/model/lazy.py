@@ -19,6 +19,7 @@ from shapecli._torch import nn, torch
 from shapecli.model import glue
 from shapecli.errors import ShapeError, literal
 from shapecli.model.args import Bound, bind_all
+from shapecli.shapes import dims_text
 from shapecli.fastmeta import skip_init
 from shapecli.spec.nodes import Node, Spec
 
@@ -240,7 +241,7 @@ def _device(xs) -> torch.device:
 def shape_of(xs) -> str:
     def one(x):
         if isinstance(x, torch.Tensor):
-            return str(list(x.shape))
+            return dims_text(x.shape)
         if isinstance(x, (tuple, list)):
             return "(" + ", ".join(one(y) for y in x) + ")"
         return type(x).__name__
