@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from shapecli import layers as registry
-from shapecli.errors import Loc, SpecError, did_you_mean, literal
+from shapecli.errors import Loc, SpecError, did_you_mean, literal, what
 from shapecli.spec.nodes import IDENT, MAX_NODES, MAX_REPEAT, RESERVED, Node
 from shapecli.spec.variables import BAD, _Scope
 from shapecli.spec.yamlload import YList, YMap
@@ -269,19 +269,7 @@ class Items:
 
 
 def _what(v) -> str:
-    if v is None:
-        return "nothing (null)"
-    if isinstance(v, bool):
-        return f"the boolean {str(v).lower()}"
-    if isinstance(v, (int, float)):
-        return f"the number {v}"
-    if isinstance(v, str):
-        return f"the string '{literal(v, 40)}'"
-    if isinstance(v, list):
-        return "a list"
-    if isinstance(v, dict):
-        return "a mapping"
-    return type(v).__name__
+    return what(v, null="nothing (null)")
 
 
 def _unknown_layer(name, blocks) -> str:
