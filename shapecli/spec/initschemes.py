@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
-from shapecli.errors import Collector, Loc, SpecError, did_you_mean, literal
+from shapecli.errors import Collector, Loc, SpecError, did_you_mean, literal, what
 
 # The nonlinearities torch.nn.init.calculate_gain knows.
 NONLINEARITIES = (
@@ -167,17 +167,7 @@ def _is_number(v: Any) -> bool:
 
 def _what(v: Any) -> str:
     """How a wrong value is named in a message."""
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return f"the boolean {str(v).lower()}"
-    if isinstance(v, str):
-        return f"the string {literal(repr(v))}"
-    if isinstance(v, Mapping):
-        return "a mapping"
-    if isinstance(v, (list, tuple)):
-        return "a list"
-    return literal(repr(v))
+    return what(v)
 
 
 def _scheme_names_hint() -> str:
