@@ -11,7 +11,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional, Union
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 1  # of every JSON document shapecli writes: the report, baselines, check results
 
 # A tensor's description. Shapes are ints, or strings for symbolic formulas ("H/4").
 @dataclass

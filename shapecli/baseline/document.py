@@ -19,9 +19,9 @@ from shapecli.errors import (
     literal,
 )
 from shapecli.fileio import read_regular, write_atomic  # noqa: F401  (write_atomic: used by cli_check)
+from shapecli.report import SCHEMA_VERSION  # one version for every document shapecli writes
 
 KIND = "shapecli-baseline"
-SCHEMA_VERSION = 1
 SUFFIX = ".shapes.json"
 SPEC_SUFFIXES = (".yaml", ".yml")
 MAX_BYTES = 32 << 20  # a ViT-B/16 baseline is ~100 KiB; 200,000 layers would be ~30 MiB
