@@ -1,7 +1,7 @@
 """The Report: everything shapecli learned about a network, as plain data.
 
-No torch and no rich here. Gathering (materialize.py) fills these dataclasses; renderers
-(render/) draw them; baseline.py compares them. `to_dict` is the JSON document (schema
+No torch and no rich here. Gathering (run/collect.py) fills these dataclasses; renderers
+(render/) draw them; baseline/ compares them. `to_dict` is the JSON document (schema
 in docs/report.schema.json); keep field names stable and bump SCHEMA_VERSION on any change
 that is not a pure addition.
 """

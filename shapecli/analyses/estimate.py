@@ -211,7 +211,7 @@ def _counting_mode(registry, stack, per_path, by_op, uncounted, zero):
 
 
 class _quiet_hooks:
-    """Hide the materializer's recording hooks for an extra forward pass (keeps `from:` tapes)."""
+    """Hide the run's recording hooks (run/hooks.py) for an extra forward pass (keeps `from:` tapes)."""
 
     def __init__(self, model):
         self.model = model
@@ -305,7 +305,7 @@ def count_flops(model: nn.Module, xs: list, paths: list) -> dict:
 
 def _tensors(model, inputs) -> list:
     """Tensors for one sample, on the model's device: given tensors as they are; anything with
-    .shape and .dtype (InputSpec, TensorInfo) made like the materializer's (normal floats, zero ids)."""
+    .shape and .dtype (InputSpec, TensorInfo) made like run/inputs.py's (normal floats, zero ids)."""
     if inputs and all(isinstance(x, torch.Tensor) for x in inputs):
         return list(inputs)
     from shapecli.run.inputs import _dtype

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 
 from shapecli.baseline.document import DEFAULT_TOLERANCE, STAT_KEYS
-from shapecli.fileio import read_regular, write_atomic  # noqa: F401  (write_atomic: used by cli_check)
+from shapecli.fileio import read_regular, write_atomic  # noqa: F401  (write_atomic: used by cli/check.py)
 from shapecli.shapes import dims_text, shape_text
 
 # ---------------------------------------------------------------------------- comparing

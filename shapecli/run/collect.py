@@ -46,7 +46,7 @@ def gather(spec: Spec, model: nn.Module, runs, per_run, ctx, device: str, opts, 
         seen[id(prm)] = name
         local = name[len(layer) + 1:] if layer else name
         module = model.get_submodule(layer) if layer else model
-        scheme = ctx.schemes.get(layer, {}).get(local)  # what model.py applied
+        scheme = ctx.schemes.get(layer, {}).get(local)  # what model/lazy.py applied
         try:
             info.init = initmod.expected(module, local, list(prm.shape), scheme)
         except Exception:  # an init formula we lack must not break the report

@@ -3,7 +3,7 @@
 A scheme is written in YAML as a bare name (`kaiming_normal`), as a one-key mapping of a name to
 its arguments (`{normal: {std: 0.01}}`), or, for `constant`, as `{constant: 0.5}`. Argument
 names are torch.nn.init's. The functions that apply a scheme and predict its statistics are in
-init.py (which needs torch); docs/init.md is the user's guide.
+analyses/init/ (which needs torch); docs/init.md is the user's guide.
 """
 from __future__ import annotations
 

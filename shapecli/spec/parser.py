@@ -2,7 +2,7 @@
 
 This stage needs no torch. It checks the structure (items, reserved keys, names, references),
 resolves variables and expands blocks and `repeat`, so that the builder sees one concrete tree.
-Argument values are checked against the layers' constructors in build.py (that needs torch).
+Argument values are checked against the layers' constructors in model/args.py (that needs torch).
 The Spec's dataclasses live in spec/nodes.py, `$name` resolution in spec/variables.py, the items
 of a network in spec/items.py, and the command-line texts (`--input`, `--set`) in spec/inputs.py.
 """
