@@ -1,0 +1,13 @@
+"""shapecli/spec: parsing a spec into the Spec dataclasses (no torch)."""
+import pytest
+
+import shapecli
+from shapecli.errors import SpecError
+
+
+def test_spec_errors_are_collected():
+    with pytest.raises(SpecError) as e:
+        shapecli.parse_spec("input: [2, 3]\nlayers:\n  - Lineer: 3\n  - ReLU: {inplace: yes}\n  - Conv2d: {out_chanels: 3}\n", "x.yaml")
+        shapecli.build(shapecli.parse_spec("", "x"))
+    msgs = [str(p) for p in e.value.problems]
+    assert any("x.yaml:3:5: error: unknown layer type 'Lineer' (did you mean Linear" in m for m in msgs)
