@@ -173,7 +173,12 @@ def test_apply_scheme_uses_the_global_rng_and_default_is_a_noop():
 def test_every_scheme_is_applied():
     for name in SCHEMES:
         raw = {"constant": 1.0} if name == "constant" else name
-        apply_scheme(torch.empty(3, 4), S(raw))
+        t = torch.full((3, 4), float("nan"))
+        apply_scheme(t, S(raw))
+        if name == "default":  # the layer's own reset_parameters already ran: nothing to do
+            assert t.isnan().all()
+        else:  # every value drawn (or set), none left over
+            assert t.isfinite().all(), name
 
 
 # ---------------------------------------------------------------------------------------------

@@ -102,8 +102,6 @@ def _leaf_outputs(spec) -> tuple[list, int]:
 def test_meta_shape_memo_changes_no_output(config, monkeypatch):
     """Each leaf's output (shape, strides, dtype) is the same whether the memo answers or the
     layer runs; for GPT-2's twelve identical blocks the memo runs each kind of layer once."""
-    from shapecli import model as M
-
     spec = shapecli.load_spec(CONFIGS / config)
     memo, cases = _leaf_outputs(spec)
     monkeypatch.setattr("shapecli.model.lazy._memo_forward", lambda layer, xs: layer.real(*xs))
