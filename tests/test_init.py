@@ -751,3 +751,31 @@ def test_lints_through_the_materializer_use_measured_stats():
     codes = {(d.layer, d.code) for d in r.diagnostics}
     assert ("0", "zero-init") in codes and ("1", "constant-init") in codes
     assert not any(d.layer == "2" for d in r.diagnostics)
+
+
+
+@pytest.mark.parametrize("raw", ["kaiming_normal", "kaiming_uniform", "xavier_normal", "xavier_uniform",
+                                 {"normal": {"std": 0.02}}, {"uniform": {"a": -0.1, "b": 0.3}},
+                                 {"trunc_normal": {"std": 1.0, "a": -2.0, "b": 2.0}}],
+                         ids=lambda r: r if isinstance(r, str) else next(iter(r)))
+def test_a_scheme_draws_the_shape_of_its_distribution(raw):
+    """Mean and std do not tell the distributions apart (xavier_normal drawing xavier_uniform has both
+    right); the extremes and the kurtosis do: a normal is unbounded (262,144 draws reach past 4 std)
+    with kurtosis 3, a uniform fills exactly its predicted bounds with kurtosis 1.8."""
+    scheme = parse_scheme(raw)
+    layer = nn.Linear(512, 512)
+    apply_scheme(layer.weight, scheme, torch.Generator().manual_seed(0))
+    want = expected(layer, "weight", list(layer.weight.shape), scheme).expected
+    x = layer.weight.detach().double().flatten()
+    z = (x - x.mean()) / x.std()
+    kurtosis = float((z ** 4).mean())
+    lo, hi = float(x.min()), float(x.max())
+    if want.min is None:  # a normal: no bound predicted
+        assert float(z.abs().max()) > 4.0
+        assert kurtosis == pytest.approx(3.0, abs=0.1)
+    else:
+        span = want.max - want.min
+        assert want.min <= lo and hi <= want.max
+        assert lo == pytest.approx(want.min, abs=0.01 * span) and hi == pytest.approx(want.max, abs=0.01 * span)
+        if scheme.name.endswith("uniform"):
+            assert kurtosis == pytest.approx(1.8, abs=0.05)
