@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 import shapecli
-from shapecli.errors import ShapeError
+from shapecli.errors import ShapeError, SpecError
 
 from conftest import CONFIGS, ROOT
 
@@ -251,3 +251,15 @@ def test_analytic_statistics_agree_with_measured(path, small, inp):
             assert m.min >= a.min - 1e-6 and m.max <= a.max + 1e-6, name
         checked += 1
     assert checked >= 10
+
+
+def test_a_spec_error_while_building_leaves_no_measuring_thread():
+    import threading
+
+    def alive():
+        return sum(t.name == "shapecli-measure" and t.is_alive() for t in threading.enumerate())
+
+    before = alive()
+    with pytest.raises(SpecError, match="Linear has no argument 'bogus'"):  # found by build(), on the CPU path
+        shapecli.materialize(shapecli.parse_spec("input: [2, 3]\nlayers: [Linear: {out_features: 4, bogus: 1}]\n"))
+    assert alive() == before

@@ -144,7 +144,12 @@ def _materialize_on(spec: Spec, samples: list, opts: Options, device: str):
         ctx.guard = _OutputGuard(opts.act_budget)
         if opts.stats:
             ctx.on_built = measurer = _Measurer(opts.histograms)
-    model = build(spec, ctx)
+    try:
+        model = build(spec, ctx)
+    except BaseException:
+        if measurer:  # a spec error found while building: end the measuring thread too
+            measurer.stop()
+        raise
     nodes = {n.path: n for n in spec.nodes() if n.path}
     rec = _Recorder(nodes, ctx, opts.act_budget, device, opts.activations)
     rec.progress = opts.progress
