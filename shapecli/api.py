@@ -24,7 +24,7 @@ __all__ = ["build", "check", "inspect", "load_spec", "materialize", "parse_input
 
 def parse_input(text: str, spec=None) -> list:
     """`"2,20"` or `"B,3,H=224,W=224"` into a sample: a list of InputSpec, one per model input."""
-    from shapecli.spec.parser import parse_input_text
+    from shapecli.spec.inputs import parse_input_text
 
     return parse_input_text(text, spec.inputs if spec is not None else None)
 
@@ -138,7 +138,7 @@ def _samples(inputs, spec):
     """None (the spec's input), or a list of samples, each a list of InputSpec."""
     if inputs is None:
         return None
-    from shapecli.spec.parser import InputSpec
+    from shapecli.spec.nodes import InputSpec
 
     if isinstance(inputs, str):
         inputs = [inputs]

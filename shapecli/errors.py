@@ -53,6 +53,23 @@ def literal(text: object, limit: int = _MAX_ECHO) -> str:
     return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
+def what(v: object, null: str = "null") -> str:
+    """How a wrong value is named in a message ("got the number 3"): the one wording for every stage."""
+    if v is None:
+        return null
+    if isinstance(v, bool):
+        return f"the boolean {str(v).lower()}"
+    if isinstance(v, (int, float)):
+        return f"the number {v}"
+    if isinstance(v, str):
+        return f"the string '{literal(v, 40)}'"
+    if isinstance(v, (list, tuple)):
+        return "a list"
+    if isinstance(v, dict):
+        return "a mapping"
+    return type(v).__name__
+
+
 @dataclass
 class Problem:
     """One thing wrong with an input, located as precisely as we know."""

@@ -1,7 +1,7 @@
 """The Report: everything shapecli learned about a network, as plain data.
 
-No torch and no rich here. Gathering (materialize.py) fills these dataclasses; renderers
-(render/) draw them; baseline.py compares them. `to_dict` is the JSON document (schema
+No torch and no rich here. Gathering (run/collect.py) fills these dataclasses; renderers
+(render/) draw them; baseline/ compares them. `to_dict` is the JSON document (schema
 in docs/report.schema.json); keep field names stable and bump SCHEMA_VERSION on any change
 that is not a pure addition.
 """
@@ -11,7 +11,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional, Union
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 1  # of every JSON document shapecli writes: the report, baselines, check results
 
 # A tensor's description. Shapes are ints, or strings for symbolic formulas ("H/4").
 @dataclass

@@ -6,7 +6,7 @@ shapecli accepts. Needs torch (constructor signatures).
 from __future__ import annotations
 
 from shapecli import layers as registry
-from shapecli.spec.parser import DTYPES
+from shapecli.dtypes import INPUT as DTYPES
 
 _JSON = {"int": {"type": "integer"}, "float": {"type": "number"}, "bool": {"type": "boolean"},
          "str": {"type": "string"}, "none": {"type": "null"},

@@ -7,6 +7,8 @@ import pytest
 from shapecli import baseline as bl
 from shapecli.render.diff import gh_command, gh_data, gh_property
 
+from conftest import CONFIGS
+
 MLP = """\
 name: mlp
 input: [2, 20]
@@ -489,3 +491,10 @@ def test_default_paths():
     assert bl.default_path("configs/resnet50.yaml") == os.path.join("configs", "resnet50.shapes.json")
     assert bl.default_path("a.b.yml") == "a.b.shapes.json"
     assert bl.default_path("net") == "net.shapes.json"
+
+
+def test_zoo_matches_committed_baselines(cli):
+    code, out, err = cli("check", str(CONFIGS), "--format", "markdown")
+    assert code == 0, out + err
+    specs = sorted(CONFIGS.glob("*.yaml"))
+    assert all(s.with_suffix(".shapes.json").exists() for s in specs)

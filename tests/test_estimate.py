@@ -1,4 +1,4 @@
-"""shapecli/estimate.py: memory per dtype, training memory, FLOPs per layer; `inspect --dtype/--flops`."""
+"""shapecli/analyses/estimate.py: memory per dtype, training memory, FLOPs per layer; `inspect --dtype/--flops`."""
 from __future__ import annotations
 
 import json

@@ -12,12 +12,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+import shapecli
 from shapecli.analyses import init as I
-from shapecli.errors import Loc, SpecError
-from shapecli.analyses.init.predict import GLUE_DEFAULTS, expected, fans
 from shapecli.analyses.init.apply import apply_scheme
 from shapecli.analyses.init.lints import _duplicate_rows, flag, lint_gain, lint_tensor
+from shapecli.analyses.init.predict import GLUE_DEFAULTS, expected, fans
 from shapecli.analyses.init.stats import histogram, measure, sampled_measure
+from shapecli.errors import Loc, SpecError
+from shapecli.report import Stats
 from shapecli.spec.initschemes import (
     NONLINEARITIES,
     SCHEMES,
@@ -28,7 +30,6 @@ from shapecli.spec.initschemes import (
     scheme_for,
     unmatched_keys,
 )
-from shapecli.report import Stats
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -172,7 +173,12 @@ def test_apply_scheme_uses_the_global_rng_and_default_is_a_noop():
 def test_every_scheme_is_applied():
     for name in SCHEMES:
         raw = {"constant": 1.0} if name == "constant" else name
-        apply_scheme(torch.empty(3, 4), S(raw))
+        t = torch.full((3, 4), float("nan"))
+        apply_scheme(t, S(raw))
+        if name == "default":  # the layer's own reset_parameters already ran: nothing to do
+            assert t.isnan().all()
+        else:  # every value drawn (or set), none left over
+            assert t.isfinite().all(), name
 
 
 # ---------------------------------------------------------------------------------------------
@@ -674,3 +680,90 @@ def test_look_is_measure_histogram_and_lint_at_once():
         assert lk.histogram == histogram(t)
         assert codes(lk.lints) == codes(lint_tensor("weight", "0", t))
     assert I.look("weight", "0", torch.ones(3, 3), histograms=False, lint=False).histogram is None
+
+
+
+def test_one_element_parameter_std_is_not_nan():
+    spec = shapecli.parse_spec("input: [2, 3]\nlayers:\n  - Linear: 1\n", "x.yaml")
+    r = shapecli.inspect(spec)
+    bias = r.params[1]
+    assert bias.shape == [1] and bias.stats.std == 0.0
+
+
+def test_activation_stats_match_a_hand_computation():
+    spec = shapecli.parse_spec(
+        "input: [256, 4]\nlayers:\n"
+        "  - Linear: 3\n    init: {weight: {constant: 0.5}, bias: {constant: 1.0}}\n"
+        "  - ReLU\n", "t.yaml")
+    _, r = shapecli.materialize(spec, seed=3, activations=True)
+    # shapecli's sample input: standard normal from its own generator (seed + 1)
+    x = torch.randn(256, 4, generator=torch.Generator().manual_seed(4)).double()
+    y = 0.5 * x.sum(dim=1, keepdim=True).expand(256, 3) + 1.0  # every unit: 0.5 * sum(x) + 1
+    z = y.clamp(min=0)
+    lin, relu = r.layers
+    assert lin.activation["mean"] == pytest.approx(y.mean().item(), rel=1e-6)
+    assert lin.activation["std"] == pytest.approx(y.std(correction=0).item(), rel=1e-6)
+    assert relu.activation["mean"] == pytest.approx(z.mean().item(), rel=1e-6)
+    # and the theory: sum of 4 standard normals has std 2, so y has std ~ 1
+    assert lin.activation["std"] == pytest.approx(1.0, abs=0.15)
+
+
+def test_kaiming_keeps_the_scale_where_sigmoid_squashes_it(cli):
+    from conftest import CONFIGS
+
+    _, relu = shapecli.materialize(CONFIGS / "deep_relu_kaiming.yaml", activations=True)
+    _, sig = shapecli.materialize(CONFIGS / "deep_sigmoid.yaml", activations=True)
+    last = lambda r: [lay.activation["std"] for lay in r.layers if lay.activation and lay.type in ("ReLU", "Sigmoid")]
+    relu_stds, sig_stds = last(relu), last(sig)
+    assert len(relu_stds) == len(sig_stds) == 50
+    assert 0.3 < relu_stds[-1] < 3          # He init: the scale survives 50 layers
+    assert sig_stds[-1] < 0.15              # sigmoid + default init: squashed
+    assert all(math.isfinite(s) for s in relu_stds + sig_stds)
+    code, out, _ = cli("inspect", str(CONFIGS / "deep_sigmoid.yaml"), "--activations", "--no-params")
+    assert code == 0 and "Activations at init" in out and "blocks.49.1" in out
+
+
+def test_xavier_before_relu_in_a_deep_stack_is_linted(cli):
+    text = "input: [8, 64]\ninit: {weight: xavier_uniform}\nlayers:\n  - Sequential: [Linear: 64, ReLU]\n    repeat: 10\n"
+    code, out, err = cli("inspect", "-", "--json", "--strict", stdin=text)
+    assert code == 1
+    assert "[gain-mismatch] xavier_uniform before ReLU in 10 layers" in err
+    code, _, _ = cli("inspect", "-", "--json", "--strict", stdin=text.replace("xavier_uniform", "{kaiming_uniform: {nonlinearity: relu}}"))
+    assert code == 0
+
+
+def test_lints_through_the_materializer_use_measured_stats():
+    spec = shapecli.parse_spec("input: [2, 8]\nlayers:\n  - Linear: 4\n    init: {weight: zeros}\n"
+                               "  - Linear: 4\n    init: {weight: {constant: 0.5}}\n  - Linear: 4\n", "t.yaml")
+    _, r = shapecli.materialize(spec)
+    codes = {(d.layer, d.code) for d in r.diagnostics}
+    assert ("0", "zero-init") in codes and ("1", "constant-init") in codes
+    assert not any(d.layer == "2" for d in r.diagnostics)
+
+
+
+@pytest.mark.parametrize("raw", ["kaiming_normal", "kaiming_uniform", "xavier_normal", "xavier_uniform",
+                                 {"normal": {"std": 0.02}}, {"uniform": {"a": -0.1, "b": 0.3}},
+                                 {"trunc_normal": {"std": 1.0, "a": -2.0, "b": 2.0}}],
+                         ids=lambda r: r if isinstance(r, str) else next(iter(r)))
+def test_a_scheme_draws_the_shape_of_its_distribution(raw):
+    """Mean and std do not tell the distributions apart (xavier_normal drawing xavier_uniform has both
+    right); the extremes and the kurtosis do: a normal is unbounded (262,144 draws reach past 4 std)
+    with kurtosis 3, a uniform fills exactly its predicted bounds with kurtosis 1.8."""
+    scheme = parse_scheme(raw)
+    layer = nn.Linear(512, 512)
+    apply_scheme(layer.weight, scheme, torch.Generator().manual_seed(0))
+    want = expected(layer, "weight", list(layer.weight.shape), scheme).expected
+    x = layer.weight.detach().double().flatten()
+    z = (x - x.mean()) / x.std()
+    kurtosis = float((z ** 4).mean())
+    lo, hi = float(x.min()), float(x.max())
+    if want.min is None:  # a normal: no bound predicted
+        assert float(z.abs().max()) > 4.0
+        assert kurtosis == pytest.approx(3.0, abs=0.1)
+    else:
+        span = want.max - want.min
+        assert want.min <= lo and hi <= want.max
+        assert lo == pytest.approx(want.min, abs=0.01 * span) and hi == pytest.approx(want.max, abs=0.01 * span)
+        if scheme.name.endswith("uniform"):
+            assert kurtosis == pytest.approx(1.8, abs=0.05)

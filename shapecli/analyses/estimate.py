@@ -31,21 +31,17 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 
+from shapecli import dtypes
 from shapecli import layers as layer_types
 from shapecli._torch import nn, torch
 from shapecli.errors import UsageError
 from shapecli.run import rng
 
-# bits per element of the dtypes one can ask for
-DTYPE_BITS = {"float64": 64, "float32": 32, "float16": 16, "bfloat16": 16, "float8_e4m3fn": 8, "float8_e5m2": 8,
-              "int8": 8, "uint8": 8, "int4": 4}
-FLOAT_DTYPES = ("float64", "float32", "float16", "bfloat16", "float8_e4m3fn", "float8_e5m2")
-ALIASES = {"fp64": "float64", "double": "float64", "fp32": "float32", "float": "float32", "fp16": "float16",
-           "half": "float16", "bf16": "bfloat16", "fp8": "float8_e4m3fn", "float8": "float8_e4m3fn", "e4m3": "float8_e4m3fn",
-           "e5m2": "float8_e5m2", "i8": "int8", "u8": "uint8", "i4": "int4"}
+# bits per element of the dtypes one can ask for (the table: shapecli/dtypes.py)
+DTYPE_BITS = {name: dtypes.BITS[name] for name in dtypes.ESTIMATE}
+FLOAT_DTYPES = dtypes.FLOATING
+ALIASES = dtypes.ALIASES
 DEFAULT_DTYPES = ("float32",)
-_OWN_BITS = {"float64": 64, "float32": 32, "float16": 16, "bfloat16": 16, "complex64": 64, "complex128": 128,
-             "int64": 64, "int32": 32, "int16": 16, "int8": 8, "uint8": 8, "bool": 8}
 
 FLOP_UNIT = "FLOPs (floating-point operations; one multiply-add counts 2)"
 ACTIVATION_NOTE = ("outputs of every layer and merge that makes a new tensor, plus the input, for the first sample "
@@ -108,7 +104,7 @@ def activation_elements(report) -> list:
 
 def _as(dtype_bits: int, own: str) -> int:
     """Bits of one element stored "in dtype": floating tensors take the dtype, others keep theirs."""
-    return dtype_bits if own.startswith(("float", "bfloat", "complex")) else _OWN_BITS.get(own, 32)
+    return dtype_bits if own.startswith(("float", "bfloat", "complex")) else dtypes.bits(own)
 
 
 def memory(report, dtype: str) -> dict:
@@ -219,7 +215,7 @@ def _counting_mode(registry, stack, per_path, by_op, uncounted, zero):
 
 
 class _quiet_hooks:
-    """Hide the materializer's recording hooks for an extra forward pass (keeps `from:` tapes)."""
+    """Hide the run's recording hooks (run/hooks.py) for an extra forward pass (keeps `from:` tapes)."""
 
     def __init__(self, model):
         self.model = model
@@ -311,7 +307,7 @@ def count_flops(model: nn.Module, xs: list, paths: list) -> dict:
 
 def _tensors(model, inputs) -> list:
     """Tensors for one sample, on the model's device: given tensors as they are; anything with
-    .shape and .dtype (InputSpec, TensorInfo) made like the materializer's (normal floats, zero ids)."""
+    .shape and .dtype (InputSpec, TensorInfo) made like run/inputs.py's (normal floats, zero ids)."""
     if inputs and all(isinstance(x, torch.Tensor) for x in inputs):
         return list(inputs)
     from shapecli.run.inputs import _dtype

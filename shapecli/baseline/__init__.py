@@ -1,7 +1,7 @@
 """Baselines: find them (targets), write and read them (document), compare them, total the results."""
 from __future__ import annotations
 
-from shapecli.baseline.changes import Change, Detail, compare, output_text, shape_text  # noqa: F401
+from shapecli.baseline.changes import Change, Detail, compare  # noqa: F401
 from shapecli.baseline.document import (  # noqa: F401
     DEFAULT_TOLERANCE,
     INPUT_FROM_CLI,

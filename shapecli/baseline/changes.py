@@ -6,7 +6,8 @@ import json
 from dataclasses import dataclass, field
 
 from shapecli.baseline.document import DEFAULT_TOLERANCE, STAT_KEYS
-from shapecli.fileio import read_regular, write_atomic  # noqa: F401  (write_atomic: used by cli_check)
+from shapecli.fileio import read_regular, write_atomic  # noqa: F401  (write_atomic: used by cli/check.py)
+from shapecli.shapes import dims_text, shape_text
 
 # ---------------------------------------------------------------------------- comparing
 
@@ -68,23 +69,10 @@ class Change:
         return f"{self.label}: {self.summary(arrow)}" if self.label else self.summary(arrow)
 
 
-def shape_text(shape) -> str:
-    return "[" + ", ".join(str(d) for d in shape) + "]"
-
-
-def output_text(o, dtype: bool = False) -> str:
-    if o is None:
-        return "—"
-    if isinstance(o, list):
-        return "(" + ", ".join(output_text(x, dtype) for x in o) + ")"
-    s = shape_text(o["shape"])
-    return f"{s} {o['dtype']}" if dtype else s
-
-
 def _pair_text(a, b) -> tuple:
-    ta, tb = output_text(a), output_text(b)
+    ta, tb = shape_text(a), shape_text(b)
     if ta == tb:
-        ta, tb = output_text(a, True), output_text(b, True)
+        ta, tb = shape_text(a, dtype=True), shape_text(b, dtype=True)
     return ta, tb
 
 
@@ -183,13 +171,13 @@ def _entries_diff(old: list, new: list, layer_old: str, layer_new: str, trainabl
     for k in list(n) + [k for k in o if k not in n]:
         a, b = o.get(k), n.get(k)
         if a is None:
-            out.append(Detail(k, None, shape_text(b["shape"])))
+            out.append(Detail(k, None, dims_text(b["shape"])))
             continue
         if b is None:
-            out.append(Detail(k, shape_text(a["shape"]), None))
+            out.append(Detail(k, dims_text(a["shape"]), None))
             continue
         if a["shape"] != b["shape"]:
-            out.append(Detail(k, shape_text(a["shape"]), shape_text(b["shape"])))
+            out.append(Detail(k, dims_text(a["shape"]), dims_text(b["shape"])))
         if a["dtype"] != b["dtype"]:
             out.append(Detail(f"{k} dtype", a["dtype"], b["dtype"]))
         if trainable and a["trainable"] != b["trainable"]:
@@ -213,7 +201,7 @@ def _outputs_diff(a: list, b: list) -> list:
 
 
 def _inputs_text(sample: list) -> str:
-    return "; ".join(shape_text(t["shape"]) + ("" if t["dtype"] == "float32" else f" {t['dtype']}") for t in sample)
+    return "; ".join(dims_text(t["shape"]) + ("" if t["dtype"] == "float32" else f" {t['dtype']}") for t in sample)
 
 
 def compare(old: dict, new: dict, *, stats: bool = False, tolerance: float = DEFAULT_TOLERANCE) -> list:
@@ -241,12 +229,12 @@ def compare(old: dict, new: dict, *, stats: bool = False, tolerance: float = DEF
         if b is not None and b.get("line"):
             last_line = b["line"]
         if a is None:
-            det = [Detail(_local(p["name"], b["path"]), None, shape_text(p["shape"])) for p in np_.get(b["path"], [])]
+            det = [Detail(_local(p["name"], b["path"]), None, dims_text(p["shape"])) for p in np_.get(b["path"], [])]
             if not det and b["params"]:  # a container: what came with it
                 det = [Detail("params", None, f"{b['params']:,}")]
             layer_changes.append(Change("added", b["path"], b["type"], b.get("line"), det))
         elif b is None:
-            det = [Detail(_local(p["name"], a["path"]), shape_text(p["shape"]), None) for p in op.get(a["path"], [])]
+            det = [Detail(_local(p["name"], a["path"]), dims_text(p["shape"]), None) for p in op.get(a["path"], [])]
             if not det and a["params"]:
                 det = [Detail("params", f"{a['params']:,}", None)]
             layer_changes.append(Change("removed", a["path"], a["type"], last_line, det))
@@ -285,11 +273,7 @@ def compare(old: dict, new: dict, *, stats: bool = False, tolerance: float = DEF
 
 
 def _formula(o) -> str | None:
-    if o is None:
-        return None
-    if isinstance(o, list):
-        return "(" + ", ".join(_formula(x) or "—" for x in o) + ")"
-    return "[" + ", ".join(str(d) for d in o["shape"]) + "]"
+    return None if o is None else shape_text(o)
 
 
 def _fold(changes: list) -> list:

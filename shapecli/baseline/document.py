@@ -18,10 +18,10 @@ from shapecli.errors import (
     UsageError,
     literal,
 )
-from shapecli.fileio import read_regular, write_atomic  # noqa: F401  (write_atomic: used by cli_check)
+from shapecli.fileio import read_regular, write_atomic  # noqa: F401  (write_atomic: used by cli/check.py)
+from shapecli.report import SCHEMA_VERSION  # one version for every document shapecli writes
 
 KIND = "shapecli-baseline"
-SCHEMA_VERSION = 1
 SUFFIX = ".shapes.json"
 SPEC_SUFFIXES = (".yaml", ".yml")
 MAX_BYTES = 32 << 20  # a ViT-B/16 baseline is ~100 KiB; 200,000 layers would be ~30 MiB
@@ -254,7 +254,7 @@ def _out(v, where: str, depth: int = 0):
 
 def validate(doc) -> None:
     """Raise _Invalid naming the first field that is wrong."""
-    from shapecli.spec.parser import DTYPES
+    from shapecli.dtypes import INPUT as DTYPES
 
     _obj(doc, "the document", ())
     kind = doc.get("kind")

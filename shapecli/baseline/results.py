@@ -9,7 +9,7 @@ from shapecli.errors import (
     Problem,
     ShapeCliError,
 )
-from shapecli.fileio import read_regular, write_atomic  # noqa: F401  (write_atomic: used by cli_check)
+from shapecli.fileio import read_regular, write_atomic  # noqa: F401  (write_atomic: used by cli/check.py)
 
 # ---------------------------------------------------------------------------- a check's outcome
 

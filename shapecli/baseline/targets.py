@@ -11,7 +11,7 @@ from shapecli.errors import (
     UsageError,
     literal,
 )
-from shapecli.fileio import read_regular, write_atomic  # noqa: F401  (write_atomic: used by cli_check)
+from shapecli.fileio import read_regular, write_atomic  # noqa: F401  (write_atomic: used by cli/check.py)
 
 # ---------------------------------------------------------------------------- where baselines live
 

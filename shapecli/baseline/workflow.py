@@ -177,7 +177,8 @@ def check(specs, baseline: str | None = None, *, update: bool = False, stats: bo
 def check_one(spec: str, bpath: str, *, update: bool = False, stats: bool = False,
               tolerance: float = DEFAULT_TOLERANCE, skip_missing: bool = False, device: str = "auto") -> Result:
     """Check one spec against the baseline at `bpath`."""
-    from shapecli.spec.parser import Dim, InputSpec
+    from shapecli.spec.dims import Dim
+    from shapecli.spec.nodes import InputSpec
 
     try:
         old = _read_baseline(bpath)
@@ -201,7 +202,7 @@ def check_one(spec: str, bpath: str, *, update: bool = False, stats: bool = Fals
                        for sample in old["inputs"]]
             dims_text = (old.get("symbolic") or {}).get("input_dims")
             if dims_text:  # the first input named its dims: re-run symbolically
-                from shapecli.spec.parser import parse_input_text
+                from shapecli.spec.inputs import parse_input_text
 
                 samples[0] = parse_input_text(";".join(dims_text), sp.inputs)
         report = _materialize(sp, samples, seed=seed, device=device, stats=want_stats)
@@ -246,7 +247,7 @@ def _create(spec: str, bpath: str, stats: bool, device: str) -> Result:
 def _load(target: str, sets: dict, inputs) -> tuple:
     """(Spec, samples or None) for a target: a spec file ('-' for stdin), `--input` texts parsed against it."""
     from shapecli.load import load_spec
-    from shapecli.spec.parser import parse_input_text
+    from shapecli.spec.inputs import parse_input_text
 
     sp = load_spec(target, sets)
     return sp, ([parse_input_text(t, sp.inputs) for t in inputs] if inputs else None)

@@ -43,7 +43,7 @@ def snapshot(
     """Record each spec's architecture (layers, shapes, parameters, totals) in a baseline for `check`."""
     import shapecli
     from shapecli.baseline.workflow import check_device
-    from shapecli.spec.parser import parse_set
+    from shapecli.spec.inputs import parse_set
 
     check_device(device)  # before --set, as always
     with progress("checking", SPECS_FOR_A_BAR) as tick:

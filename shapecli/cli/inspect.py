@@ -42,7 +42,7 @@ def inspect(
     import shapecli
     from shapecli.api import run_problems
     from shapecli.baseline.workflow import check_device
-    from shapecli.spec.parser import parse_set
+    from shapecli.spec.inputs import parse_set
 
     fmt = "json" if json_ else format_
     if fmt not in ("table", "json", "markdown"):

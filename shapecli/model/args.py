@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 from shapecli import layers as registry
 from shapecli._torch import torch
-from shapecli.errors import Collector, SpecError, literal
-from shapecli.spec.parser import BAD, DTYPES, MAX_INT, Node, Spec
+from shapecli.dtypes import INPUT as DTYPES
+from shapecli.errors import Collector, SpecError, literal, what
+from shapecli.spec.nodes import MAX_INT, Node, Spec
+from shapecli.spec.variables import BAD
 
 # Arguments that are sizes: a zero or negative value is a spec error, not a torch crash.
 _POSITIVE = {"out_features", "in_features", "in1_features", "in2_features", "out_channels", "in_channels",
@@ -124,19 +126,19 @@ def check_value(v, p: registry.Param) -> str | None:
         return None if _plain(v) else f"expected plain data, got {type(v).__name__}"
     if v is None:
         if p.required and not p.inferred:  # AdaptiveAvgPool2d's output_size may hold nulls, but is not null
-            return f"needs a value ({p.kind.replace(' | null', '')}), got null"
-        return None if "none" in t else f"expected {p.kind}, got null"
+            return f"needs a value ({p.kind.replace(' | null', '')}), got {what(v)}"
+        return None if "none" in t else f"expected {p.kind}, got {what(v)}"
     if isinstance(v, bool):
-        return None if "bool" in t else f"expected {p.kind}, got the boolean {str(v).lower()}"
+        return None if "bool" in t else f"expected {p.kind}, got {what(v)}"
     if isinstance(v, int):
         if "int" not in t:
-            return f"expected {p.kind}, got the number {v}"
+            return f"expected {p.kind}, got {what(v)}"
         if abs(v) > MAX_INT:
             return f"{v} is too large (at most {MAX_INT:,})"
         return _range(p.name, v)
     if isinstance(v, float):
         if "float" not in t:
-            return f"expected {p.kind}, got the number {v}" + (" (a whole number is written without a point)" if v.is_integer() else "")
+            return f"expected {p.kind}, got {what(v)}" + (" (a whole number is written without a point)" if v.is_integer() else "")
         if not math.isfinite(v):
             return f"expected a finite number, got {v}"
         return None if p.name not in _NONNEGATIVE or v >= 0 else f"must not be negative, got {v}"
@@ -149,7 +151,7 @@ def check_value(v, p: registry.Param) -> str | None:
                 hint = " (YAML 1.2: write true or false)" if "bool" in t else ""
             elif any(ch in v for ch in "+-*/()") and not v.startswith("$"):
                 hint = " (for arithmetic write ${...}, e.g. ${4 * 64})"
-            return f"expected {p.kind}, got the string '{literal(v, 40)}'{hint}"
+            return f"expected {p.kind}, got {what(v)}{hint}"
         if p.choices and v not in p.choices:
             from shapecli.errors import did_you_mean
 
@@ -157,7 +159,7 @@ def check_value(v, p: registry.Param) -> str | None:
         return None
     if isinstance(v, list):
         if "ints" not in t and "floats" not in t:
-            return f"expected {p.kind}, got a list"
+            return f"expected {p.kind}, got {what(v)}"
         if not v:
             return "expected a non-empty list"
         for x in v:
@@ -168,7 +170,7 @@ def check_value(v, p: registry.Param) -> str | None:
             if isinstance(x, int) and (abs(x) > MAX_INT or _range(p.name, x)):
                 return _range(p.name, x) or f"{x} is too large"
         return None
-    return f"expected {p.kind}, got a mapping"
+    return f"expected {p.kind}, got {what(v)}"
 
 
 def _range(name: str, v: int) -> str | None:

@@ -1,7 +1,7 @@
 """shapecli's own small layers: the glue real models need between torch.nn layers.
 
 Each is a plain nn.Module a user could train; docs/spec.md documents them. Containers
-(Residual, Concat, Add) are here too; `build.py` wires their children.
+(Residual, Concat, Add) are here too; `model/lazy.py` wires their children.
 """
 from shapecli._torch import nn, torch
 from shapecli.errors import ShapeError

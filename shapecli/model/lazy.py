@@ -19,8 +19,10 @@ from shapecli._torch import nn, torch
 from shapecli.model import glue
 from shapecli.errors import ShapeError, literal
 from shapecli.model.args import Bound, bind_all
+from shapecli.model.memo import _memo_forward
 from shapecli.model.skipinit import skip_init
-from shapecli.spec.parser import Node, Spec
+from shapecli.shapes import dims_text
+from shapecli.spec.nodes import Node, Spec
 
 class OverBudget(Exception):
     """Real allocation would exceed the memory budget: the caller retries on the meta device."""
@@ -39,7 +41,7 @@ class BuildContext:
     schemes: dict = field(default_factory=dict)  # layer path -> {local param name: InitScheme | None}
     guard: object = None  # a forward pre-hook for each real layer: refuses outputs over the budget
     on_built: object = None  # called with (path, layer) once a layer is built, initialized and tied
-    memo: dict = field(default_factory=dict)  # meta: (layer kind, input shapes) -> output shapes (_memo_forward)
+    memo: dict = field(default_factory=dict)  # meta: (layer kind, input shapes) -> output shapes (model/memo.py)
 
 
 # ---------------------------------------------------------------------------- the lazy model
@@ -154,58 +156,6 @@ class Deferred(nn.Module):
                                "args": self.args})
 
 
-# ---------------------------------------------------------------------------- the meta shape memo
-
-def _memo_forward(layer: Deferred, xs):
-    """On meta only shapes exist, so a layer built with the same arguments, given inputs of the
-    same shapes, strides and dtypes, gives outputs of the same shapes, strides and dtypes: each
-    distinct case runs once (a 96-block GPT-3 runs each kind of layer once, not 96 times)."""
-    inputs = _meta_desc(xs)
-    key = None if inputs is None else (layer.bound.cls, _frozen(layer.args), inputs)
-    try:
-        hit = layer.ctx.memo.get(key) if key is not None else None
-    except TypeError:  # an unhashable argument: run it
-        key = hit = None
-    if hit is not None:
-        return _meta_like(hit)
-    out = layer.real(*xs)
-    if key is not None:
-        desc = _meta_desc(out)
-        if desc is not None:
-            layer.ctx.memo[key] = desc
-    return out
-
-
-def _meta_desc(x):
-    """Hashable metadata of a meta tensor or a (nested) tuple/list of them; None if not that."""
-    if isinstance(x, torch.Tensor):
-        return ("T", tuple(x.shape), x.stride(), x.dtype) if x.is_meta and not x.requires_grad else None
-    if type(x) in (tuple, list):
-        items = tuple(_meta_desc(y) for y in x)
-        return None if any(i is None for i in items) else (type(x), items)
-    if x is None:
-        return ("N",)
-    return None
-
-
-def _meta_like(desc):
-    if desc[0] == "T":
-        _, shape, stride, dtype = desc
-        return torch.empty_strided(shape, stride, dtype=dtype, device="meta")
-    if desc[0] == "N":
-        return None
-    kind, items = desc
-    return kind(_meta_like(d) for d in items)
-
-
-def _frozen(v):
-    if isinstance(v, dict):
-        return tuple(sorted((k, _frozen(x)) for k, x in v.items()))
-    if isinstance(v, list):
-        return tuple(_frozen(x) for x in v)
-    return v
-
-
 def _is_default(device: torch.device) -> bool:
     get = getattr(torch, "get_default_device", None)  # torch >= 2.3
     return get is not None and get() == device
@@ -234,7 +184,7 @@ def _device(xs) -> torch.device:
 def shape_of(xs) -> str:
     def one(x):
         if isinstance(x, torch.Tensor):
-            return str(list(x.shape))
+            return dims_text(x.shape)
         if isinstance(x, (tuple, list)):
             return "(" + ", ".join(one(y) for y in x) + ")"
         return type(x).__name__

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+from shapecli.shapes import shape_text
+
 
 def to_json(report, indent: int | None = 2) -> str:
     """The documented JSON document (docs/report.schema.json): strict, no NaN or Infinity."""
@@ -11,13 +13,7 @@ def to_json(report, indent: int | None = 2) -> str:
 
 def shape_str(out) -> str:
     """[2, 10] for a tensor; (A, (B, C)) for tuple outputs; '—' when absent."""
-    if out is None:
-        return "—"
-    if isinstance(out, dict):
-        return "[" + ", ".join(str(d) for d in out["shape"]) + "]"
-    if isinstance(out, list):
-        return "(" + ", ".join(shape_str(o) for o in out) + ")"
-    return "[" + ", ".join(str(d) for d in out.shape) + "]"
+    return shape_text(out)
 
 
 def human_bytes(n: float) -> str:

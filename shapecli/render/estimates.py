@@ -1,4 +1,4 @@
-"""The estimates section (report.estimates, from shapecli/estimate.py): memory per dtype, FLOPs.
+"""The estimates section (report.estimates, from shapecli/analyses/estimate.py): memory per dtype, FLOPs.
 
 `render_estimates(report)` gives a rich renderable printed after the main table;
 `markdown_estimates(report)` the same as markdown. Both return nothing useful when the report

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from shapecli import dtypes
 from shapecli import layers as registry
 from shapecli._torch import nn, torch
 from shapecli.report import (
@@ -14,9 +15,8 @@ from shapecli.report import (
     Stats,
     Totals,
 )
-from shapecli.run.inputs import _dtype
 from shapecli.run.measure import LINT_MAX_NUMEL
-from shapecli.spec.parser import Spec
+from shapecli.spec.nodes import Spec
 
 
 @dataclass
@@ -72,7 +72,7 @@ def gather(spec: Spec, model: nn.Module, runs, per_run, ctx, device: str, opts, 
         seen[id(prm)] = name
         local = name[len(layer) + 1:] if layer else name
         module = model.get_submodule(layer) if layer else model
-        scheme = ctx.schemes.get(layer, {}).get(local)  # what model.py applied
+        scheme = ctx.schemes.get(layer, {}).get(local)  # what model/lazy.py applied
         try:
             info.init = initmod.expected(module, local, list(prm.shape), scheme)
         except Exception:  # an init formula we lack must not break the report
@@ -163,7 +163,4 @@ def _weight_stack(nodes: list, schemes: dict) -> list:
 
 
 def _itemsize(dtype: str) -> int:
-    return _dtype(dtype).itemsize if dtype in _SIZES else 4
-
-
-_SIZES = {"float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool", "complex64"}
+    return dtypes.bits(dtype) // 8 if dtype in dtypes.INPUT else 4

@@ -32,7 +32,7 @@ from shapecli.run.hooks import _attach, _Recorder, _run
 from shapecli.run.inputs import _bytes, _dtype, describe, make_inputs
 from shapecli.run.measure import _Measurer
 from shapecli.run.threads import one_thread
-from shapecli.spec.parser import Spec
+from shapecli.spec.nodes import Spec
 
 DEFAULT_BUDGET = 256 << 20  # real parameter bytes before switching to meta; see docs/performance.md
 DEFAULT_ACT_BUDGET = 512 << 20  # one activation tensor
@@ -159,7 +159,12 @@ def _materialize(spec: Spec, samples: list, opts: Options, device: str):
         ctx.guard = _OutputGuard(opts.act_budget)
         if opts.stats:
             ctx.on_built = measurer = _Measurer(opts.histograms)
-    model = build(spec, ctx)
+    try:
+        model = build(spec, ctx)
+    except BaseException:
+        if measurer:  # a spec error found while building: end the measuring thread too
+            measurer.stop()
+        raise
     nodes = {n.path: n for n in spec.nodes() if n.path}
     rec = _Recorder(nodes, ctx, opts.act_budget, device, opts.activations)
     rec.progress = opts.progress

@@ -7,7 +7,7 @@ from shapecli._torch import nn, torch
 from shapecli.errors import Problem, ShapeCliError, ShapeError, literal
 from shapecli.model.lazy import BuildContext, OverBudget, check_refit, shape_of
 from shapecli.run.inputs import describe
-from shapecli.spec.parser import Spec
+from shapecli.spec.nodes import Spec
 
 # ---------------------------------------------------------------------------- hooks
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+from shapecli import dtypes
 from shapecli._torch import torch
 from shapecli.report import (
     TensorInfo,
@@ -10,9 +11,10 @@ from shapecli.report import (
 
 
 def _dtype(name: str) -> torch.dtype:
-    return {"float32": torch.float32, "float64": torch.float64, "float16": torch.float16,
-            "bfloat16": torch.bfloat16, "int64": torch.int64, "int32": torch.int32, "int16": torch.int16,
-            "int8": torch.int8, "uint8": torch.uint8, "bool": torch.bool, "complex64": torch.complex64}[name]
+    """The torch dtype of an input dtype name (one of dtypes.INPUT; KeyError for any other)."""
+    if name not in dtypes.INPUT:
+        raise KeyError(name)
+    return getattr(torch, name)
 
 
 def _bytes(spec_inputs: list) -> int:

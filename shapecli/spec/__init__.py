@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from shapecli.spec.dims import Dim  # noqa: F401
-from shapecli.spec.parser import (  # noqa: F401
-    BAD,
+from shapecli.spec.inputs import parse_input_text, parse_set  # noqa: F401
+from shapecli.spec.nodes import (  # noqa: F401
     DTYPES,
     IDENT,
     MAX_INT,
@@ -15,8 +15,6 @@ from shapecli.spec.parser import (  # noqa: F401
     InputSpec,
     Node,
     Spec,
-    load_spec,
-    parse_input_text,
-    parse_set,
-    parse_spec,
 )
+from shapecli.spec.parser import load_spec, parse_spec  # noqa: F401
+from shapecli.spec.variables import BAD  # noqa: F401

@@ -3,7 +3,7 @@
 A scheme is written in YAML as a bare name (`kaiming_normal`), as a one-key mapping of a name to
 its arguments (`{normal: {std: 0.01}}`), or, for `constant`, as `{constant: 0.5}`. Argument
 names are torch.nn.init's. The functions that apply a scheme and predict its statistics are in
-init.py (which needs torch); docs/init.md is the user's guide.
+analyses/init/ (which needs torch); docs/init.md is the user's guide.
 """
 from __future__ import annotations
 
@@ -11,23 +11,14 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
-from shapecli.errors import Collector, Loc, SpecError, did_you_mean, literal
-
-# The nonlinearities torch.nn.init.calculate_gain knows.
-NONLINEARITIES = (
-    "linear",
-    "conv1d",
-    "conv2d",
-    "conv3d",
-    "conv_transpose1d",
-    "conv_transpose2d",
-    "conv_transpose3d",
-    "sigmoid",
-    "tanh",
-    "relu",
-    "leaky_relu",
-    "selu",
+from shapecli.errors import Collector, Loc, SpecError, did_you_mean, literal, what
+from shapecli.spec.initgains import (  # noqa: F401  (calculate_gain: imported from here by analyses/init)
+    NONLINEARITIES,
+    TRUNC_NORMAL_MIN_ACCEPTANCE,
+    calculate_gain,
+    trunc_normal_acceptance,
 )
+
 MODES = ("fan_in", "fan_out")
 
 _REQUIRED = object()  # the default of an argument that must be given
@@ -74,39 +65,6 @@ SCHEMES: dict[str, dict[str, Arg]] = {
 NEEDS_2D = frozenset({"kaiming_uniform", "kaiming_normal", "xavier_uniform", "xavier_normal", "orthogonal"})
 
 
-def calculate_gain(nonlinearity: str, param: Optional[float] = None) -> float:
-    """torch.nn.init.calculate_gain, without torch (same values; tests compare them)."""
-    if nonlinearity in NONLINEARITIES[:7] or nonlinearity == "sigmoid":
-        return 1.0
-    if nonlinearity == "tanh":
-        return 5.0 / 3
-    if nonlinearity == "relu":
-        return math.sqrt(2.0)
-    if nonlinearity == "leaky_relu":
-        slope = 0.01 if param is None else float(param)
-        return math.sqrt(2.0 / (1 + slope**2))
-    if nonlinearity == "selu":
-        return 3.0 / 4
-    raise ValueError(f"unsupported nonlinearity {nonlinearity!r}")
-
-
-# parse_scheme refuses a trunc_normal whose torch sampler accepts fewer of its draws than this.
-TRUNC_NORMAL_MIN_ACCEPTANCE = 0.05
-
-
-def trunc_normal_acceptance(mean: float, std: float, a: float, b: float) -> float:
-    """The share of draws torch.nn.init.trunc_normal_ keeps per pass: the mass p of [a, b] when
-    p > 0.3 (it samples the normal and redraws the rejects), else the acceptance of its
-    uniform-proposal rejection sampler. The number of passes grows as ln(numel) / acceptance."""
-    def cdf(x: float) -> float:
-        return 0.5 * math.erfc(-x / math.sqrt(2.0))
-
-    p = cdf((b - mean) / std) - cdf((a - mean) / std)
-    if p > 0.3:
-        return p
-    mode = max(a, min(mean, b))
-    peak = math.exp(-0.5 * ((mode - mean) / std) ** 2)
-    return std * math.sqrt(2 * math.pi) * p / (peak * (b - a))
 
 
 def _fmt(v: Any) -> str:
@@ -167,17 +125,7 @@ def _is_number(v: Any) -> bool:
 
 def _what(v: Any) -> str:
     """How a wrong value is named in a message."""
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return f"the boolean {str(v).lower()}"
-    if isinstance(v, str):
-        return f"the string {literal(repr(v))}"
-    if isinstance(v, Mapping):
-        return "a mapping"
-    if isinstance(v, (list, tuple)):
-        return "a list"
-    return literal(repr(v))
+    return what(v)
 
 
 def _scheme_names_hint() -> str:

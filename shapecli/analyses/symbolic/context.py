@@ -8,6 +8,7 @@ import re
 from typing import Optional
 
 from shapecli.errors import UsageError, literal
+from shapecli.shapes import shape_text
 from shapecli.spec.dims import unify_dims
 
 
@@ -188,8 +189,5 @@ def _input_formulas(ctx: _Ctx) -> list:
 
 
 def _shape_text(s) -> str:
-    if s is None:
-        return "?"
-    if isinstance(s, tuple):
-        return "[" + ", ".join(str(d) for d in s) + "]"
-    return "(" + ", ".join(_shape_text(x) for x in s) + ")"
+    """A shape (a tuple of sizes) or a list of them; '?' for one not known."""
+    return shape_text(s, absent="?")

@@ -1,0 +1,23 @@
+"""The one dtype table (no torch): the names as torch spells them, bits per element, and aliases."""
+from __future__ import annotations
+
+# bits per element of every dtype shapecli names: spec inputs, parameters, estimates
+BITS = {"float64": 64, "float32": 32, "float16": 16, "bfloat16": 16, "float8_e4m3fn": 8, "float8_e5m2": 8,
+        "complex64": 64, "complex128": 128, "int64": 64, "int32": 32, "int16": 16, "int8": 8, "uint8": 8,
+        "int4": 4, "bool": 8}
+# the dtypes a sample input may have (a spec's `input:`, --input, a baseline's inputs)
+INPUT = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool",
+         "complex64")
+# the dtypes a memory estimate can be asked for (--dtype), in the order messages list them
+ESTIMATE = ("float64", "float32", "float16", "bfloat16", "float8_e4m3fn", "float8_e5m2", "int8", "uint8", "int4")
+# the estimate dtypes that training and activations are estimated in
+FLOATING = ("float64", "float32", "float16", "bfloat16", "float8_e4m3fn", "float8_e5m2")
+# other spellings --dtype accepts
+ALIASES = {"fp64": "float64", "double": "float64", "fp32": "float32", "float": "float32", "fp16": "float16",
+           "half": "float16", "bf16": "bfloat16", "fp8": "float8_e4m3fn", "float8": "float8_e4m3fn", "e4m3": "float8_e4m3fn",
+           "e5m2": "float8_e5m2", "i8": "int8", "u8": "uint8", "i4": "int4"}
+
+
+def bits(name: str, default: int = 32) -> int:
+    """Bits per element of dtype `name` ('float32', not 'torch.float32'); `default` for a name not in the table."""
+    return BITS.get(name, default)

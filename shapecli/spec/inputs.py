@@ -1,0 +1,61 @@
+"""Command-line texts: `--input` shapes and `--set` pairs (no torch)."""
+from __future__ import annotations
+
+from shapecli.errors import UsageError, did_you_mean, literal
+from shapecli.spec.dims import parse_dims, unify_dims
+from shapecli.spec.nodes import DTYPES, IDENT, MAX_INT, InputSpec
+from shapecli.spec.yamlload import resolve_plain
+
+
+def parse_set(items: list[str]) -> dict:
+    """`--set hidden=512` pairs into {name: value} (values typed as YAML scalars)."""
+    out = {}
+    for item in items:
+        name, eq, value = item.partition("=")
+        name = name.strip()
+        if not eq or not IDENT.match(name):
+            raise UsageError(f"--set takes name=value, got '{literal(item)}'")
+        try:
+            out[name] = resolve_plain(value.strip())
+        except ValueError as e:
+            raise UsageError(f"--set {name}: {e}") from None
+    return out
+
+
+def parse_input_text(text: str, default: list | None = None) -> list:
+    """`--input` text: `2,20`, `B,3,H=224,W=224`, `2,16:int64`, several tensors as `2,10;2,20`.
+
+    A named dimension without a sample size takes it from the spec's default input (same
+    position, same rank), or is the batch (first position, sample 2); anywhere else it must be
+    written with one (`H=224`) or a range (`H=32..1024`), so a typo such as `--input abc` is an
+    error rather than a silent new input.
+    """
+    if not text.strip():
+        raise UsageError("--input is empty; write a shape such as 2,20")
+    out = []
+    for i, part in enumerate(text.split(";")):
+        shape_text, _, dtype = part.strip().partition(":")
+        dtype = dtype.strip() or "float32"
+        if dtype not in DTYPES:
+            raise UsageError(f"--input '{literal(text)}': unknown dtype '{literal(dtype)}'{did_you_mean(dtype, DTYPES)}")
+        ref = default[i].shape if default and i < len(default) else None
+        dims = parse_dims(shape_text, defaults=ref)
+        same_rank = ref is not None and len(ref) == len(dims)
+        for j, d in enumerate(dims):
+            batch_ok = j == 0 and ref is None  # no default input to contradict: a lone name is the batch
+            if d.name and getattr(d, "_defaulted", False) and d.lo is None and d.hi is None and not same_rank and not batch_ok:
+                raise UsageError(f"--input '{literal(text)}': no sample size for {literal(d.name)}; write "
+                                 f"{literal(d.name)}=<size> (e.g. {literal(d.name)}=224) or a range")
+            if d.size > MAX_INT:
+                raise UsageError(f"--input '{literal(text)}': {d.size} is too large")
+        out.append(InputSpec(dims, dtype))
+    return _unified(out)
+
+
+def _unified(inputs: list) -> list:
+    """One name, one size across all tensors of a sample (B in both inputs of a Bilinear)."""
+    if sum(1 for i in inputs for d in i.dims if d.name) < 2:
+        return inputs
+    for inp, dims in zip(inputs, unify_dims([i.dims for i in inputs])):
+        inp.dims = dims
+    return inputs

@@ -1,0 +1,81 @@
+"""The Spec's data: the dataclasses the parser produces, and the language's fixed words and limits (no torch)."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from shapecli import dtypes
+from shapecli import layers as registry
+from shapecli.errors import Loc
+from shapecli.spec.dims import Dim  # noqa: F401  (Dim: part of the Spec's data)
+
+MAX_NODES = 200_000  # items after expanding blocks and repeat
+MAX_REPEAT = 100_000
+MAX_VAR_DEPTH = 50  # variables defined through other variables, this many deep
+MAX_INT = 1 << 40  # no layer size or dimension is larger; catches typos before any allocation
+RESERVED = ("name", "repeat", "freeze", "init", "tie")
+TOP_KEYS = ("name", "input", "vars", "init", "blocks", "layers")
+DTYPES = dtypes.INPUT  # the dtypes an input may have (the table: shapecli/dtypes.py)
+IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass
+class InputSpec:
+    dims: list  # [Dim]
+    dtype: str = "float32"
+
+    @property
+    def shape(self) -> list:
+        return [d.size for d in self.dims]
+
+    @property
+    def symbolic(self) -> bool:
+        return any(d.name for d in self.dims)
+
+
+@dataclass
+class Node:
+    """One item of the network: a layer, or a container with children."""
+
+    type: str  # registry name ("Linear", "Item") or container ("Sequential", "Residual", "Concat", "Add", "Multiply")
+    key: str  # its name in the parent: `name:` or its index
+    path: str  # dotted path from the root ("" for the root)
+    loc: Loc
+    args: list = field(default_factory=list)  # positional values, variables resolved
+    kwargs: dict = field(default_factory=dict)
+    arg_locs: dict = field(default_factory=dict)  # int (position) or str (name) -> Loc
+    children: list = field(default_factory=list)  # [Node]
+    named: bool = False  # the user gave `name:`
+    freeze: bool = False
+    init: dict = field(default_factory=dict)  # {"weight": InitScheme, ...} given on this item
+    tie: str | None = None  # path of the item whose weight this item's weight is
+    refs: list = field(default_factory=list)  # `from:` paths, for Concat/Add
+    dim: int = 1  # Concat's dim
+    block: str | None = None  # the block this Sequential was expanded from
+
+    @property
+    def is_container(self) -> bool:
+        return self.type in registry.CONTAINERS
+
+    def walk(self):
+        yield self
+        for c in self.children:
+            yield from c.walk()
+
+    def label(self) -> str:
+        """'encoder.0 (Conv2d)': how errors and tables name a layer."""
+        return f"{self.path or '<network>'} ({self.block or self.type})"
+
+
+@dataclass
+class Spec:
+    name: str
+    file: str
+    inputs: list  # [InputSpec]: the default sample input (one tensor per model input)
+    root: Node  # a Sequential with path ""
+    vars: dict  # resolved variables
+    init: dict  # the global init map
+    text: str = ""
+
+    def nodes(self):
+        return self.root.walk()

@@ -1,0 +1,367 @@
+"""shapecli/model: a Spec built into a lazy nn.Module (argument binding, inferred sizes, the meta shape memo).
+
+Every layer family whose size is inferred is checked against a hand-written explicit-size PyTorch twin, and
+the model zoo (configs/*.yaml) against hand-written twins (tests/twins.py): every config must load, build
+and materialize (a new config is picked up by the glob). Each config with a twin must produce the twin's
+parameter names (in order), shapes, trainability and output shape, and the published parameter total where
+there is one. Big networks are materialized on the meta device (shapes only) to keep the suite fast.
+"""
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+import shapecli
+from shapecli.errors import ShapeError, SpecError
+
+from conftest import CONFIGS
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from twins import TWINS, param_total  # noqa: E402
+
+
+def test_build_is_lazy_until_data_arrives():
+    spec = shapecli.load_spec(CONFIGS / "mlp.yaml")
+    model = shapecli.build(spec)
+    assert list(model.parameters()) == []  # nothing exists before the data
+    out = model(torch.randn(3, 20))
+    assert out.shape == (3, 10)
+    assert [tuple(p.shape) for p in model.parameters()] == [(256, 20), (256,), (10, 256), (10,)]
+    assert isinstance(model[0], nn.Linear)
+
+
+def test_exercise_batch_change_ok_feature_change_fails_in_spec_terms():
+    _, r = shapecli.materialize(CONFIGS / "mlp.yaml", ["2,20", "5,20", "2,30"])
+    assert [x.output.shape if x.output else None for x in r.runs] == [[2, 10], [5, 10], None]
+    assert r.runs[2].error_layer == "0 (Linear)"
+    assert r.runs[2].error == "was materialized for 20 input features (last dim); this input has 30"
+    # per-layer outputs for each input
+    first = r.layers[0]
+    assert [o.shape if o else None for o in first.output_shapes] == [[2, 256], [5, 256], None]
+
+
+def test_first_input_that_does_not_fit_is_a_shape_error():
+    spec = shapecli.parse_spec("input: [2, 3, 8, 8]\nlayers:\n  - Flatten\n  - Conv2d: [4, 3]\n", "x.yaml")
+    with pytest.raises(ShapeError) as e:
+        shapecli.materialize(spec)
+    p = e.value.problems[0]
+    assert (p.loc.line, p.loc.col) == (4, 5)
+    assert p.layer == "1 (Conv2d)"
+    assert "expects a 4-D input [N, C, H, W]" in p.message and "[2, 192]" in p.message
+
+
+def test_given_inferred_size_is_checked():
+    spec = shapecli.parse_spec("input: [2, 20]\nlayers:\n  - Linear: {in_features: 30, out_features: 4}\n", "x.yaml")
+    with pytest.raises(ShapeError, match=r"in_features=30 was given, but its input \[2, 20\] has 20"):
+        shapecli.materialize(spec)
+    spec = shapecli.parse_spec("input: [2, 20]\nlayers:\n  - Linear: {in_features: 20, out_features: 4}\n", "x.yaml")
+    assert shapecli.inspect(spec).params[0].shape == [4, 20]
+
+
+def test_argument_problems_are_all_reported_with_positions():
+    spec = shapecli.parse_spec("input: [2, 3]\nlayers:\n  - ReLU: {inplace: yes}\n  - Conv2d: {out_chanels: 3, kernel_size: 3}\n  - Linear: true\n", "x.yaml")
+    with pytest.raises(SpecError) as e:
+        shapecli.build(spec)
+    msgs = [str(p) for p in e.value.problems]
+    assert msgs[0] == "x.yaml:3:21: error: layer 0 (ReLU): inplace: expected bool, got the string 'yes' (YAML 1.2: write true or false)"
+    assert any(m.startswith("x.yaml:4:14: error: layer 1 (Conv2d): Conv2d has no argument 'out_chanels' (did you mean out_channels") for m in msgs)
+    assert any(m.startswith("x.yaml:4:5: error: layer 1 (Conv2d): Conv2d needs out_channels") for m in msgs)
+    assert any("layer 2 (Linear): out_features: expected int, got the boolean true" in m for m in msgs)
+
+
+def _leaf_outputs(spec) -> tuple[list, int]:
+    """(path, shape, stride, dtype) of every leaf layer's output in a first pass on meta, and how
+    many distinct cases the shape memo ran."""
+    from shapecli.model import lazy as M
+    from shapecli.fastmeta import fast_meta
+    from shapecli.run.inputs import make_inputs
+
+    ctx = M.BuildContext()
+    net = M.build(spec, ctx)
+    seen = []
+
+    def desc(o):
+        if isinstance(o, torch.Tensor):
+            return (tuple(o.shape), o.stride(), o.dtype)
+        return tuple(desc(x) for x in o) if isinstance(o, (tuple, list)) else o
+
+    for n in spec.nodes():
+        if n.path and not n.is_container:
+            net.get_submodule(n.path).register_forward_hook(lambda m, i, o, p=n.path: seen.append((p, desc(o))))
+    with torch.no_grad(), fast_meta():
+        net(*make_inputs(spec.inputs, "meta", 0))
+    return seen, len(ctx.memo)
+
+
+@pytest.mark.parametrize("config", sorted(p.name for p in CONFIGS.glob("*.yaml")))
+def test_meta_shape_memo_changes_no_output(config, monkeypatch):
+    """Each leaf's output (shape, strides, dtype) is the same whether the memo answers or the
+    layer runs; for GPT-2's twelve identical blocks the memo runs each kind of layer once."""
+    spec = shapecli.load_spec(CONFIGS / config)
+    memo, cases = _leaf_outputs(spec)
+    monkeypatch.setattr("shapecli.model.lazy._memo_forward", lambda layer, xs: layer.real(*xs))
+    plain, _ = _leaf_outputs(spec)
+    assert memo == plain
+    if config == "gpt2_small.yaml":
+        assert cases < 15 < len(memo)
+
+
+# (spec item, input shape(s), explicit-size twin)
+CASES = [
+    ("Linear: 7", [2, 5], lambda: nn.Linear(5, 7)),
+    ("Linear: {out_features: 7, bias: false}", [2, 3, 5], lambda: nn.Linear(5, 7, bias=False)),
+    ("LazyLinear: 7", [2, 5], lambda: nn.Linear(5, 7)),
+    ("Bilinear: 4", [[2, 5], [2, 6]], lambda: nn.Bilinear(5, 6, 4)),
+    ("Conv1d: [8, 3]", [2, 4, 16], lambda: nn.Conv1d(4, 8, 3)),
+    ("Conv1d: [8, 3]", [4, 16], lambda: nn.Conv1d(4, 8, 3)),  # unbatched
+    ("Conv2d: {out_channels: 8, kernel_size: 3, stride: 2, groups: 2}", [2, 4, 9, 9], lambda: nn.Conv2d(4, 8, 3, 2, groups=2)),
+    ("Conv3d: [8, [1, 3, 3]]", [1, 3, 4, 8, 8], lambda: nn.Conv3d(3, 8, (1, 3, 3))),
+    ("ConvTranspose1d: [8, 3]", [2, 4, 16], lambda: nn.ConvTranspose1d(4, 8, 3)),
+    ("ConvTranspose2d: {out_channels: 6, kernel_size: 2, stride: 2, groups: 3}", [2, 3, 5, 5], lambda: nn.ConvTranspose2d(3, 6, 2, 2, groups=3)),
+    ("ConvTranspose3d: [2, 3]", [1, 4, 4, 4, 4], lambda: nn.ConvTranspose3d(4, 2, 3)),
+    ("LazyConv2d: [8, 3]", [2, 4, 9, 9], lambda: nn.Conv2d(4, 8, 3)),
+    ("BatchNorm1d", [4, 6], lambda: nn.BatchNorm1d(6)),
+    ("BatchNorm1d", [4, 6, 10], lambda: nn.BatchNorm1d(6)),
+    ("BatchNorm2d", [2, 6, 4, 4], lambda: nn.BatchNorm2d(6)),
+    ("BatchNorm3d", [2, 6, 2, 4, 4], lambda: nn.BatchNorm3d(6)),
+    ("InstanceNorm1d: {affine: true}", [2, 6, 10], lambda: nn.InstanceNorm1d(6, affine=True)),
+    ("InstanceNorm2d: {affine: true, track_running_stats: true}", [2, 6, 4, 4], lambda: nn.InstanceNorm2d(6, affine=True, track_running_stats=True)),
+    ("InstanceNorm3d: {affine: true}", [2, 6, 2, 4, 4], lambda: nn.InstanceNorm3d(6, affine=True)),
+    ("LayerNorm", [2, 7, 12], lambda: nn.LayerNorm(12)),
+    ("LayerNorm: {normalized_shape: [7, 12]}", [2, 7, 12], lambda: nn.LayerNorm([7, 12])),
+    ("RMSNorm", [2, 7, 12], lambda: nn.RMSNorm(12)),
+    ("GroupNorm: 3", [2, 6, 4, 4], lambda: nn.GroupNorm(3, 6)),
+    ("RNN: {hidden_size: 9, num_layers: 2, batch_first: true}", [2, 5, 4], lambda: nn.RNN(4, 9, 2, batch_first=True)),
+    ("LSTM: {hidden_size: 9, bidirectional: true, proj_size: 3}", [5, 2, 4], lambda: nn.LSTM(4, 9, bidirectional=True, proj_size=3)),
+    ("GRU: 9", [5, 2, 4], lambda: nn.GRU(4, 9)),
+    ("RNNCell: 9", [2, 4], lambda: nn.RNNCell(4, 9)),
+    ("LSTMCell: 9", [2, 4], lambda: nn.LSTMCell(4, 9)),
+    ("GRUCell: 9", [2, 4], lambda: nn.GRUCell(4, 9)),
+    ("MultiheadAttention: {num_heads: 2, batch_first: true}", [[2, 5, 8], [2, 5, 8], [2, 5, 8]], lambda: nn.MultiheadAttention(8, 2, batch_first=True)),
+    ("TransformerEncoderLayer: {nhead: 2, dim_feedforward: 16, batch_first: true}", [2, 5, 8], lambda: nn.TransformerEncoderLayer(8, 2, 16, batch_first=True)),
+    ("TransformerDecoderLayer: {nhead: 2, dim_feedforward: 16}", [[5, 2, 8], [6, 2, 8]], lambda: nn.TransformerDecoderLayer(8, 2, 16)),
+    ("Transformer: {nhead: 2, num_encoder_layers: 1, num_decoder_layers: 1, dim_feedforward: 16}", [[5, 2, 8], [6, 2, 8]],
+     lambda: nn.Transformer(8, 2, 1, 1, 16)),
+    ("Embedding: [100, 8]", "ids", lambda: nn.Embedding(100, 8)),
+    ("PReLU: 1", [2, 3], lambda: nn.PReLU(1)),
+]
+
+
+def _inputs(shape):
+    if shape == "ids":
+        return [torch.zeros(2, 5, dtype=torch.long)], "input: {shape: [2, 5], dtype: int64}"
+    shapes = shape if isinstance(shape[0], list) else [shape]
+    return [torch.randn(s) for s in shapes], "input: " + (str(shapes) if len(shapes) > 1 else str(shapes[0]))
+
+
+@pytest.mark.parametrize("item,shape,twin", CASES, ids=[c[0] for c in CASES])
+def test_inferred_family_matches_explicit_twin(item, shape, twin):
+    xs, input_line = _inputs(shape)
+    spec = shapecli.parse_spec(f"{input_line}\nlayers:\n  - {item}\n", "t.yaml")
+    model, report = shapecli.materialize(spec)
+    ref = twin()
+    assert [(n, list(p.shape)) for n, p in ref.named_parameters()] == \
+        [(n[2:], list(p.shape)) for n, p in model.named_parameters()]
+    assert [(n, list(b.shape)) for n, b in ref.named_buffers()] == [(b.name[2:], b.shape) for b in report.buffers]
+    assert type(model[0]) is type(ref)
+    with torch.no_grad():
+        ref_out = ref.eval()(*xs) if not isinstance(ref, nn.Transformer) else ref(*xs)
+
+    def shapes(o):
+        return list(o.shape) if isinstance(o, torch.Tensor) else [shapes(x) for x in o]
+
+    def reported(o):
+        return o.shape if hasattr(o, "shape") else [reported(x) for x in o]
+
+    assert reported(report.runs[0].output) == shapes(ref_out)
+    assert report.totals.params == sum(p.numel() for p in ref.parameters())
+
+
+def test_meta_device_gives_the_same_shapes():
+    spec = shapecli.parse_spec("input: [2, 3, 32, 32]\nlayers:\n  - Conv2d: [8, 3]\n  - BatchNorm2d\n  - Flatten\n  - Linear: 10\n", "t.yaml")
+    _, cpu = shapecli.materialize(spec, device="cpu")
+    _, meta = shapecli.materialize(spec, device="meta")
+    assert meta.device == "meta" and cpu.device == "cpu"
+    assert [(p.name, p.shape) for p in cpu.params] == [(p.name, p.shape) for p in meta.params]
+    assert [lay.output_shapes for lay in cpu.layers] == [lay.output_shapes for lay in meta.layers]
+    assert all(p.stats is None or p.stats.source == "analytic" for p in meta.params)
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+ZOO = sorted((ROOT / "configs").glob("*.yaml"))
+
+
+NAMES = [p.stem for p in ZOO]
+
+
+WITH_TWIN = [n for n in NAMES if n in TWINS]
+
+
+PUBLISHED = [n for n in WITH_TWIN if TWINS[n].published is not None]
+
+
+BIG = 10_000_000  # materialize networks above this many parameters on "meta"
+
+
+@functools.lru_cache(maxsize=None)
+def twin(name: str) -> nn.Module:
+    return TWINS[name].make("meta")
+
+
+def device_for(name: str) -> str:
+    """meta for big twins (fast CI); configs without a twin get the automatic engine."""
+    if name not in TWINS:
+        return "auto"
+    return "meta" if param_total(twin(name)) > BIG else "cpu"
+
+
+@functools.lru_cache(maxsize=None)
+def built(name: str):
+    """(spec, model, report) for configs/<name>.yaml, materialized once per test session."""
+    spec = shapecli.load_spec(str(ROOT / "configs" / f"{name}.yaml"))
+    model, report = shapecli.materialize(spec, inputs=None, seed=0, device=device_for(name))
+    return spec, model, report
+
+
+def twin_params(name: str, remove_duplicate: bool = True) -> list:
+    return [(n, list(p.shape), p.requires_grad)
+            for n, p in twin(name).named_parameters(remove_duplicate=remove_duplicate)]
+
+
+def report_params(report, counted_only: bool = False) -> list:
+    return [(p.name, list(p.shape), p.trainable)
+            for p in report.params if not (counted_only and p.shared_with)]
+
+
+def test_api_functions_survive_first_call():
+    """The documented API can be called more than once in a process (a submodule named like an
+    API function would replace it on first import)."""
+    path = str(ROOT / "configs" / "mlp.yaml")
+    for _ in range(2):
+        assert callable(shapecli.materialize) and callable(shapecli.build)
+        model, report = shapecli.materialize(shapecli.load_spec(path))
+        assert report.totals.params == 7_946
+        assert shapecli.inspect(path).totals.params == 7_946
+
+
+def test_zoo_is_complete():
+    assert ZOO, "no configs/*.yaml found"
+    missing = sorted(set(TWINS) - set(NAMES))
+    assert not missing, f"twins without a config: {missing}"
+
+
+@pytest.mark.parametrize("name", list(NAMES))
+def test_config_loads_and_materializes(name):
+    spec, model, report = built(name)
+    assert isinstance(model, nn.Module)
+    assert report.runs and report.runs[0].error is None, report.runs[0].error
+    assert report.runs[0].output is not None
+    params = list(model.parameters())
+    assert params, "the network has no parameters"
+    assert not any(isinstance(p, nn.parameter.UninitializedParameter) for p in params), "left uninitialized"
+    assert not any(isinstance(m, nn.modules.lazy.LazyModuleMixin) for m in model.modules()), "a lazy module is left"
+    assert report.totals.params == sum(p.numel() for p in params)
+    assert report.device == device_for(name) or device_for(name) == "auto"
+
+
+@pytest.mark.parametrize("name", list([n for n in NAMES if device_for(n) == "cpu"]))
+def test_materialized_model_runs(name):
+    """The returned model is a working nn.Module: a fresh sample gives the reported output."""
+    spec, model, report = built(name)
+    out_info = report.runs[0].output
+    if not hasattr(out_info, "shape"):
+        pytest.skip("the network returns a tuple")
+    g = torch.Generator().manual_seed(1)
+    xs = []
+    for t in report.runs[0].inputs:
+        if t.dtype.startswith("int"):
+            xs.append(torch.randint(0, 2, t.shape, generator=g, dtype=getattr(torch, t.dtype)))
+        else:
+            xs.append(torch.randn(t.shape, generator=g, dtype=getattr(torch, t.dtype)))
+    model.eval()
+    with torch.no_grad():
+        out = model(*xs)
+    assert list(out.shape) == list(out_info.shape)
+    assert torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("name", sorted(TWINS))
+def test_twin_is_self_consistent(name):
+    """Pure torch: the twin's own output shape, and the published total where there is one."""
+    t = TWINS[name]
+    m = twin(name)
+    assert tuple(m(*t.sample("meta")).shape) == t.output
+    if t.published is not None:
+        assert param_total(m) == t.published
+
+
+@pytest.mark.parametrize("name", list(WITH_TWIN))
+def test_parameters_match_twin(name):
+    """Names in named_parameters() order, shapes and trainability, as the twin has them."""
+    _, model, report = built(name)
+    # the model itself: named_parameters() lists a tied parameter once
+    got = [(n, list(p.shape), p.requires_grad) for n, p in model.named_parameters()]
+    assert got == twin_params(name)
+    # the report: every parameter name, tied ones too (marked shared_with); counted once in totals
+    assert report_params(report) == twin_params(name, remove_duplicate=False)
+    assert report_params(report, counted_only=True) == twin_params(name)
+
+
+@pytest.mark.parametrize("name", list(WITH_TWIN))
+def test_input_and_output_match_twin(name):
+    _, _, report = built(name)
+    t = TWINS[name]
+    assert [(list(i.shape), i.dtype) for i in report.runs[0].inputs] == \
+        [(list(s), str(d).removeprefix("torch.")) for s, d in t.inputs]
+    assert list(report.runs[0].output.shape) == list(t.output)
+
+
+@pytest.mark.parametrize("name", list(WITH_TWIN))
+def test_totals_match_twin(name):
+    _, _, report = built(name)
+    m = twin(name)
+    assert report.totals.params == param_total(m)
+    assert report.totals.trainable == sum(p.numel() for p in m.parameters() if p.requires_grad)
+
+
+@pytest.mark.parametrize("name", list(PUBLISHED))
+def test_published_total(name):
+    _, _, report = built(name)
+    assert report.totals.params == TWINS[name].published
+
+
+def test_mlp_is_the_spec_example():
+    """docs/spec.md's first example, exactly."""
+    _, _, report = built("mlp")
+    assert [(p.name, list(p.shape)) for p in report.params] == [
+        ("0.weight", [256, 20]), ("0.bias", [256]), ("2.weight", [10, 256]), ("2.bias", [10])]
+    assert report.totals.params == 7_946
+    assert list(report.runs[0].output.shape) == [2, 10]
+
+
+def test_gpt2_head_is_tied_to_wte():
+    _, model, report = built("gpt2_small")
+    assert model.get_submodule("head").weight is model.get_submodule("wte").weight
+    head = next(p for p in report.params if p.name == "head.weight")
+    assert head.shared_with == "wte.weight"
+    assert report.totals.params == 124_439_808  # 163,037,184 if the head were counted again
+
+
+def test_lstm_embedding_is_frozen():
+    _, model, report = built("lstm_classifier")
+    assert not model.get_submodule("embed").weight.requires_grad
+    assert report.totals.trainable == report.totals.params - 10_000 * 128
+
+
+def test_unet_skips_concatenate():
+    """dec3's first conv sees up3's 64 channels plus enc3's 64."""
+    _, model, _ = built("unet")
+    assert model.get_submodule("dec3.0").weight.shape == (64, 128, 3, 3)
+    assert model.get_submodule("dec1.0").weight.shape == (16, 32, 3, 3)
