@@ -172,12 +172,18 @@ def layers(
 
 
 @app.command()
-def schema() -> None:
-    """Print the JSON Schema of the spec language (for YAML language servers in editors)."""
+def schema(
+    out: Optional[str] = typer.Option(None, "--out", "-o", metavar="PATH", help="Write it to PATH (e.g. "
+                                      ".shapecli/spec.schema.json) instead of stdout; replaces only a file it wrote."),
+) -> None:
+    """Print the JSON Schema of the spec language (for YAML language servers in editors; docs/editors.md)."""
     import json
 
-    from shapecli.schema import spec_schema
+    from shapecli.schema import spec_schema, write_schema
 
+    if out is not None:
+        write_schema(out)
+        return
     sys.stdout.write(json.dumps(spec_schema(), indent=2) + "\n")
 
 
