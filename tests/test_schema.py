@@ -207,3 +207,22 @@ def test_write_schema_replaces_only_its_own_file(tmp_path, cli):
     assert other.read_text() == '{"yaml.schemas": {}}\n'
     code, _, err = cli("schema", "-o", str(tmp_path))  # a directory
     assert code == 2 and "not replacing it" in err
+
+
+def test_docs_editors_md_attaches_the_file_the_command_writes(tmp_path, cli):
+    text = (ROOT / "docs" / "editors.md").read_text()
+    (command,) = re.findall(r"```bash\n(.*?)\n```", text, re.DOTALL)
+    assert command == "shapecli schema -o .shapecli/spec.schema.json"
+    target = command.split(" -o ")[1]
+    (settings,) = [json.loads(b) for b in re.findall(r"```json\n(.*?)```", text, re.DOTALL)]
+    (vscode_path,) = settings["yaml.schemas"]
+    assert (ROOT / vscode_path).resolve() == (ROOT / target).resolve()  # relative to the workspace folder
+    (lua,) = re.findall(r"```lua\n(.*?)```", text, re.DOTALL)
+    assert f'vim.fn.getcwd() .. "/{target}"' in lua
+    (spec,) = re.findall(r"```yaml\n(.*?)```", text, re.DOTALL)
+    modeline = re.match(r"# yaml-language-server: \$schema=(\S+)\n", spec).group(1)
+    assert (CONFIGS / modeline).resolve() == (ROOT / target).resolve()  # relative to a spec in configs/
+    args = command.split()[1:]  # schema -o .shapecli/spec.schema.json, written under tmp_path
+    code, _, err = cli(*args[:-1], str(tmp_path / target))
+    assert code == 0, err
+    assert json.loads((tmp_path / target).read_text()) == spec_schema()
