@@ -87,6 +87,20 @@ def test_whole_process_json_pipe_and_closed_pipe():
     assert q.returncode in (0, 141)
 
 
+@pytest.mark.parametrize("args", [["layers"], ["layers", "Conv2d"], ["schema"], ["inspect", "configs/mlp.yaml"]])
+def test_a_reader_gone_before_the_first_write_is_a_quiet_exit_0(args):
+    """Deterministic `| head -1`: the pipe's read end is closed before shapecli writes. It exited 1 (rich's
+    on_broken_pipe, or typer's EPIPE handler) or 0 (the final flush), by timing."""
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        p = subprocess.run([*SHAPECLI, *args], stdout=w, stderr=subprocess.PIPE, text=True, cwd=ROOT, timeout=120,
+                           env=dict(os.environ, NO_COLOR="1"))
+    finally:
+        os.close(w)
+    assert (p.returncode, p.stderr) == (0, "")
+
+
 def test_internal_errors_exit_3_never_1(cli, monkeypatch):
     import shapecli.run.engine as m
 

@@ -85,6 +85,17 @@ def _invoke(argv) -> int:
 
         quiet_pipe()
         return ExitCode.OK
+    except SystemExit:
+        # typer's Command.main turns a broken pipe (EPIPE) into sys.exit(1), even with standalone_mode=False,
+        # after wrapping sys.stdout/stderr in click's PacifyFlushWrapper: `shapecli layers | head -1` exited 1
+        # whenever head closed the pipe before the last write. The same quiet stop as a BrokenPipeError.
+        if type(sys.stdout).__name__ != "PacifyFlushWrapper":
+            raise
+        sys.stdout, sys.stderr = sys.stdout.wrapped, getattr(sys.stderr, "wrapped", sys.stderr)
+        from shapecli.cli.startup import quiet_pipe
+
+        quiet_pipe()
+        return ExitCode.OK
     except ShapeCliError as e:
         if _state["debug"]:
             import traceback

@@ -18,12 +18,19 @@ from shapecli.render import fmt_float, human_bytes, human_count, shape_str, spar
 from shapecli.render.fasttable import FastTable
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """rich's default raises SystemExit(1): `shapecli layers | head -1` exited 1 whenever head closed the
+        pipe before the last write. Re-raised, the CLI stops quietly with exit 0, as for its own writes."""
+        raise BrokenPipeError
+
+
 def console(file=None, force_terminal: bool | None = None, width: int | None = None) -> Console:
     file = file or sys.stdout
     tty = force_terminal if force_terminal is not None else file.isatty()
     if not tty:
         width = width or 100_000  # never wrap when piped; the table keeps its natural width
-    return Console(file=file, force_terminal=tty, width=width, no_color=not tty or "NO_COLOR" in os.environ,
+    return _Console(file=file, force_terminal=tty, width=width, no_color=not tty or "NO_COLOR" in os.environ,
                    highlight=False, emoji=False, soft_wrap=False, color_system="auto" if tty else None)
 
 
