@@ -10,7 +10,8 @@ TORCH_FREE = ["shapecli", "shapecli.cli", "shapecli.cli.app", "shapecli.cli.chec
               "shapecli.spec", "shapecli.spec.yamlload", "shapecli.spec.expr", "shapecli.spec.dims",
               "shapecli.spec.initschemes", "shapecli.spec.parser", "shapecli.analyses.symbolic", "shapecli.layers",
               "shapecli.report", "shapecli.baseline", "shapecli.fileio", "shapecli.render", "shapecli.render.markdown",
-              "shapecli.render.diff"]
+              "shapecli.render.diff", "shapecli.render.text", "shapecli.render.html", "shapecli.view", "shapecli.view.rows",
+              "shapecli.view.sections"]
 
 
 @pytest.mark.parametrize("module", TORCH_FREE)

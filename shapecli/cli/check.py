@@ -342,7 +342,7 @@ def _progress(n: int):
     )
 
     from shapecli.errors import literal
-    from shapecli.render.table import console
+    from shapecli.render.terminal import console
 
     con = console(sys.stderr)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

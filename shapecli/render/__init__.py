@@ -1,7 +1,33 @@
-"""Render: a Report (plain data) drawn as a rich table, JSON or markdown. No torch here."""
+"""Render: the formats a Report is drawn in, one small writer each, behind one registry. No torch here.
+
+Every writer but JSON draws the view model (shapecli/view: sections and rows made once); each is a
+module with `render(view, width) -> str`. Adding a format: one module and one line in FORMATS.
+JSON is the Report's own `to_dict` (every layer, nothing folded).
+"""
 from __future__ import annotations
 
 import json
+from importlib import import_module
+
+FORMATS = {  # name -> the writer's module
+    "text": "shapecli.render.text",  # plain text, shapecli's own layout (piped output)
+    "table": "shapecli.render.terminal",  # the same layout in colour (rich), for a terminal
+    "markdown": "shapecli.render.markdown",
+    "html": "shapecli.render.html",
+    "svg": "shapecli.render.svg",
+    "json": None,
+}
+
+
+def render(report, fmt: str = "text", width: int | None = None, **view_options) -> str:
+    """The report in one format. view_options: depth, params, expand, columns, trace (view.build)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}: choose {', '.join(FORMATS)}")
+    if fmt == "json":
+        return to_json(report) + "\n"
+    from shapecli.view import build
+
+    return import_module(FORMATS[fmt]).render(build(report, **view_options), width)
 
 
 def to_json(report, indent: int | None = 2) -> str:

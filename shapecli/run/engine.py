@@ -149,19 +149,19 @@ def _materialize_on(spec: Spec, samples: list, opts: Options, device: str):
     rec = _Recorder(nodes, ctx, opts.act_budget, device, opts.activations)
     rec.progress = opts.progress
     _attach(model, rec)
-    runs, per_run = [], []
+    runs, per_run, per_run_inputs = [], [], []
     try:
         # torch's own warnings (e.g. "LSTM with projections is not supported with oneDNN") become
         # diagnostics in the report instead of raw Python warnings on the user's stderr.
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            _runs(model, spec, samples, opts, device, rec, runs, per_run)
+            _runs(model, spec, samples, opts, device, rec, runs, per_run, per_run_inputs)
             looks = measurer.results() if measurer else {}
     finally:
         if measurer:
             measurer.stop()
     with _threads(1):  # what gather still measures (lints past the statistics budget, sampled stats): one thread, as _Measurer
-        report = gather(spec, model, runs, per_run, ctx, device, opts, rec.acts, looks)
+        report = gather(spec, model, runs, per_run, ctx, device, opts, rec.acts, looks, per_run_inputs)
     seen = set()
     for w in caught:
         text = str(w.message).split(" (Triggered internally")[0].strip()
@@ -171,7 +171,7 @@ def _materialize_on(spec: Spec, samples: list, opts: Options, device: str):
     return model, report
 
 
-def _runs(model, spec, samples, opts, device, rec, runs, per_run) -> None:
+def _runs(model, spec, samples, opts, device, rec, runs, per_run, per_run_inputs) -> None:
     for i, sample in enumerate(samples):
         rec.run = i
         xs = make_inputs(sample, device, opts.seed)
@@ -189,3 +189,4 @@ def _runs(model, spec, samples, opts, device, rec, runs, per_run) -> None:
                 p = e.problems[0]
                 runs.append(Run(info, None, p.message, p.layer))
         per_run.append(dict(rec.outputs))
+        per_run_inputs.append(dict(rec.inputs))
