@@ -81,6 +81,9 @@ class LayerInfo:
     symbolic: Optional[Output] = None  # output shape as formulas, when a symbolic pass ran
     flops: Optional[int] = None
     activation: Optional[dict] = None  # {"mean":..,"std":..} at init, with --activations
+    input_shapes: list = field(default_factory=list)  # per input run: [Output] of each tensor the layer was given
+    kernel_size: Optional[list] = None  # the built module's, where it has one (Conv*, *Pool*)
+    stride: Optional[list] = None
 
 
 @dataclass
@@ -135,6 +138,23 @@ class Report:
     @property
     def inputs(self) -> list:
         return self.runs[0].inputs if self.runs else []
+
+    def __str__(self) -> str:
+        """The plain table, as `shapecli inspect` prints it when piped."""
+        from shapecli.render import render
+
+        return render(self, "text")
+
+    def __rich_console__(self, console, options):
+        """`rich.print(report)` and notebooks with rich: the terminal table at the console's width."""
+        from shapecli.render.terminal import renderable
+
+        yield renderable(self, width=options.max_width)
+
+    def _repr_html_(self) -> str:
+        from shapecli.render import render
+
+        return render(self, "html")
 
     def to_dict(self) -> dict:
         d = _clean(asdict(self))

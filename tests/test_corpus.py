@@ -183,7 +183,7 @@ CMDLINES = [
     ("depth-zero", ["--depth", "0"], 2, "error: Invalid value for '--depth'"),
     ("max-memory-nan", ["--max-memory", "nan"], 2, "error: --max-memory 'nan'"),
     ("max-memory-cpu-exceeded", ["--max-memory", "0", "--device", "cpu"], 2, "needs more memory than --max-memory allows"),
-    ("format-unknown", ["--format", "[red]xml"], 2, "error: --format '[red]xml': choose table, json or markdown"),
+    ("format-unknown", ["--format", "[red]xml"], 2, "error: --format '[red]xml': choose table, json, markdown, html or svg"),
     ("bogus-option", ["--bogus"], 2, "error: No such option: --bogus"),
 ]
 

@@ -27,3 +27,17 @@ def test_every_spec_md_example_is_a_spec():
     text = (ROOT / "docs" / "spec.md").read_text()
     for block in re.findall(r"```yaml\n(.*?)```", text, re.S):
         assert "layers" in yaml.safe_load(block), block
+
+
+def test_output_examples_are_what_shapecli_prints():
+    """docs/output.md's `<!-- example: SPEC OPTIONS --width N -->` blocks are the table at that width."""
+    from shapecli.render import render
+
+    text = (ROOT / "docs" / "output.md").read_text()
+    found = re.findall(r"<!-- example: (\S+) ([^>]*?)--width (\d+) -->\n```text\n(.*?)```", text, re.S)
+    assert found
+    for spec, opts, width, want in found:
+        report = shapecli.inspect(str(ROOT / spec))
+        report.spec_file = spec
+        got = render(report, "text", int(width), params="--no-params" not in opts)
+        assert re.sub(r"torch \S+", "torch X", got) == re.sub(r"torch \S+", "torch X", want)

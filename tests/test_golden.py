@@ -21,7 +21,7 @@ from conftest import CONFIGS, ROOT
 
 GOLDEN = Path(__file__).parent / "golden"
 ZOO = sorted(p.stem for p in CONFIGS.glob("*.yaml"))
-WIDTHS = (80, 120, 200)
+WIDTHS = (60, 80, 120, 200)
 
 
 def _normalize(text: str) -> str:
@@ -60,7 +60,7 @@ def _report(config: str):
 # ---------------------------------------------------------------------------- inspect over the zoo
 
 def _table_text(report, width: int | None) -> str:
-    from shapecli.render.table import print_report
+    from shapecli.render.terminal import print_report
 
     buf = io.StringIO()
     print_report(report, file=buf, width=width, force_terminal=False)
@@ -68,9 +68,9 @@ def _table_text(report, width: int | None) -> str:
 
 
 def _markdown_text(report) -> str:
-    from shapecli.render.markdown import render_markdown
+    from shapecli.render import render
 
-    return render_markdown(report)
+    return render(report, "markdown")
 
 
 def _json_text(report) -> str:
@@ -119,6 +119,13 @@ CLI_CASES = {
     "lenet5.symbolic": ["inspect", "configs/lenet5.yaml", "--input", "B,1,H=28,W=28"],
     "lenet5.symbolic.json": ["inspect", "configs/lenet5.yaml", "--input", "B,1,H=28,W=28", "--json"],
     "mlp.symbolic.md": ["inspect", "configs/mlp.yaml", "--input", "B,F", "-f", "markdown"],
+    "resnet18.expand": ["inspect", "configs/resnet18.yaml", "--expand", "--no-params"],
+    "resnet50.columns": ["inspect", "configs/resnet50.yaml", "--columns", "input,output,kernel,stride,params,share",
+                         "--no-params", "--depth", "3"],
+    "lstm_classifier.columns": ["inspect", "configs/lstm_classifier.yaml", "--columns", "input,output,params,trainable"],
+    "mlp.html": ["inspect", "configs/mlp.yaml", "-f", "html"],
+    "lenet5.flops": ["inspect", "configs/lenet5.yaml", "--flops", "--columns", "output,params,mult_adds,kernel,stride"],
+    "gpt3_175b.depth2.expand": ["inspect", "configs/gpt3_175b.yaml", "--expand", "--no-params", "--depth", "2"],
 }
 
 

@@ -32,7 +32,7 @@ def layers(
         sys.stdout.write(json.dumps([d.as_dict() for d in found], indent=2) + "\n")
         return
     from shapecli.render import layers as render_layers
-    from shapecli.render.table import console
+    from shapecli.render.terminal import console
 
     if name is not None:
         sys.stdout.write(render_layers.detail_text(found[0], console().width if sys.stdout.isatty() else 100))

@@ -22,7 +22,7 @@ def inspect(
     device: str = typer.Option("auto", "--device", help="auto: real CPU tensors for small models, meta for big ones; cpu; meta."),
     depth: Optional[int] = typer.Option(None, "--depth", "-d", min=1, help="Fold layers nested deeper than this."),
     json_: bool = typer.Option(False, "--json", help="Print the report as JSON (docs/report.schema.json)."),
-    format_: str = typer.Option("table", "--format", "-f", help="table, json or markdown."),
+    format_: str = typer.Option("table", "--format", "-f", help="table, json, markdown, html or svg."),
     params: bool = typer.Option(True, "--params/--no-params", help="Show a row per parameter."),
     max_memory: str = typer.Option("256MiB", "--max-memory", help="Real memory for parameters before shaping on meta."),
     activations: bool = typer.Option(False, "--activations", help="Report each layer's output mean/std at init."),
@@ -37,6 +37,11 @@ def inspect(
     flops: bool = typer.Option(False, "--flops", help="Count forward FLOPs per layer (one more forward pass, on meta for big models)."),
     backward: bool = typer.Option(False, "--backward", help="Also estimate backward (2x forward) and training-step FLOPs; implies --flops."),
     estimates: bool = typer.Option(False, "--estimates", "-e", help="All estimates: --dtype float32,bfloat16 --flops --backward."),
+    # --- the table's view (docs/output.md) ---
+    columns: Optional[str] = typer.Option(None, "--columns", "-c", metavar="NAME,...", help="Columns to show, e.g. "
+                                          "output,params,kernel,stride,input (docs/output.md lists them)."),
+    wide: bool = typer.Option(False, "--wide", "-w", help="Ignore the terminal's width: every column, one block."),
+    expand: bool = typer.Option(False, "--expand", help="Show every copy of repeated blocks (folded as × N otherwise)."),
 ) -> None:
     """Materialize a spec with a sample input and report every layer's shapes and init statistics."""
     import shapecli
@@ -45,8 +50,10 @@ def inspect(
     from shapecli.spec.inputs import parse_set
 
     fmt = "json" if json_ else format_
-    if fmt not in ("table", "json", "markdown"):
-        raise UsageError(f"--format '{fmt}': choose table, json or markdown")
+    if fmt not in ("table", "json", "markdown", "html", "svg"):
+        raise UsageError(f"--format '{fmt}': choose table, json, markdown, html or svg")
+    view = {"depth": depth, "params": params, "trace": trace_init, "expand": expand, "columns": _columns(columns),
+            "wide": wide}
     check_device(device)
     budget = _parse_budget(max_memory)
     exports = {k: _output_path(v, k) for k, v in (("html", html), ("svg", svg)) if v}
@@ -55,7 +62,7 @@ def inspect(
         report = shapecli.inspect(sp, input or None, seed=seed, device=device,
                                   budget=budget, activations=activations, sampled=sampled, dtypes=dtype or None,
                                   flops=flops, backward=backward, estimates=estimates, progress=tick)
-    _emit(report, fmt, depth, params, trace_init, exports)
+    _emit(report, fmt, view, exports)
     failed = run_problems(report)
     for p in failed:
         err(str(p))
@@ -84,22 +91,31 @@ def _output_path(path: str, kind: str) -> str:
     return path
 
 
-def _emit(report, fmt: str, depth, params: bool, trace: bool = False, exports: dict | None = None) -> None:
+def _columns(text: str | None) -> list | None:
+    if text is None:
+        return None
+    from shapecli.errors import did_you_mean
+    from shapecli.view import COLUMNS
+
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    for n in names:
+        if n not in COLUMNS:
+            raise UsageError(f"--columns: unknown column '{n}'{did_you_mean(n, list(COLUMNS))}; "
+                             f"choose from {', '.join(COLUMNS)}")
+    return names
+
+
+def _emit(report, fmt: str, view: dict, exports: dict | None = None) -> None:
+    """Print the report in `fmt`; `view`: the table's options (depth, params, trace, expand, columns, wide)."""
     if exports and fmt != "table":
-        raise UsageError("--html/--svg export the table; use them without --json/--format")
-    if fmt == "json":
-        from shapecli.render import to_json
+        raise UsageError("--html/--svg save the table; use them without --json/--format")
+    view = dict(view)
+    wide = view.pop("wide", False)
+    if fmt == "table":
+        from shapecli.render.terminal import print_report
 
-        sys.stdout.write(to_json(report) + "\n")
-    elif fmt == "markdown":
-        from shapecli.render.markdown import render_markdown
-
-        sys.stdout.write(render_markdown(report, depth=depth, params=params))
-        if report.estimates:
-            from shapecli.render.estimates import markdown_estimates
-
-            sys.stdout.write(markdown_estimates(report))
+        print_report(report, exports=exports, width=100_000 if wide else None, **view)
     else:
-        from shapecli.render.table import print_report
+        from shapecli.render import render
 
-        print_report(report, depth=depth, params=params, trace=trace, exports=exports)
+        sys.stdout.write(render(report, fmt, **view))

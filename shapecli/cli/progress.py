@@ -41,7 +41,7 @@ def _start(what: str, total: int):
         TimeElapsedColumn,
     )
 
-    from shapecli.render.table import console
+    from shapecli.render.terminal import console
 
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=console(sys.stderr), transient=True)

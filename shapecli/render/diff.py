@@ -9,7 +9,7 @@ import json
 from shapecli.baseline.changes import Change, Detail
 from shapecli.baseline.results import Result, check_document, summary, total_bytes
 from shapecli.errors import literal
-from shapecli.render import human_bytes
+from shapecli.view.units import human_bytes
 
 TITLE_REGRESSION = "shape regression"
 TITLE_ERROR = "shapecli error"
@@ -98,7 +98,7 @@ def _status_text(r: Result) -> str:
 
 def print_table(results: list, file=None, force_terminal=None, width=None) -> None:
     """One block per spec (an error: its first message; all of them go to stderr, one line each)."""
-    from shapecli.render.table import console
+    from shapecli.render.terminal import console
 
     con = console(file, force_terminal, width)
     if not con.is_terminal:  # plain text: without the table's trailing padding
@@ -133,9 +133,14 @@ def _table(con, results: list) -> None:
         con.print(head)
         if r.changes:
             t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1))
+            body = [(c, i, what, old, new) for c in r.changes for i, (what, old, new) in enumerate(rows(c))]
+            whole = {"Layer": max([len(literal(layer_cell(c))) for c in r.changes] + [5]),  # never cut: these keep
+                     "Old": max([len(literal(b[3])) for b in body] + [3]),                # their full width; the
+                     "New": max([len(literal(b[4])) for b in body] + [3])}                # others may wrap
             for col, just in (("Line", "right"), ("Layer", "left"), ("Type", "left"), ("Change", "left"),
                               ("What", "left"), ("Old", "left"), ("New", "left")):
-                t.add_column(col, justify=just, no_wrap=True)
+                t.add_column(col, justify=just, no_wrap=col in whole or col == "Line", min_width=whole.get(col),
+                             overflow="fold")
             for c in r.changes:
                 for i, (what, old, new) in enumerate(rows(c)):
                     first = i == 0

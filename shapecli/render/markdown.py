@@ -1,7 +1,10 @@
-"""The report as a GitHub-flavoured markdown table (for pull-request comments and docs)."""
+"""Markdown (GitHub-flavoured): the view's rows as tables, for pull-request comments and docs.
+
+Markdown has no width: every column is shown, in one table.
+"""
 from __future__ import annotations
 
-from shapecli.render import fmt_float, human_bytes, human_count, shape_str
+SHAPES = ("output", "input", "formula")
 
 
 def _cell(text) -> str:
@@ -10,54 +13,60 @@ def _cell(text) -> str:
             .replace("|", "\\|").replace("\n", " "))
 
 
-def render_markdown(report, depth: int | None = None, params: bool = True) -> str:
-    runs = report.runs
-    ins = ", ".join(f"`{shape_str(t)}` {t.dtype}" for t in report.inputs)
-    out = [f"### {_cell(report.name)}", "",
-           f"input {ins} → output `{shape_str(runs[0].output) if runs else '—'}` · seed {report.seed} · "
-           f"{report.device} · torch {report.torch_version}", "",
-           "| Layer / parameter | Type | Output | Shape | Params | mean | std | min | max |",
-           "|---|---|---|---|--:|--:|--:|--:|--:|"]
-    formulas = any(lay.symbolic for lay in report.layers)
-    by_layer: dict = {}
-    for p in report.params:
-        by_layer.setdefault(p.layer, []).append(p)
-    for lay in report.layers:
-        if depth is not None and lay.depth >= depth:
+def _code(text: str) -> str:
+    return f"`{text}`" if text and text != "—" else text
+
+
+def render(view, width: int | None = None) -> str:
+    head = view.heading
+    out = [f"### {_cell(head[0][0][1])}", "", _cell("".join(t for _, t in head[1]).replace("   seed", " · seed")), ""]
+    out += table(view.table)
+    for s in view.sections:
+        if out[-1].startswith("|"):
+            out.append("")
+        out += _lines(s.lines)
+        if s.title:
+            out += [f"#### {_cell(s.title)}", ""]
+        if s.table is not None:
+            if s.table.title:
+                out += ["", f"**{_cell(s.table.title)}**", ""]
+            out += table(s.table)
+        if s.after and out[-1].startswith("|"):
+            out.append("")
+        out += _lines(s.after)
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _lines(lines) -> list:
+    out = []
+    for style, text in lines:
+        if not text:
+            out.append("")
             continue
-        pad = "&nbsp;&nbsp;" * lay.depth
-        typ = lay.type + (" (" + ", ".join(f"{k}={v}" for k, v in lay.inferred.items()) + ")" if lay.inferred else "")
-        formula = f" = `{_cell(shape_str(lay.symbolic))}`" if formulas and lay.symbolic else ""
-        out.append(f"| {pad}`{_cell(lay.path)}` | {_cell(typ)} | `{shape_str(lay.output_shapes[0])}`{formula} | | "
-                   f"{lay.params:,} | | | | |")
-        if not params or lay.is_container:
-            continue
-        for p in by_layer.get(lay.path, []):
-            s = p.stats
-            vals = [fmt_float(v) for v in ((s.mean, s.std, s.min, s.max) if s else (None,) * 4)]
-            if s and s.source != "measured":
-                vals = [f"*{v}*" for v in vals]
-            count = f"= `{p.shared_with}`" if p.shared_with else f"{p.numel:,}"
-            out.append(f"| {pad}&nbsp;&nbsp;`{_cell(p.name)}` | {'' if p.trainable else 'frozen'} | | "
-                       f"`{shape_str(type('S', (), {'shape': p.shape})())}` | {count} | " + " | ".join(vals) + " |")
-    t = report.totals
-    out += ["", f"**Params: {t.params:,} ({human_count(t.params)})** · trainable {t.trainable:,} · "
-            f"non-trainable {t.params - t.trainable:,}" + (f" · buffers {t.buffers:,}" if t.buffers else "") + " · "
-            + ", ".join(f"{k} {human_bytes(v)}" for k, v in t.bytes.items())]
-    if report.device == "meta":
-        out.append("\n*Shaped on the meta device; statistics in italics are analytic.*")
-    if report.symbolic:
-        sy = report.symbolic
-        out += ["", "**Shapes for any input size**" + (" (fitted from concrete probes)" if sy["method"] == "probes" else ""), ""]
-        out += [f"- {_cell(c['message'])}" for c in sy["constraints"]] or ["- no constraints beyond the sizes being positive"]
-        if sy.get("note"):
-            out.append(f"- note: {_cell(sy['note'])}")
-    if len(runs) > 1:
-        out += ["", "| Input | Outcome |", "|---|---|"]
-        for i, r in enumerate(runs):
-            ins = ", ".join(f"`{shape_str(x)}`" for x in r.inputs)
-            outcome = f"✗ layer `{_cell(r.error_layer)}`: {_cell(r.error)}" if r.error else f"→ `{shape_str(r.output)}`"
-            out.append(f"| #{i + 1} {ins} | {outcome} |")
-    if report.diagnostics:
-        out += ["", "**Warnings**", ""] + [f"- `{_cell(d.layer or '')}` [{d.code}] {_cell(d.message)}" for d in report.diagnostics]
-    return "\n".join(out) + "\n"
+        t = _cell(text).replace("*", "\\*")
+        out.append((f"**{t}**" if style == "bold" else f"*{t}*" if style == "dim" else t) + "  ")
+    return out
+
+
+def table(t) -> list:
+    cols = t.columns
+    out = ["| " + " | ".join(_cell(c.title) for c in cols) + " |",
+           "|" + "|".join("--:" if c.align == "right" else "---" for c in cols) + "|"]
+    for r in t.rows:
+        cells = []
+        for c in cols:
+            text = r.cells.get(c.key, "")
+            if c.key == "layer" and r.kind != "plain":
+                body = text.lstrip(" ")
+                pad = "&nbsp;" * (len(text) - len(body))
+                name, _, rest = body.partition(" (")
+                cell = pad + _code(_cell(name)) + (_cell(" (" + rest) if rest else "")
+            elif c.key in SHAPES or c.key.startswith("output#"):
+                cell = _code(_cell(text))
+            else:
+                cell = _cell(text)
+                if cell and r.styles.get(c.key) == "italic":
+                    cell = f"*{cell}*"
+            cells.append(cell)
+        out.append("| " + " | ".join(cells) + " |")
+    return out

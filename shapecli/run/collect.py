@@ -43,9 +43,10 @@ class Gathered:
 
 
 def gather(spec: Spec, model: nn.Module, runs, per_run, ctx, device: str, opts, acts,
-           looks: dict | None = None, warnings: list | None = None) -> Gathered:
+           looks: dict | None = None, warnings: list | None = None, per_run_inputs: list | None = None) -> Gathered:
     """What a materialized model holds. `looks`: _Measurer.results() (CPU statistics); `warnings`:
-    torch's warnings during the runs, as diagnostics."""
+    torch's warnings during the runs, as diagnostics; `per_run_inputs`: per run, each layer's inputs
+    (path -> [Output])."""
     from shapecli.analyses import init as initmod
     nodes = [n for n in spec.nodes() if n.path]
     paths = {n.path: n for n in nodes}
@@ -118,6 +119,8 @@ def gather(spec: Spec, model: nn.Module, runs, per_run, ctx, device: str, opts, 
         for k in range(1, len(parts) + 1):
             owned.setdefault(".".join(parts[:k]), []).append(p)
     layers = []
+    modules = dict(model.named_modules())
+    per_run_inputs = per_run_inputs or []
     for n in nodes:
         own = owned.get(n.path, ())
         t = sizes.get(n.path, {})
@@ -127,7 +130,9 @@ def gather(spec: Spec, model: nn.Module, runs, per_run, ctx, device: str, opts, 
             output_shapes=[r.get(n.path) for r in per_run],
             params=sum(p.numel for p in own), trainable=sum(p.numel for p in own if p.trainable),
             line=n.loc.line, col=n.loc.col, is_container=n.is_container,
-            activation=acts.get(n.path)))
+            activation=acts.get(n.path), input_shapes=[r.get(n.path) for r in per_run_inputs],
+            kernel_size=_ints(getattr(modules.get(n.path), "kernel_size", None)),
+            stride=_ints(getattr(modules.get(n.path), "stride", None))))
 
     diagnostics = lints + initmod.lint_gain(_weight_stack(nodes, ctx.schemes))
     for d in diagnostics:
@@ -160,6 +165,15 @@ def _weight_stack(nodes: list, schemes: dict) -> list:
                 break
         out.append((n.path, n.type, schemes[n.path]["weight"], after))
     return out
+
+
+def _ints(v):
+    """A module's kernel_size/stride as a list of ints (PyTorch keeps an int or a tuple), or None."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        return [v]
+    if isinstance(v, (tuple, list)) and v and all(isinstance(x, int) for x in v):
+        return list(v)
+    return None
 
 
 def _itemsize(dtype: str) -> int:

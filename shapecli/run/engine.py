@@ -169,12 +169,12 @@ def _materialize(spec: Spec, samples: list, opts: Options, device: str):
     rec = _Recorder(nodes, ctx, opts.act_budget, device, opts.activations)
     rec.progress = opts.progress
     _attach(model, rec)
-    runs, per_run = [], []
+    runs, per_run, per_run_inputs = [], [], []
     try:
         # torch's own warnings (e.g. "LSTM with projections is not supported with oneDNN") become
         # diagnostics in the report instead of raw Python warnings on the user's stderr.
         with warncapture.capture() as caught:  # thread-safe, unlike warnings.catch_warnings
-            _runs(model, spec, samples, opts, device, rec, runs, per_run)
+            _runs(model, spec, samples, opts, device, rec, runs, per_run, per_run_inputs)
             looks = measurer.results() if measurer else {}
     finally:
         if measurer:
@@ -186,15 +186,15 @@ def _materialize(spec: Spec, samples: list, opts: Options, device: str):
             seen.add(text)
             notes.append(Diagnostic("info", "torch-warning", literal(text, 200)))
     with one_thread():  # what gather still measures (lints past the statistics budget, sampled stats): one thread, as _Measurer
-        return model, gather(spec, model, runs, per_run, ctx, device, opts, rec.acts, looks, notes)
+        return model, gather(spec, model, runs, per_run, ctx, device, opts, rec.acts, looks, notes, per_run_inputs)
 
 
-def _runs(model, spec, samples, opts, device, rec, runs, per_run) -> None:
+def _runs(model, spec, samples, opts, device, rec, runs, per_run, per_run_inputs) -> None:
     with rng.forked():  # later inputs (Dropout) draw from the caller's RNG state, as `net(X)` would, on a fork
-        _each(model, spec, samples, opts, device, rec, runs, per_run)
+        _each(model, spec, samples, opts, device, rec, runs, per_run, per_run_inputs)
 
 
-def _each(model, spec, samples, opts, device, rec, runs, per_run) -> None:
+def _each(model, spec, samples, opts, device, rec, runs, per_run, per_run_inputs) -> None:
     for i, sample in enumerate(samples):
         rec.run = i
         xs = make_inputs(sample, device, opts.seed)
@@ -211,3 +211,4 @@ def _each(model, spec, samples, opts, device, rec, runs, per_run) -> None:
                 p = e.problems[0]
                 runs.append(Run(info, None, p.message, p.layer))
         per_run.append(dict(rec.outputs))
+        per_run_inputs.append(dict(rec.inputs))

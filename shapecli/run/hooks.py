@@ -22,6 +22,7 @@ class _Recorder:
     activations: bool = False
     stack: list = field(default_factory=list)
     outputs: dict = field(default_factory=dict)  # path -> Output, for the current run
+    inputs: dict = field(default_factory=dict)  # path -> [Output] it was given, for the current run
     acts: dict = field(default_factory=dict)
     in_shapes: dict = field(default_factory=dict)  # path -> the shapes it was last given (for error messages)
     run: int = 0
@@ -34,6 +35,7 @@ class _Recorder:
         def hook(module, inputs):
             self.stack.append(path)
             self.in_shapes[path] = [list(x.shape) if isinstance(x, torch.Tensor) else x for x in inputs]
+            self.inputs[path] = [describe(x) for x in inputs]
             if self.run > 0 and not node.is_container and path in self.sizes:
                 check_refit(node, self.sizes[path], inputs)
         return hook
@@ -70,6 +72,7 @@ def _run(model, xs, rec: _Recorder, spec: Spec):
     """One forward pass; any failure becomes a ShapeError naming the innermost layer."""
     rec.stack.clear()
     rec.outputs = {}
+    rec.inputs = {}
     try:
         with torch.no_grad():
             return model(*xs)

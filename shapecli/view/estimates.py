@@ -1,12 +1,8 @@
-"""The estimates section (report.estimates, from shapecli/analyses/estimate.py): memory per dtype, FLOPs.
-
-`render_estimates(report)` gives a rich renderable printed after the main table;
-`markdown_estimates(report)` the same as markdown. Both return nothing useful when the report
-has no estimates (None / ""). No torch here.
-"""
+"""The estimates section (report.estimates, from analyses/estimate.py): memory per dtype, FLOPs. No torch here."""
 from __future__ import annotations
 
-from shapecli.render import human_bytes, human_count
+from shapecli.view.units import human_bytes, human_count
+from shapecli.view import Column, Row, Section, Table
 
 TOP_LAYERS = 5  # layers listed by FLOPs share
 
@@ -89,42 +85,14 @@ def _lines(report) -> list[tuple[str, str]]:
     return out
 
 
-def render_estimates(report):
-    """A rich renderable for report.estimates (None when there are none)."""
-    if not getattr(report, "estimates", None):
-        return None
-    from rich import box
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
-
-    parts = [Text("\nEstimates", style="bold")]
+def estimates_section(report) -> Section:
+    """report.estimates: the memory table per dtype, then FLOPs lines."""
     head, rows = _memory_rows(report.estimates)
+    table = None
     if rows:
-        t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-        for i, h in enumerate(head):
-            t.add_column(h, justify="left" if i == 0 else "right", no_wrap=True)
-        for r in rows:
-            t.add_row(*r)
-        parts.append(t)
-    body = Text()
-    for i, (style, line) in enumerate(_lines(report)):
-        body.append(("\n" if i else "") + line, style=style or None)
-    parts.append(body)
-    return Group(*parts)
-
-
-def markdown_estimates(report) -> str:
-    """report.estimates as markdown ("" when there are none)."""
-    if not getattr(report, "estimates", None):
-        return ""
-    out = ["", "#### Estimates", ""]
-    head, rows = _memory_rows(report.estimates)
-    if rows:
-        out.append("| " + " | ".join(head) + " |")
-        out.append("|---|" + "--:|" * (len(head) - 1))
-        out += ["| " + " | ".join(r) + " |" for r in rows]
-        out.append("")
-    for _, line in _lines(report):
-        out.append(line.replace("|", "\\|") + "  ")
-    return "\n".join(out) + "\n"
+        keys = ["dtype", "weights", "buffers", "inference", "gradients", "adam", "master", "activations", "training"]
+        prio = {"dtype": 0, "weights": 0, "inference": 0, "training": 0, "activations": 1, "gradients": 2,
+                "adam": 2, "buffers": 3, "master": 3}
+        cols = [Column(k, h, "left" if k == "dtype" else "right", prio[k]) for k, h in zip(keys, head)]
+        table = Table(cols, [Row("plain", dict(zip(keys, r))) for r in rows], key_title="dtype")
+    return Section("estimates", lines=[("", "")], table=table, after=_lines(report), title="Estimates")

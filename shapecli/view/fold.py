@@ -1,0 +1,51 @@
+"""Folding repeated blocks: consecutive numbered sibling blocks with identical contents show once, `× N`.
+
+A block made by `repeat: N` is N numbered copies of one item; identical consecutive numbered blocks
+written out by hand fold the same way. Two copies are identical when everything the table shows of
+them is: types, arguments, inferred sizes, shapes, parameter shapes and counts, formulas, and no
+flagged statistic (measured values of real tensors differ from copy to copy; the folded row shows
+the first copy's, which the table's note says). JSON and baselines always keep every layer.
+"""
+from __future__ import annotations
+
+
+def _signature(lay, own_params: list, child_sigs: tuple) -> int:
+    ps = tuple((p.name[len(p.layer) + 1:] if p.layer else p.name, tuple(p.shape), p.dtype, p.trainable, p.shared_with is None,
+                bool(p.init and p.init.flagged)) for p in own_params)
+    return hash((lay.type, repr(lay.args), repr(lay.inferred), repr(lay.output_shapes), repr(lay.input_shapes),
+                 repr(lay.symbolic), lay.kernel_size and tuple(lay.kernel_size), lay.stride and tuple(lay.stride),
+                 lay.is_container, lay.params, lay.trainable, lay.flops, ps, child_sigs))
+
+
+def fold_repeats(layers: list, by_layer: dict) -> dict:
+    """path -> (copies, last key, [member LayerInfo]) for the first copy of each run; "hidden" for the others."""
+    children: dict = {}
+    for lay in layers:
+        parent = lay.path.rsplit(".", 1)[0] if "." in lay.path else ""
+        children.setdefault(parent, []).append(lay)
+    sigs: dict = {}
+    for lay in reversed(layers):  # children before their parents
+        kids = tuple((c.path.rsplit(".", 1)[-1], sigs[c.path]) for c in children.get(lay.path, ()))
+        sigs[lay.path] = _signature(lay, by_layer.get(lay.path, ()), kids)
+    out: dict = {}
+    for kids in children.values():
+        i = 0
+        while i < len(kids):
+            j = i + 1
+            first = kids[i]
+            if _index(first) is not None:
+                while (j < len(kids) and sigs[kids[j].path] == sigs[first.path]
+                       and _index(kids[j]) == _index(first) + (j - i)):
+                    j += 1
+            if j - i >= 2:
+                members = kids[i:j]
+                out[first.path] = (j - i, members[-1].path.rsplit(".", 1)[-1], members)
+                for m in members[1:]:
+                    out[m.path] = "hidden"
+            i = j
+    return out
+
+
+def _index(lay):
+    key = lay.path.rsplit(".", 1)[-1]
+    return int(key) if key.isdigit() else None
