@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 os.environ.setdefault("NO_COLOR", "1")
 
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, seed as hypothesis_seed, settings, strategies as st  # noqa: E402
 
 import test_fuzz as tf  # noqa: E402
 from fuzz_support import check_contract, run_cli  # noqa: E402
@@ -51,7 +51,7 @@ def main() -> int:
     ap.add_argument("--examples", type=int, default=1000)
     ap.add_argument("--log", default="fuzz-failures.jsonl")
     ap.add_argument("--only", nargs="*", default=None)
-    ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--seed", type=int, default=None, help="replay the same cases (default: new random cases each run)")
     a = ap.parse_args()
     warnings.simplefilter("ignore")
 
@@ -78,8 +78,11 @@ def main() -> int:
         codes: collections.Counter = collections.Counter()
         slowest = [0.0, None]
 
+        # --seed N: hypothesis.seed(N), so that each N is its own reproducible campaign (derandomize=True, as
+        # before, ran the one same campaign whatever N was)
         @settings(max_examples=a.examples, deadline=None, database=None, suppress_health_check=list(HealthCheck),
-                  phases=[__import__("hypothesis").Phase.generate], derandomize=a.seed is not None)
+                  phases=[__import__("hypothesis").Phase.generate])
+        @(hypothesis_seed(a.seed) if a.seed is not None else (lambda f: f))
         @given(case=strat)
         def one(case):
             nonlocal failures

@@ -9,12 +9,15 @@ from __future__ import annotations
 import ast
 import operator
 import re
+import tokenize
 
 MAX_LEN = 200
 MAX_ABS = 1 << 62
 
 _REF = re.compile(r"^\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{(.*)\})$", re.S)
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_RUN = re.compile(r"(?:[\w.]|(?<=[eE])[-+])+")  # a number or name as the tokenizer reads it
+_NUMBER = re.compile(tokenize.Number)
 
 
 class ExprError(ValueError):
@@ -36,6 +39,11 @@ def _parse(text: str) -> ast.AST:
         raise ExprError(f"expression longer than {MAX_LEN} characters")
     if not text:
         raise ExprError("empty expression")
+    # ast.parse prints a SyntaxWarning (raw, on stderr) for a number run into a word (`3if`) or a string
+    # escape ('\\d'), then parses on; no valid expression holds either, so refuse them first.
+    numbers = (r for r in _RUN.findall(text) if r[0].isdigit() or (r[0] == "." and r[1:2].isdigit()))
+    if "\\" in text or any(not _NUMBER.fullmatch(r) for r in numbers):
+        raise ExprError(f"'{text[:40]}' is not a valid expression")
     try:
         return ast.parse(text, mode="eval").body
     except (SyntaxError, RecursionError, MemoryError, ValueError):
