@@ -60,6 +60,7 @@ class Node:
     refs: list = field(default_factory=list)  # `from:` paths, for Concat/Add
     dim: int = 1  # Concat's dim
     block: str | None = None  # the block this Sequential was expanded from
+    block_args: dict = field(default_factory=dict)  # that block's parameters as resolved here (those used)
 
     @property
     def is_container(self) -> bool:
@@ -679,6 +680,7 @@ class _Parser:
             node.children = self.items(layers, node.path, inner)
         finally:
             self.block_stack.pop()
+        node.block_args = {k: v for k, v in inner.values.items() if v is not BAD}
 
 
 def _what(v) -> str:
