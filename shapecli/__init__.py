@@ -12,7 +12,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["load_spec", "parse_spec", "build", "materialize", "inspect", "parse_input", "__version__"]
+__all__ = ["load_spec", "parse_spec", "build", "materialize", "inspect", "parse_input", "export_code", "__version__"]
 
 
 def load_spec(path, overrides=None):
@@ -60,3 +60,10 @@ def materialize(spec, inputs=None, **options):
 def inspect(spec, inputs=None, **options):
     """The Report for a spec (a path or a Spec): see shapecli.report.Report."""
     return materialize(spec, inputs, **options)[1]
+
+
+def export_code(spec, inputs=None, class_name=None, **options) -> str:
+    """A standalone PyTorch file (as text) for a spec: one class per block, sizes written out (docs/export.md)."""
+    from shapecli.export import export_code as _export
+
+    return _export(spec, inputs, class_name, **options)

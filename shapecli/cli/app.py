@@ -351,3 +351,4 @@ def run() -> None:
 
 
 from shapecli.cli import check as cli_check  # noqa: E402,F401  (registers snapshot, check)
+from shapecli.cli import export as cli_export  # noqa: E402,F401  (registers export)
