@@ -25,7 +25,7 @@ from shapecli.api import (  # noqa: E402
     snapshot,
 )
 
-__all__ = ["__version__", "build", "check", "fast_meta", "inspect", "load_spec", "materialize", "parse_input",
+__all__ = ["__version__", "build", "check", "export_code", "fast_meta", "inspect", "load_spec", "materialize", "parse_input",
            "parse_spec", "snapshot"]
 
 
@@ -44,3 +44,10 @@ def fast_meta():
     from shapecli.fastmeta import fast_meta as _fast_meta
 
     return _fast_meta()
+
+
+def export_code(spec, inputs=None, class_name=None, **options) -> str:
+    """A standalone PyTorch file (as text) for a spec: one class per block, sizes written out (docs/export.md)."""
+    from shapecli.export import export_code as _export
+
+    return _export(spec, inputs, class_name, **options)

@@ -122,10 +122,11 @@ def run() -> None:
 
 
 # The commands, in the order `--help` lists them (each module defines plain functions; none imports this one).
-from shapecli.cli import check as _check, info as _info, inspect as _inspect  # noqa: E402
+from shapecli.cli import check as _check, export as _export, info as _info, inspect as _inspect  # noqa: E402
 
 app.command()(_inspect.inspect)
 app.command()(_info.layers)
 app.command()(_info.schema)
 app.command()(_check.snapshot)
 app.command()(_check.check)
+app.command()(_export.export)

@@ -266,6 +266,7 @@ class Items:
             node.children = self.items(layers, node.path, inner)
         finally:
             self.block_stack.pop()
+        node.block_args = {k: v for k, v in inner.values.items() if v is not BAD}
 
 
 def _what(v) -> str:

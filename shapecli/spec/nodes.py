@@ -52,6 +52,7 @@ class Node:
     refs: list = field(default_factory=list)  # `from:` paths, for Concat/Add
     dim: int = 1  # Concat's dim
     block: str | None = None  # the block this Sequential was expanded from
+    block_args: dict = field(default_factory=dict)  # that block's parameters as resolved here (those used)
 
     @property
     def is_container(self) -> bool:
