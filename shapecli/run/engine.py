@@ -31,6 +31,7 @@ from shapecli.run.guard import _OutputGuard
 from shapecli.run.hooks import _attach, _Recorder, _run
 from shapecli.run.inputs import _bytes, _dtype, describe, make_inputs
 from shapecli.run.measure import _Measurer, _threads
+from shapecli.run.outline import of_spec
 from shapecli.spec.parser import Spec
 
 DEFAULT_BUDGET = 256 << 20  # real parameter bytes before switching to meta; see docs/performance.md
@@ -163,10 +164,18 @@ def _materialize_on(spec: Spec, samples: list, opts: Options, device: str):
         ctx.guard = _OutputGuard(opts.act_budget)
         if opts.stats:
             ctx.on_built = measurer = _Measurer(opts.histograms)
-    model = build(spec, ctx)
-    nodes = {n.path: n for n in spec.nodes() if n.path}
-    rec = _Recorder(nodes, ctx, opts.act_budget, device, opts.activations)
+    return shape_model(build(spec, ctx), of_spec(spec), samples, opts, device, ctx, measurer)
+
+
+def shape_model(model: nn.Module, outline, samples: list, opts: Options, device: str, ctx: BuildContext,
+                measurer=None, before_results=None) -> tuple[nn.Module, Gathered]:
+    """Push `samples` through `model` with a hook on each layer of `outline` (run/outline.py) and
+    gather what it holds: the one pass a spec's lazy model and a Python model share.
+    `measurer`: a running _Measurer; `before_results(model)` runs after the forward passes, before
+    the measurer's results are taken (a Python model hands over the parameters its lazy layers made)."""
+    rec = _Recorder({d.path: d for d in outline.layers}, ctx, opts.act_budget, device, opts.activations)
     rec.progress = opts.progress
+    rec.where = outline.where if outline.spec_file is None else None
     _attach(model, rec)
     runs, per_run = [], []
     try:
@@ -174,7 +183,9 @@ def _materialize_on(spec: Spec, samples: list, opts: Options, device: str):
         # diagnostics in the report instead of raw Python warnings on the user's stderr.
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            _runs(model, spec, samples, opts, device, rec, runs, per_run)
+            _runs(model, samples, opts, device, rec, runs, per_run)
+            if before_results is not None:
+                before_results(model)
             looks = measurer.results() if measurer else {}
     finally:
         if measurer:
@@ -186,10 +197,10 @@ def _materialize_on(spec: Spec, samples: list, opts: Options, device: str):
             seen.add(text)
             notes.append(Diagnostic("info", "torch-warning", literal(text, 200)))
     with _threads(1):  # what gather still measures (lints past the statistics budget, sampled stats): one thread, as _Measurer
-        return model, gather(spec, model, runs, per_run, ctx, device, opts, rec.acts, looks, notes)
+        return model, gather(outline, model, runs, per_run, ctx, device, opts, rec.acts, looks, notes)
 
 
-def _runs(model, spec, samples, opts, device, rec, runs, per_run) -> None:
+def _runs(model, samples, opts, device, rec, runs, per_run) -> None:
     for i, sample in enumerate(samples):
         rec.run = i
         xs = make_inputs(sample, device, opts.seed)
@@ -197,11 +208,11 @@ def _runs(model, spec, samples, opts, device, rec, runs, per_run) -> None:
         if i == 0:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(opts.seed)
-                out = _run(model, xs, rec, spec)  # ShapeError propagates: nothing to report
+                out = _run(model, xs, rec)  # ShapeError propagates: nothing to report
             runs.append(Run(info, describe(out)))
         else:
             try:
-                out = _run(model, xs, rec, spec)
+                out = _run(model, xs, rec)
                 runs.append(Run(info, describe(out)))
             except ShapeError as e:
                 p = e.problems[0]
