@@ -12,7 +12,8 @@ TORCH_FREE = ["shapecli", "shapecli.cli", "shapecli.cli.app", "shapecli.cli.chec
               "shapecli.spec.initschemes", "shapecli.spec.parser", "shapecli.analyses.symbolic", "shapecli.layers",
               "shapecli.report", "shapecli.baseline", "shapecli.fileio", "shapecli.render", "shapecli.render.markdown",
               "shapecli.render.diff", "shapecli.api", "shapecli.load", "shapecli.baseline.workflow", "shapecli.run",
-              "shapecli.run.assemble", "shapecli.model"]
+              "shapecli.run.assemble", "shapecli.run.outline", "shapecli.model", "shapecli.python",
+              "shapecli.python.target"]
 
 
 @pytest.mark.parametrize("module", TORCH_FREE)

@@ -61,11 +61,12 @@ def check_device(device: str) -> str:
 def run_problems(report) -> list:
     """A Problem per sample input that did not fit the materialized model, located at its layer."""
     lines = {lay.path: lay for lay in report.layers}
+    file = report.spec_file or report.source
     probs = []
     for i, r in enumerate(report.runs):
         if r.error:
             lay = lines.get((r.error_layer or "").split(" (")[0])
-            loc = Loc(report.spec_file, lay.line, lay.col) if lay and lay.line else Loc(report.spec_file)
+            loc = Loc(file, lay.line, lay.col) if lay and lay.line else Loc(file)
             shapes = "; ".join(",".join(map(str, x.shape)) for x in r.inputs)
             probs.append(Problem(f"input #{i + 1} ({shapes}): {r.error}", loc, r.error_layer))
     return probs

@@ -35,8 +35,8 @@ def render_table(report, depth: int | None = None, params: bool = True) -> Group
     runs = report.runs
     title = Text()
     title.append(report.name, style="bold")
-    if report.spec_file:
-        title.append(f"  ({report.spec_file})", style="dim")
+    if report.spec_file or report.source:
+        title.append(f"  ({report.spec_file or report.source})", style="dim")
     ins = ", ".join(f"{shape_str(t)} {t.dtype}" for t in report.inputs)
     title.append(f"\ninput {ins} → output {shape_str(runs[0].output) if runs else '—'}")
     title.append(f"   seed {report.seed} · {report.device} · torch {report.torch_version}", style="dim")

@@ -68,7 +68,12 @@ def materialize(spec: Spec, inputs: list | None = None, options: Options | None 
     """
     opts = options or Options(**kw)
     model, gathered = shape(spec, inputs, opts)
-    first = inputs[0] if inputs else spec.inputs
+    return model, analyse(model, gathered, inputs[0] if inputs else spec.inputs, opts)
+
+
+def analyse(model: nn.Module, gathered: Gathered, first: list, opts: Options) -> Report:
+    """The later analyses `opts` asks for (symbolic shapes for named dims, estimates) and the Report
+    built once from every part. `first`: the first sample, as InputSpecs."""
     sym = symbolic(model, gathered.layers, first) if opts.symbolic and any(i.symbolic for i in first) else None
     est = None
     if opts.dtypes or opts.flops or opts.backward:
@@ -76,7 +81,7 @@ def materialize(spec: Spec, inputs: list | None = None, options: Options | None 
 
         est = estimate(model, gathered, None, opts.dtypes or None, flops=opts.flops or opts.backward,
                        backward=opts.backward)
-    return model, assemble(gathered, sym, est)
+    return assemble(gathered, sym, est)
 
 
 def shape(spec: Spec, inputs: list | None, opts: Options) -> tuple[nn.Module, Gathered]:
@@ -105,19 +110,11 @@ def symbolic(model: nn.Module, layers: list, sample: list):
 
 def _engine(spec: Spec, inputs: list | None, opts: Options):
     """Materialize on the right device: real CPU tensors within the budget, else meta."""
-    if type(opts.seed) is not int or not -(1 << 63) <= opts.seed < (1 << 64) - 1:  # torch's seed range (seed + 1 too)
-        raise UsageError(f"--seed {literal(opts.seed, 40)}: give an integer from {-(1 << 63)} to {(1 << 64) - 2}")
+    check_seed(opts.seed)
     samples = inputs or ([spec.inputs] if spec.inputs else None)
     if not samples or not samples[0]:
         raise UsageError(f"{spec.file}: the spec has no `input:`; give a sample input with --input (e.g. --input 2,20)")
-    device = opts.device
-    biggest = max(_bytes(s) for s in samples)  # every sample runs on the device the first one chose
-    if device == "auto":
-        device = "meta" if biggest > opts.act_budget else "cpu"
-    elif device == "cpu" and biggest > opts.act_budget:  # refuse before allocating (or being OOM-killed)
-        big = next(s for s in samples if _bytes(s) == biggest)
-        raise UsageError(f"the sample input {';'.join(','.join(map(str, i.shape)) for i in big)}: {biggest:,} bytes is more than "
-                         f"one tensor may take on cpu ({opts.act_budget:,}); use --device meta (shapes only)")
+    device = input_device(samples, opts)
     if device == "cpu" and opts.device == "auto" and _table_bytes(spec) > opts.budget // 4:
         # Big embedding tables (GPT-2 small): a shape pass on meta decides first, rather than
         # filling memory up to the budget with real values and then starting again on meta.
@@ -135,6 +132,24 @@ def _engine(spec: Spec, inputs: list | None, opts: Options):
                              "use --device meta (shapes only) or raise --max-memory") from None
     gc.collect()  # the failed attempt's real tensors sit in a reference cycle (model <-> context): free them first
     return _materialize(spec, samples, opts, "meta")
+
+
+def check_seed(seed) -> None:
+    if type(seed) is not int or not -(1 << 63) <= seed < (1 << 64) - 1:  # torch's seed range (seed + 1 too)
+        raise UsageError(f"--seed {literal(seed, 40)}: give an integer from {-(1 << 63)} to {(1 << 64) - 2}")
+
+
+def input_device(samples: list, opts: Options) -> str:
+    """The device the samples allow: opts.device, or for "auto" meta when an input is over the
+    activation budget; UsageError for an input too big for --device cpu."""
+    biggest = max(_bytes(s) for s in samples)  # every sample runs on the device the first one chose
+    if opts.device == "auto":
+        return "meta" if biggest > opts.act_budget else "cpu"
+    if opts.device == "cpu" and biggest > opts.act_budget:  # refuse before allocating (or being OOM-killed)
+        big = next(s for s in samples if _bytes(s) == biggest)
+        raise UsageError(f"the sample input {';'.join(','.join(map(str, i.shape)) for i in big)}: {biggest:,} bytes is more than "
+                         f"one tensor may take on cpu ({opts.act_budget:,}); use --device meta (shapes only)")
+    return opts.device
 
 
 def _table_bytes(spec: Spec) -> int:
