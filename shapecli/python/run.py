@@ -17,7 +17,7 @@ from shapecli.fastmeta import fast_meta
 from shapecli.model.lazy import BuildContext, OverBudget
 from shapecli.python import target as targets
 from shapecli.python.structure import device_of, is_lazy, nbytes, structural_copy
-from shapecli.run.engine import Options, analyse, check_seed, input_device, shape_model
+from shapecli.run.engine import RNG_LOCK, Options, analyse, check_seed, input_device, shape_model
 from shapecli.run.guard import _OutputGuard
 from shapecli.run.measure import _Measurer
 from shapecli.run.outline import of_module
@@ -55,7 +55,9 @@ def inspect_module(model: nn.Module, samples: list, opts: Options, *, name: str,
     device = input_device(samples, opts)
     if where != "cpu":
         device = "meta"
-    with torch.random.fork_rng(devices=[]):  # lazy init, dropout in every run: the caller's RNG is untouched
+    # lazy init and dropout in every run draw from the global RNG: forked (the caller's state is
+    # untouched), and one pass at a time (RNG_LOCK) so that threads' draws do not interleave
+    with RNG_LOCK, torch.random.fork_rng(devices=[]):
         if device == "cpu":
             try:
                 return _inspect_on(model, samples, opts, "cpu", name, source)

@@ -89,7 +89,7 @@ def resolve(target: PyTarget):
 
 def instantiate(target: PyTarget, obj, device: str | None = None):
     """The nn.Module `obj` is, or the one it returns when called with the target's arguments.
-    device "meta": called under torch.device("meta") with value initialization skipped."""
+    device "meta": called under torch.device("meta") (its init runs on meta kernels: no values)."""
     from shapecli._torch import nn, torch
 
     if isinstance(obj, nn.Module):
@@ -100,10 +100,10 @@ def instantiate(target: PyTarget, obj, device: str | None = None):
         raise UsageError(f"'{target.attr}' is a {type(obj).__name__}, not an nn.Module or a callable that returns one",
                          Loc(target.text))
     try:
-        if device == "meta":
-            from shapecli.fastmeta import skip_init
+        if device == "meta":  # every in-place call runs (requires_grad_ too), on meta kernels: no values
+            from shapecli.fastmeta import fast_meta
 
-            with torch.device("meta"), skip_init():
+            with torch.device("meta"), fast_meta():
                 model = obj(**target.kwargs)
         else:
             model = obj(**target.kwargs)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import math
+import threading
 import warnings
 from dataclasses import dataclass
 
@@ -34,6 +35,9 @@ from shapecli.run.measure import _Measurer, _threads
 from shapecli.run.outline import of_spec
 from shapecli.spec.parser import Spec
 
+# The global CPU RNG is one per process: a seeded first pass (lazy layers draw their init from it)
+# holds this lock, so two threads' passes never interleave their draws or their fork_rng restores.
+RNG_LOCK = threading.RLock()
 DEFAULT_BUDGET = 256 << 20  # real parameter bytes before switching to meta; see docs/performance.md
 DEFAULT_ACT_BUDGET = 512 << 20  # one activation tensor
 
@@ -221,7 +225,7 @@ def _runs(model, samples, opts, device, rec, runs, per_run) -> None:
         xs = make_inputs(sample, device, opts.seed)
         info = [TensorInfo(s.shape, s.dtype) for s in sample]
         if i == 0:
-            with torch.random.fork_rng(devices=[]):
+            with RNG_LOCK, torch.random.fork_rng(devices=[]):
                 torch.manual_seed(opts.seed)
                 out = _run(model, xs, rec)  # ShapeError propagates: nothing to report
             runs.append(Run(info, describe(out)))
