@@ -6,8 +6,8 @@ import sys
 import textwrap
 
 import pytest
-
 from conftest import ROOT
+
 from shapecli.errors import UsageError
 from shapecli.python.target import is_target, parse
 
@@ -136,7 +136,7 @@ def test_nothing_is_imported_unless_the_command_line_names_it(cli, proj):
         cli(*args)
         assert not (proj / "IMPORTED").exists(), args
     # named on the command line, it is imported (and checked against the recorded baseline)
-    code, out, err = cli("check", "evil:Net", "--baseline", "evil.Net.shapes.json")
+    code, _, err = cli("check", "evil:Net", "--baseline", "evil.Net.shapes.json")
     assert (proj / "IMPORTED").exists()
     assert code == 2 and "layer fc1 (Linear): input [2, 20]" in err  # Net does not take the MLP's recorded input
     sys.modules.pop("evil", None)

@@ -17,7 +17,14 @@ from shapecli.fastmeta import fast_meta
 from shapecli.model.lazy import BuildContext, OverBudget
 from shapecli.python import target as targets
 from shapecli.python.structure import device_of, is_lazy, nbytes, structural_copy
-from shapecli.run.engine import RNG_LOCK, Options, analyse, check_seed, input_device, shape_model
+from shapecli.run.engine import (
+    RNG_LOCK,
+    Options,
+    analyse,
+    check_seed,
+    input_device,
+    shape_model,
+)
 from shapecli.run.guard import _OutputGuard
 from shapecli.run.measure import _Measurer
 from shapecli.run.outline import of_module

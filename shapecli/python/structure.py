@@ -12,7 +12,6 @@ from itertools import chain
 
 from shapecli._torch import nn, torch
 from shapecli.errors import UsageError
-from shapecli.model.lazy import OverBudget  # noqa: F401  (re-exported for run.py)
 
 _Uninit = nn.parameter.UninitializedTensorMixin
 
@@ -41,7 +40,7 @@ def structural_copy(model: nn.Module, meta: bool = False) -> nn.Module:
             memo[id(b)] = b.clone()
     try:
         return copy.deepcopy(model, memo)
-    except Exception as e:  # noqa: BLE001 - a module holding something that cannot be copied
+    except Exception as e:
         raise UsageError(f"cannot copy the model to inspect it without touching it: {type(e).__name__}: {e}") from e
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from shapecli.errors import Loc, UsageError, literal
 
 _TARGET = re.compile(r"(?P<mod>[^:()\s][^:()]*?):(?P<attr>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*(?:\((?P<args>.*)\))?",
-                     re.S)
+                     re.DOTALL)
 _DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
 
 
@@ -107,7 +107,7 @@ def instantiate(target: PyTarget, obj, device: str | None = None):
                 model = obj(**target.kwargs)
         else:
             model = obj(**target.kwargs)
-    except Exception as e:  # noqa: BLE001 - the user's code: its message, as one line (--debug: traceback)
+    except Exception as e:
         msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
         raise TargetError(f"{target.attr}() raised {type(e).__name__}" + (f": {literal(msg, 200)}" if msg else ""),
                           Loc(target.text)) from e
@@ -162,7 +162,7 @@ def _import(target: PyTarget):
             raise UsageError(f"no module named '{e.name}' (is it installed, or on PYTHONPATH?)",
                              Loc(target.text)) from None
         raise _raised(target, e) from e
-    except Exception as e:  # noqa: BLE001 - the module's own code failed
+    except Exception as e:
         raise _raised(target, e) from e
     finally:
         if added and cwd in sys.path:
