@@ -60,6 +60,15 @@ def llama(d=4096, heads=32, hidden=11008, vocab=32000, n_layer=32) -> nn.Module:
                ("norm", nn.RMSNorm(d, eps=1e-6)), ("lm_head", nn.Linear(d, vocab, bias=False)))
 
 
+def resnet50() -> nn.Module:
+    """The ResNet-50 twin, as a target: `shapecli inspect bench/models.py:resnet50`."""
+    return TWINS["resnet50"].build()
+
+
+def llama7b() -> nn.Module:
+    return llama()
+
+
 I64 = torch.int64
 # name -> (factory, [(shape, dtype)], device torchinfo runs on)
 MODELS = {

@@ -185,6 +185,12 @@ def main() -> int:
         extra = ["--dtype", "float32,bfloat16"] if name == "gpt3_175b" else []
         run(name, [SHAPECLI, "inspect", str(spec), *extra])
         torchinfo(name)
+    # models written in Python: the same twins torchinfo runs, named as targets (docs/python.md)
+    for name, shape in (("resnet50", "1,3,224,224"), ("llama7b", "1,2048:int64")):
+        if want(f"python_{name}") or want(name):
+            run(f"python {name}", [SHAPECLI, "inspect", f"{BENCH / 'models.py'}:{name}", "-i", shape])
+            if not want(name):
+                torchinfo(name)
     sizes = [10, 100, 1000] + ([] if args.quick else [10000])
     for n in sizes:
         if want("mlp_n"):
@@ -229,7 +235,8 @@ def main() -> int:
     rows = [("shapecli --help", "import torch"), ("mlp", "import torch"), ("mlp", "torchinfo:mlp"),
             ("resnet50", "torchinfo:resnet50"), ("resnet50", "torchinfo 1 thread:resnet50"),
             ("gpt2_small", "torchinfo:gpt2_small"), ("gpt2_small", "torchinfo 1 thread:gpt2_small"),
-            ("llama7b", "torchinfo:llama7b"), ("gpt3_175b", "torchinfo:gpt3_175b")]
+            ("llama7b", "torchinfo:llama7b"), ("gpt3_175b", "torchinfo:gpt3_175b"),
+            ("python resnet50", "torchinfo:resnet50"), ("python llama7b", "torchinfo:llama7b")]
     rows += [(f"mlp_{n} layers", "import torch") for n in sizes]
     rows += [("check 50 specs", "import torch")]
     table = []
@@ -264,6 +271,8 @@ def main() -> int:
         ("GPT-2 small <= 0.5x torchinfo time", "gpt2_small", "torchinfo:gpt2_small", "s", 0.5),
         ("GPT-2 small <= 0.5x torchinfo peak memory", "gpt2_small", "torchinfo:gpt2_small", "mib", 0.5),
         ("GPT-3 175B <= 0.8x torchinfo-on-meta time", "gpt3_175b", "torchinfo:gpt3_175b", "s", 0.8),
+        ("Python ResNet-50 (measured stats) <= 0.8x torchinfo", "python resnet50", "torchinfo:resnet50", "s", 0.8),
+        ("Python 7B Llama on meta <= 0.5x torchinfo on meta", "python llama7b", "torchinfo:llama7b", "s", 0.5),
     ]:
         r = ratio(a, b, key)
         target(label, None if r is None else r <= limit, "not measured" if r is None else f"{r:.2f}x")

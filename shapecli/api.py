@@ -19,7 +19,7 @@ import os
 from shapecli.load import load_spec, parse_spec
 
 __all__ = ["build", "check", "inspect", "load_spec", "materialize", "parse_input", "parse_spec", "run_problems",
-           "snapshot"]
+           "snapshot", "summary"]
 
 
 def parse_input(text: str, spec=None) -> list:
@@ -54,6 +54,9 @@ def inspect(spec, inputs=None, *, overrides: dict | None = None, seed: int = 0, 
             progress=None):
     """The complete Report of a spec: what the CLI's `inspect` prints, built once.
 
+    `spec` may also be a model written in Python: a target text (`"pkg.mod:Net"`,
+    `"net.py:make(width=64)"`: its module is imported) or an nn.Module (see `summary`).
+
     overrides: `--set` values for a spec path or text. device: "auto" (real CPU tensors within
     `budget` bytes of parameters, else meta), "cpu" or "meta". dtypes: memory estimates for these
     dtypes (names or "float32,bf16" text); flops: count forward FLOPs per layer; backward: also
@@ -66,8 +69,50 @@ def inspect(spec, inputs=None, *, overrides: dict | None = None, seed: int = 0, 
     from shapecli.baseline.workflow import check_device
 
     check_device(device)
+    args = (seed, device, dtypes, flops, backward, estimates, activations, stats, sampled, budget, progress)
+    if _is_python(spec):  # a model written in Python: an nn.Module, or a target named by the caller
+        if overrides:
+            from shapecli.errors import UsageError
+
+            raise UsageError("overrides (--set) apply to specs; give a Python target its arguments: "
+                             "'pkg.mod:make(width=64)'")
+        from shapecli.python.run import inspect_module
+
+        opts = _options(*args)
+        model, name, source = _python_model(spec, device, opts.budget)
+        return inspect_module(model, _samples(inputs, None), opts, name=name, source=source)[1]
     sp = _spec(spec, overrides)
     samples = _samples(inputs, sp)
+    from shapecli.run.engine import materialize as _materialize
+
+    return _materialize(sp, samples, _options(*args))[1]
+
+
+def summary(model, input_size=None, input_data=None, *, dtypes=None, device=None, seed: int = 0,
+            stats: bool = True, estimates: bool = False, flops: bool = False, activations: bool = False,
+            budget: int | None = None):
+    """The Report of an nn.Module you already have, with torchinfo's argument names; the model is
+    never touched (a structural copy runs: docs/python.md).
+
+    input_size: a shape (`(1, 3, 224, 224)`), a list of shapes (one per model input), or `--input`
+    text (`"B,3,H=224,W=224"`, named dims add symbolic shapes). input_data: a tensor or a list of
+    tensors (only their shapes and dtypes are used). dtypes: a torch dtype per input.
+    device: None/"auto" (real CPU values for a CPU model within the budgets, else meta), "cpu" or
+    "meta" (shapes only). estimates/flops: as for `inspect`.
+    """
+    from shapecli.baseline.workflow import check_device
+    from shapecli.python.run import inspect_module, samples_from
+
+    device = check_device("auto" if device is None else str(device))
+    if isinstance(input_size, str):
+        sample = parse_input(input_size)
+    else:
+        sample = samples_from(input_size, input_data, dtypes)
+    opts = _options(seed, device, None, flops, False, estimates, activations, stats, False, budget, None)
+    return inspect_module(model, [sample], opts, name=type(model).__name__, source=_instance_source(model))[1]
+
+
+def _options(seed, device, dtypes, flops, backward, estimates, activations, stats, sampled, budget, progress):
     names = None
     if dtypes or flops or backward or estimates:
         from shapecli.analyses.estimate import parse_dtypes
@@ -75,13 +120,37 @@ def inspect(spec, inputs=None, *, overrides: dict | None = None, seed: int = 0, 
         names = parse_dtypes([dtypes] if isinstance(dtypes, str) else dtypes) or (
             ["float32", "bfloat16"] if estimates else ["float32"])
     from shapecli.run.engine import Options
-    from shapecli.run.engine import materialize as _materialize
 
     opts = Options(seed=seed, device=device, progress=progress, activations=activations, stats=stats,
                    sampled=sampled, dtypes=names, flops=flops or estimates, backward=backward or estimates)
     if budget is not None:
         opts.budget = budget
-    return _materialize(sp, samples, opts)[1]
+    return opts
+
+
+def _is_python(spec) -> bool:
+    import sys
+
+    if isinstance(spec, str):
+        from shapecli.python.target import is_target
+
+        return "\n" not in spec and is_target(spec)
+    torch = sys.modules.get("torch")  # an nn.Module means torch is imported already
+    return torch is not None and isinstance(spec, torch.nn.Module)
+
+
+def _python_model(spec, device: str, budget: int):
+    """(model, name, source) for an nn.Module or a target text (imported: the caller named it)."""
+    if isinstance(spec, str):
+        from shapecli.python.run import load_target
+        from shapecli.python.target import parse
+
+        return load_target(spec, device, budget), parse(spec).name, parse(spec).text
+    return spec, type(spec).__name__, _instance_source(spec)
+
+
+def _instance_source(model) -> str:
+    return f"<{type(model).__qualname__}>"
 
 
 def snapshot(specs, out: str | None = None, inputs=None, overrides: dict | None = None, *, force: bool = False,

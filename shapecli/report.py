@@ -133,6 +133,7 @@ class Report:
     init_trace: list = field(default_factory=list)  # [{"layer","type","scheme","order"}]
     estimates: Optional[dict] = None  # memory / flops estimates
     symbolic: Optional[dict] = None  # {"inputs": [...], "constraints": [...]}
+    source: Optional[str] = None  # the Python target the model came from ("pkg.mod:Net"); None for a spec
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -158,10 +159,12 @@ class Report:
 
     def to_dict(self) -> dict:
         d = _clean(asdict(self))
+        if d["source"] is None:  # a spec's report: spec_file says where it came from
+            del d["source"]
         # Convenience views that scripts reach for first (`jq .inputs`, `jq .outputs`).
         d["inputs"] = d["runs"][0]["inputs"] if d["runs"] else []
         d["outputs"] = d["runs"][0]["output"] if d["runs"] else None
-        order = ["schema_version", "name", "spec_file", "torch_version", "seed", "device", "inputs", "outputs"]
+        order = ["schema_version", "name", "spec_file", *(["source"] if "source" in d else []), "torch_version", "seed", "device", "inputs", "outputs"]
         return {k: d[k] for k in order} | {k: v for k, v in d.items() if k not in order}
 
 

@@ -56,7 +56,8 @@ def from_report(report, *, input_source: str, sets: dict, spec_ref: str, stats: 
     """The baseline document of a materialized Report.
 
     `input_source`: INPUT_FROM_SPEC (the spec's `input:`, re-read at check time) or INPUT_FROM_CLI
-    (the recorded `--input`s are reused). `spec_ref`: the spec's path relative to the baseline.
+    (the recorded `--input`s are reused). `spec_ref`: the spec's path relative to the baseline
+    (a Python model's report records its target instead).
     """
     for k, v in sets.items():
         if isinstance(v, float) and not math.isfinite(v):
@@ -65,7 +66,9 @@ def from_report(report, *, input_source: str, sets: dict, spec_ref: str, stats: 
         "kind": KIND,
         "schema_version": SCHEMA_VERSION,
         "name": report.name,
-        "spec": spec_ref,
+        # where it came from: the spec (relative to the baseline), or the Python target as named
+        # on the command line (recorded, never imported from here: docs/python.md)
+        **({"spec": spec_ref} if getattr(report, "source", None) is None else {"target": report.source}),
         "input_source": input_source,
         "inputs": [[{"shape": list(t.shape), "dtype": t.dtype} for t in r.inputs] for r in report.runs],
         "set": dict(sets),
@@ -266,10 +269,14 @@ def validate(doc) -> None:
     if v != SCHEMA_VERSION:
         newer = " (written by a newer shapecli: upgrade shapecli)" if v > SCHEMA_VERSION else ""
         raise _Invalid(f"unknown schema_version {v}; this shapecli reads version {SCHEMA_VERSION}{newer}")
-    _obj(doc, "the document", ("name", "spec", "input_source", "inputs", "set", "outputs", "layers", "params",
+    if "target" not in doc:  # a spec's baseline names its spec; a Python model's, its target
+        _obj(doc, "the document", ("spec",))
+    _obj(doc, "the document", ("name", "input_source", "inputs", "set", "outputs", "layers", "params",
                                "buffers", "totals"))
     _str(doc["name"], "name")
-    _str(doc["spec"], "spec")
+    _str(doc["spec"] if "target" not in doc else doc["target"], "spec" if "target" not in doc else "target")
+    if "target" in doc and "spec" in doc:
+        raise _Invalid("a baseline names a spec or a Python target, not both")
     if doc["input_source"] not in (INPUT_FROM_SPEC, INPUT_FROM_CLI):
         raise _Invalid(f"input_source: expected \"{INPUT_FROM_SPEC}\" or \"{INPUT_FROM_CLI}\"")
     if not _list(doc["inputs"], "inputs"):

@@ -16,7 +16,15 @@ from shapecli.fileio import read_regular, write_atomic  # noqa: F401  (write_ato
 # ---------------------------------------------------------------------------- where baselines live
 
 def default_path(spec_path: str) -> str:
-    """configs/resnet50.yaml -> configs/resnet50.shapes.json"""
+    """configs/resnet50.yaml -> configs/resnet50.shapes.json; models/net.py:make -> models/net.make.shapes.json;
+    pkg.mod:Net -> pkg.mod.Net.shapes.json (in the current directory)."""
+    from shapecli.python.target import is_target, parse
+
+    if is_target(spec_path):
+        t = parse(spec_path)
+        if t.is_file:
+            return str(Path(t.module).with_suffix("").with_name(f"{Path(t.module).stem}.{t.attr}{SUFFIX}"))
+        return f"{t.module}.{t.attr}{SUFFIX}"
     p = Path(spec_path)
     stem = p.name[: -len(p.suffix)] if p.suffix.lower() in SPEC_SUFFIXES else p.stem if p.suffix else p.name
     return str(p.with_name(stem + SUFFIX))
@@ -61,6 +69,7 @@ class Target:
 
 def expand_specs(args: list[str]) -> list[Target]:
     """Files as given; directories: their *.yaml/*.yml files (not recursive); globs (** recurses).
+    A Python target (MODULE:ATTR, FILE.py:ATTR) is taken as given; nothing here imports it.
 
     Baselines (*.shapes.json) and other files found in directories or by globs are left out.
     Order: as given, each directory or glob sorted; duplicates dropped.
@@ -77,8 +86,12 @@ def expand_specs(args: list[str]) -> list[Target]:
     def specs_in(paths) -> list[str]:
         return sorted(p for p in paths if os.path.isfile(p) and Path(p).suffix.lower() in SPEC_SUFFIXES)
 
+    from shapecli.python.target import is_target
+
     for a in args:
-        if a == "-":
+        if is_target(a):  # a model written in Python, named here (a walk or a glob never yields one)
+            out.append(Target(a))
+        elif a == "-":
             add(a, "check reads spec files; stdin has no baseline (use snapshot --out for a one-off)")
         elif os.path.isdir(a):
             found = specs_in(os.path.normpath(os.path.join(a, n)) for n in os.listdir(a))

@@ -61,11 +61,12 @@ def check_device(device: str) -> str:
 def run_problems(report) -> list:
     """A Problem per sample input that did not fit the materialized model, located at its layer."""
     lines = {lay.path: lay for lay in report.layers}
+    file = report.spec_file or report.source
     probs = []
     for i, r in enumerate(report.runs):
         if r.error:
             lay = lines.get((r.error_layer or "").split(" (")[0])
-            loc = Loc(report.spec_file, lay.line, lay.col) if lay and lay.line else Loc(report.spec_file)
+            loc = Loc(file, lay.line, lay.col) if lay and lay.line else Loc(file)
             shapes = "; ".join(",".join(map(str, x.shape)) for x in r.inputs)
             probs.append(Problem(f"input #{i + 1} ({shapes}): {r.error}", loc, r.error_layer))
     return probs
@@ -177,6 +178,7 @@ def check(specs, baseline: str | None = None, *, update: bool = False, stats: bo
 def check_one(spec: str, bpath: str, *, update: bool = False, stats: bool = False,
               tolerance: float = DEFAULT_TOLERANCE, skip_missing: bool = False, device: str = "auto") -> Result:
     """Check one spec against the baseline at `bpath`."""
+    from shapecli.python.target import is_target
     from shapecli.spec.dims import Dim
     from shapecli.spec.nodes import InputSpec
 
@@ -195,16 +197,16 @@ def check_one(spec: str, bpath: str, *, update: bool = False, stats: bool = Fals
     want_stats = stats or (update and "stats" in old)
     seed = old["stats"]["seed"] if "stats" in old else 0
     try:
-        sp, _ = _load(spec, dict(old["set"]), None)
+        sp = spec if is_target(spec) else _load(spec, dict(old["set"]), None)[0]  # a Python target: imported when run
         samples = None
-        if old["input_source"] == INPUT_FROM_CLI:
+        if old["input_source"] == INPUT_FROM_CLI or isinstance(sp, str):  # a Python target has no input of its own
             samples = [[InputSpec([Dim(None, d) for d in t["shape"]], t["dtype"]) for t in sample]
                        for sample in old["inputs"]]
             dims_text = (old.get("symbolic") or {}).get("input_dims")
             if dims_text:  # the first input named its dims: re-run symbolically
                 from shapecli.spec.inputs import parse_input_text
 
-                samples[0] = parse_input_text(";".join(dims_text), sp.inputs)
+                samples[0] = parse_input_text(";".join(dims_text), None if isinstance(sp, str) else sp.inputs)
         report = _materialize(sp, samples, seed=seed, device=device, stats=want_stats)
         new = from_report(report, input_source=old["input_source"], sets=old["set"],
                           spec_ref=_relative(spec, bpath), stats=want_stats)
@@ -213,6 +215,9 @@ def check_one(spec: str, bpath: str, *, update: bool = False, stats: bool = Fals
     changes = compare(old, new, stats=stats, tolerance=tolerance)
     r = Result(spec, bpath, "changed" if changes else "ok", name=report.name, changes=changes,
                old_totals=old["totals"], new_totals=new["totals"])
+    if old.get("target", new.get("target")) != new.get("target"):  # recorded, never imported: only the named one runs
+        r.notes.append(f"the baseline was recorded from {old.get('target') or old.get('spec')}; "
+                       f"checked {new.get('target') or spec}")
     if stats and "stats" not in old and not update:
         r.notes.append("the baseline has no init statistics to compare; add them with `shapecli check --update --stats`")
     if update and (changes or without_stats(old) != without_stats(new) or (stats and "stats" not in old)):
@@ -245,9 +250,20 @@ def _create(spec: str, bpath: str, stats: bool, device: str) -> Result:
 # ---------------------------------------------------------------------------- the steps
 
 def _load(target: str, sets: dict, inputs) -> tuple:
-    """(Spec, samples or None) for a target: a spec file ('-' for stdin), `--input` texts parsed against it."""
-    from shapecli.load import load_spec
+    """(Spec, samples or None) for a target: a spec file ('-' for stdin), `--input` texts parsed against it.
+    A Python target named on the command line stays its text here: it is imported when it runs."""
+    from shapecli.python.target import is_target
     from shapecli.spec.inputs import parse_input_text
+
+    if is_target(target):
+        if sets:
+            raise UsageError("--set applies to specs; give a Python target its arguments: 'pkg.mod:make(width=64)'",
+                             Loc(target))
+        if not inputs:
+            raise UsageError("a model written in Python has no input of its own: record one with --input",
+                             Loc(target))
+        return target, [parse_input_text(t, None) for t in inputs]
+    from shapecli.load import load_spec
 
     sp = load_spec(target, sets)
     return sp, ([parse_input_text(t, sp.inputs) for t in inputs] if inputs else None)
@@ -257,7 +273,15 @@ def _materialize(sp, samples, *, seed: int, device: str, stats: bool):
     """The Report a baseline records; a later sample that does not fit makes the baseline wrong: ShapeError."""
     from shapecli.run.engine import Options, materialize
 
-    _, report = materialize(sp, samples, Options(seed=seed, device=device, stats=stats, histograms=False))
+    opts = Options(seed=seed, device=device, stats=stats, histograms=False)
+    if isinstance(sp, str):  # a Python target (see _load)
+        from shapecli.python.run import inspect_module, load_target
+        from shapecli.python.target import parse
+
+        _, report = inspect_module(load_target(sp, device, opts.budget), samples, opts, name=parse(sp).name,
+                                   source=parse(sp).text)
+    else:
+        _, report = materialize(sp, samples, opts)
     probs = run_problems(report)
     if probs:
         raise ShapeError(probs)

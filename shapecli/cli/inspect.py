@@ -15,7 +15,8 @@ LAYERS_FOR_A_BAR = 500  # smaller specs finish before a progress bar would be wo
 
 
 def inspect(
-    spec: str = typer.Argument(..., metavar="SPEC", help="A spec file, or - for stdin."),
+    spec: str = typer.Argument(..., metavar="SPEC", help="A spec file, - for stdin, or a model written in Python: "
+                               "MODULE:ATTR or FILE.py:ATTR, e.g. 'torchvision.models:resnet50(num_classes=10)'."),
     input: Optional[List[str]] = InputOpt,
     set_: Optional[List[str]] = SetOpt,
     seed: int = typer.Option(0, "--seed", help="RNG seed, set right before materialization."),
@@ -47,6 +48,7 @@ def inspect(
     import shapecli
     from shapecli.api import run_problems
     from shapecli.baseline.workflow import check_device
+    from shapecli.python.target import is_target
     from shapecli.spec.inputs import parse_set
 
     fmt = "json" if json_ else format_
@@ -57,7 +59,14 @@ def inspect(
     check_device(device)
     budget = _parse_budget(max_memory)
     exports = {k: _output_path(v, k) for k, v in (("html", html), ("svg", svg)) if v}
-    sp = shapecli.load_spec(spec, parse_set(set_ or []))  # a path: never read as spec text
+    if is_target(spec):  # a model written in Python, named here: the one place a CLI run imports user code
+        if set_:
+            raise UsageError("--set applies to specs; give a Python target its arguments: 'pkg.mod:make(width=64)'")
+        if not input:
+            raise UsageError(f"{spec}: a model written in Python needs a sample input: --input (e.g. --input 1,3,224,224)")
+        sp = spec
+    else:
+        sp = shapecli.load_spec(spec, parse_set(set_ or []))  # a path: never read as spec text
     with progress("materializing", LAYERS_FOR_A_BAR) as tick:
         report = shapecli.inspect(sp, input or None, seed=seed, device=device,
                                   budget=budget, activations=activations, sampled=sampled, dtypes=dtype or None,
@@ -69,7 +78,8 @@ def inspect(
     if fmt != "table":
         lines = {lay.path: lay for lay in report.layers}
         for d in report.diagnostics:
-            where = f"{report.spec_file}:{d.line}:{d.col}" if d.line else report.spec_file
+            file = report.spec_file or report.source
+            where = f"{file}:{d.line}:{d.col}" if d.line else file
             lay = lines.get(d.layer or "")
             what = (f"layer {d.layer} ({lay.type}): " if lay else f"layer {d.layer}: ") if d.layer else ""
             err(f"{where}: {d.level}: {what}[{d.code}] {d.message}")

@@ -35,7 +35,7 @@ def assemble(gathered, symbolic=None, estimates=None) -> Report:
                   torch_version=gathered.torch_version, device=gathered.device, runs=gathered.runs, layers=layers,
                   params=gathered.params, buffers=gathered.buffers, totals=gathered.totals, diagnostics=diagnostics,
                   init_trace=gathered.init_trace, estimates=estimates.summary if estimates is not None else None,
-                  symbolic=block)
+                  symbolic=block, source=gathered.source)
 
 
 def _layer(lay, formulas: dict, flops: dict | None):

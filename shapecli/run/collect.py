@@ -16,7 +16,6 @@ from shapecli.report import (
     Totals,
 )
 from shapecli.run.measure import LINT_MAX_NUMEL
-from shapecli.spec.nodes import Spec
 
 
 @dataclass
@@ -25,6 +24,7 @@ class Gathered:
 
     name: str
     spec_file: str | None
+    source: str | None  # the Python target the model came from (None for a spec)
     seed: int
     torch_version: str
     device: str
@@ -42,13 +42,13 @@ class Gathered:
         return self.runs[0].inputs if self.runs else []
 
 
-def gather(spec: Spec, model: nn.Module, runs, per_run, ctx, device: str, opts, acts,
+def gather(outline, model: nn.Module, runs, per_run, ctx, device: str, opts, acts,
            looks: dict | None = None, warnings: list | None = None, per_run_inputs: list | None = None) -> Gathered:
-    """What a materialized model holds. `looks`: _Measurer.results() (CPU statistics); `warnings`:
-    torch's warnings during the runs, as diagnostics; `per_run_inputs`: per run, each layer's inputs
-    (path -> [Output])."""
+    """What a materialized model holds. `outline`: run.outline.Outline, the layers to report.
+    `looks`: _Measurer.results() (CPU statistics); `warnings`: torch's warnings during the runs;
+    `per_run_inputs`: per run, each layer's inputs (path -> [Output])."""
     from shapecli.analyses import init as initmod
-    nodes = [n for n in spec.nodes() if n.path]
+    nodes = outline.layers
     paths = {n.path: n for n in nodes}
 
     def owner(name: str) -> str:
@@ -125,7 +125,7 @@ def gather(spec: Spec, model: nn.Module, runs, per_run, ctx, device: str, opts, 
         own = owned.get(n.path, ())
         t = sizes.get(n.path, {})
         layers.append(LayerInfo(
-            path=n.path, type=n.block or n.type, depth=n.path.count("."),
+            path=n.path, type=n.type, depth=n.path.count("."),
             args=dict(t.get("args", {})), inferred=dict(t.get("inferred", {})),
             output_shapes=[r.get(n.path) for r in per_run],
             params=sum(p.numel for p in own), trainable=sum(p.numel for p in own if p.trainable),
@@ -140,7 +140,7 @@ def gather(spec: Spec, model: nn.Module, runs, per_run, ctx, device: str, opts, 
         if n is not None:
             d.line, d.col = n.loc.line, n.loc.col
 
-    return Gathered(name=spec.name, spec_file=spec.file, seed=opts.seed,
+    return Gathered(name=outline.name, spec_file=outline.spec_file, source=outline.source, seed=opts.seed,
                     torch_version=torch.__version__.split("+")[0], device=device, runs=runs, layers=layers,
                     params=params, buffers=buffers, totals=totals, diagnostics=diagnostics,
                     init_trace=[{"order": t["order"], "layer": t["layer"], "type": t["type"],
@@ -158,12 +158,13 @@ def _weight_stack(nodes: list, schemes: dict) -> list:
         after = None
         for j in range(i + 1, len(leaves)):  # by index: slicing leaves[i + 1:] copied it, quadratic in depth
             m = leaves[j]
-            if registry.get(m.type).group in ("activation", "norm"):
-                after = m.type
+            lt = registry.REGISTRY.get(m.kind)
+            if lt is not None and lt.group in ("activation", "norm"):
+                after = m.kind
                 break
             if "weight" in schemes.get(m.path, {}):
                 break
-        out.append((n.path, n.type, schemes[n.path]["weight"], after))
+        out.append((n.path, n.kind, schemes[n.path]["weight"], after))
     return out
 
 

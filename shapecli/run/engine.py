@@ -31,6 +31,7 @@ from shapecli.run.guard import _OutputGuard
 from shapecli.run.hooks import _attach, _Recorder, _run
 from shapecli.run.inputs import _bytes, _dtype, describe, make_inputs
 from shapecli.run.measure import _Measurer
+from shapecli.run.outline import of_spec
 from shapecli.run.threads import one_thread
 from shapecli.spec.nodes import Spec
 
@@ -68,7 +69,12 @@ def materialize(spec: Spec, inputs: list | None = None, options: Options | None 
     """
     opts = options or Options(**kw)
     model, gathered = shape(spec, inputs, opts)
-    first = inputs[0] if inputs else spec.inputs
+    return model, analyse(model, gathered, inputs[0] if inputs else spec.inputs, opts)
+
+
+def analyse(model: nn.Module, gathered: Gathered, first: list, opts: Options) -> Report:
+    """The later analyses `opts` asks for (symbolic shapes for named dims, estimates) and the Report
+    built once from every part. `first`: the first sample, as InputSpecs."""
     sym = symbolic(model, gathered.layers, first) if opts.symbolic and any(i.symbolic for i in first) else None
     est = None
     if opts.dtypes or opts.flops or opts.backward:
@@ -76,7 +82,7 @@ def materialize(spec: Spec, inputs: list | None = None, options: Options | None 
 
         est = estimate(model, gathered, None, opts.dtypes or None, flops=opts.flops or opts.backward,
                        backward=opts.backward)
-    return model, assemble(gathered, sym, est)
+    return assemble(gathered, sym, est)
 
 
 def shape(spec: Spec, inputs: list | None, opts: Options) -> tuple[nn.Module, Gathered]:
@@ -107,19 +113,11 @@ def symbolic(model: nn.Module, layers: list, sample: list):
 
 def _engine(spec: Spec, inputs: list | None, opts: Options):
     """Materialize on the right device: real CPU tensors within the budget, else meta."""
-    if type(opts.seed) is not int or not -(1 << 63) <= opts.seed < (1 << 64) - 1:  # torch's seed range (seed + 1 too)
-        raise UsageError(f"--seed {literal(opts.seed, 40)}: give an integer from {-(1 << 63)} to {(1 << 64) - 2}")
+    check_seed(opts.seed)
     samples = inputs or ([spec.inputs] if spec.inputs else None)
     if not samples or not samples[0]:
         raise UsageError(f"{spec.file}: the spec has no `input:`; give a sample input with --input (e.g. --input 2,20)")
-    device = opts.device
-    biggest = max(_bytes(s) for s in samples)  # every sample runs on the device the first one chose
-    if device == "auto":
-        device = "meta" if biggest > opts.act_budget else "cpu"
-    elif device == "cpu" and biggest > opts.act_budget:  # refuse before allocating (or being OOM-killed)
-        big = next(s for s in samples if _bytes(s) == biggest)
-        raise UsageError(f"the sample input {';'.join(','.join(map(str, i.shape)) for i in big)}: {biggest:,} bytes is more than "
-                         f"one tensor may take on cpu ({opts.act_budget:,}); use --device meta (shapes only)")
+    device = input_device(samples, opts)
     if device == "cpu" and opts.device == "auto" and _table_bytes(spec) > opts.budget // 4:
         # Big embedding tables (GPT-2 small): a shape pass on meta decides first, rather than
         # filling memory up to the budget with real values and then starting again on meta.
@@ -137,6 +135,24 @@ def _engine(spec: Spec, inputs: list | None, opts: Options):
                              "use --device meta (shapes only) or raise --max-memory") from None
     gc.collect()  # the failed attempt's real tensors sit in a reference cycle (model <-> context): free them first
     return _materialize(spec, samples, opts, "meta")
+
+
+def check_seed(seed) -> None:
+    if type(seed) is not int or not -(1 << 63) <= seed < (1 << 64) - 1:  # torch's seed range (seed + 1 too)
+        raise UsageError(f"--seed {literal(seed, 40)}: give an integer from {-(1 << 63)} to {(1 << 64) - 2}")
+
+
+def input_device(samples: list, opts: Options) -> str:
+    """The device the samples allow: opts.device, or for "auto" meta when an input is over the
+    activation budget; UsageError for an input too big for --device cpu."""
+    biggest = max(_bytes(s) for s in samples)  # every sample runs on the device the first one chose
+    if opts.device == "auto":
+        return "meta" if biggest > opts.act_budget else "cpu"
+    if opts.device == "cpu" and biggest > opts.act_budget:  # refuse before allocating (or being OOM-killed)
+        big = next(s for s in samples if _bytes(s) == biggest)
+        raise UsageError(f"the sample input {';'.join(','.join(map(str, i.shape)) for i in big)}: {biggest:,} bytes is more than "
+                         f"one tensor may take on cpu ({opts.act_budget:,}); use --device meta (shapes only)")
+    return opts.device
 
 
 def _table_bytes(spec: Spec) -> int:
@@ -165,16 +181,27 @@ def _materialize(spec: Spec, samples: list, opts: Options, device: str):
         if measurer:  # a spec error found while building: end the measuring thread too
             measurer.stop()
         raise
-    nodes = {n.path: n for n in spec.nodes() if n.path}
-    rec = _Recorder(nodes, ctx, opts.act_budget, device, opts.activations)
+    return shape_model(model, of_spec(spec), samples, opts, device, ctx, measurer)
+
+
+def shape_model(model: nn.Module, outline, samples: list, opts: Options, device: str, ctx: BuildContext,
+                measurer=None, before_results=None) -> tuple[nn.Module, Gathered]:
+    """Push `samples` through `model` with a hook on each layer of `outline` (run/outline.py) and
+    gather what it holds: the one pass a spec's lazy model and a Python model share.
+    `measurer`: a running _Measurer; `before_results(model)` runs after the forward passes, before
+    the measurer's results are taken (a Python model hands over the parameters its lazy layers made)."""
+    rec = _Recorder({d.path: d for d in outline.layers}, ctx, opts.act_budget, device, opts.activations)
     rec.progress = opts.progress
+    rec.where = outline.where if outline.spec_file is None else None
     _attach(model, rec)
     runs, per_run, per_run_inputs = [], [], []
     try:
         # torch's own warnings (e.g. "LSTM with projections is not supported with oneDNN") become
         # diagnostics in the report instead of raw Python warnings on the user's stderr.
         with warncapture.capture() as caught:  # thread-safe, unlike warnings.catch_warnings
-            _runs(model, spec, samples, opts, device, rec, runs, per_run, per_run_inputs)
+            _runs(model, samples, opts, device, rec, runs, per_run, per_run_inputs)
+            if before_results is not None:
+                before_results(model)
             looks = measurer.results() if measurer else {}
     finally:
         if measurer:
@@ -186,26 +213,26 @@ def _materialize(spec: Spec, samples: list, opts: Options, device: str):
             seen.add(text)
             notes.append(Diagnostic("info", "torch-warning", literal(text, 200)))
     with one_thread():  # what gather still measures (lints past the statistics budget, sampled stats): one thread, as _Measurer
-        return model, gather(spec, model, runs, per_run, ctx, device, opts, rec.acts, looks, notes, per_run_inputs)
+        return model, gather(outline, model, runs, per_run, ctx, device, opts, rec.acts, looks, notes, per_run_inputs)
 
 
-def _runs(model, spec, samples, opts, device, rec, runs, per_run, per_run_inputs) -> None:
+def _runs(model, samples, opts, device, rec, runs, per_run, per_run_inputs) -> None:
     with rng.forked():  # later inputs (Dropout) draw from the caller's RNG state, as `net(X)` would, on a fork
-        _each(model, spec, samples, opts, device, rec, runs, per_run, per_run_inputs)
+        _each(model, samples, opts, device, rec, runs, per_run, per_run_inputs)
 
 
-def _each(model, spec, samples, opts, device, rec, runs, per_run, per_run_inputs) -> None:
+def _each(model, samples, opts, device, rec, runs, per_run, per_run_inputs) -> None:
     for i, sample in enumerate(samples):
         rec.run = i
         xs = make_inputs(sample, device, opts.seed)
         info = [TensorInfo(s.shape, s.dtype) for s in sample]
         if i == 0:
             with rng.forked(opts.seed):
-                out = _run(model, xs, rec, spec)  # ShapeError propagates: nothing to report
+                out = _run(model, xs, rec)  # ShapeError propagates: nothing to report
             runs.append(Run(info, describe(out)))
         else:
             try:
-                out = _run(model, xs, rec, spec)
+                out = _run(model, xs, rec)
                 runs.append(Run(info, describe(out)))
             except ShapeError as e:
                 p = e.problems[0]

@@ -1,4 +1,5 @@
-"""Forward hooks on every spec item: output shapes, the layer being run, refit checks, errors located."""
+"""Forward hooks on every reported layer (run/outline.py): output shapes, the layer being run, refit checks,
+errors located."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -7,15 +8,14 @@ from shapecli._torch import nn, torch
 from shapecli.errors import Problem, ShapeCliError, ShapeError, literal
 from shapecli.model.lazy import BuildContext, OverBudget, check_refit, shape_of
 from shapecli.run.inputs import describe
-from shapecli.spec.nodes import Spec
 
 # ---------------------------------------------------------------------------- hooks
 
 @dataclass
 class _Recorder:
-    """Forward hooks on every spec item: output shapes, the layer being run, refit checks."""
+    """Forward hooks on every reported layer: output shapes, the layer being run, refit checks."""
 
-    nodes: dict  # path -> Node
+    nodes: dict  # path -> run.outline.LayerDesc
     ctx: BuildContext
     act_budget: int
     device: str
@@ -27,6 +27,7 @@ class _Recorder:
     in_shapes: dict = field(default_factory=dict)  # path -> the shapes it was last given (for error messages)
     run: int = 0
     progress: object = None
+    where: object = None  # the Loc of an error outside every reported layer (a Python model's own forward)
     _sizes: dict = field(default_factory=dict)
 
     def pre(self, path):
@@ -36,8 +37,8 @@ class _Recorder:
             self.stack.append(path)
             self.in_shapes[path] = [list(x.shape) if isinstance(x, torch.Tensor) else x for x in inputs]
             self.inputs[path] = [describe(x) for x in inputs]
-            if self.run > 0 and not node.is_container and path in self.sizes:
-                check_refit(node, self.sizes[path], inputs)
+            if self.run > 0 and node.node is not None and not node.is_container and path in self.sizes:
+                check_refit(node.node, self.sizes[path], inputs)
         return hook
 
     def post(self, path):
@@ -68,7 +69,7 @@ def _attach(model: nn.Module, rec: _Recorder) -> None:
         m.register_forward_hook(rec.post(path))
 
 
-def _run(model, xs, rec: _Recorder, spec: Spec):
+def _run(model, xs, rec: _Recorder):
     """One forward pass; any failure becomes a ShapeError naming the innermost layer."""
     rec.stack.clear()
     rec.outputs = {}
@@ -79,19 +80,19 @@ def _run(model, xs, rec: _Recorder, spec: Spec):
     except OverBudget:
         raise
     except ShapeCliError as e:
-        raise _locate(e.problems[0].message, rec, spec, xs) from e
+        raise _locate(e.problems[0].message, rec, xs) from e
     except (RuntimeError, ValueError, TypeError, IndexError, AssertionError) as e:
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         if "can't allocate memory" in msg or "DefaultCPUAllocator" in msg:
             raise OverBudget("allocation") from e
-        raise _locate(literal(msg, 200), rec, spec, xs, with_input=True) from e
+        raise _locate(literal(msg, 200), rec, xs, with_input=True) from e
 
 
-def _locate(message: str, rec: _Recorder, spec: Spec, xs, with_input: bool = False) -> ShapeError:
+def _locate(message: str, rec: _Recorder, xs, with_input: bool = False) -> ShapeError:
     """The error at the innermost layer still running; torch's own messages get that layer's input shape."""
     path = rec.stack[-1] if rec.stack else None
     if path is None:
-        return ShapeError(Problem(f"{message} (input {shape_of(xs)})", None))
+        return ShapeError(Problem(f"{message} (input {shape_of(xs)})", rec.where))
     node = rec.nodes[path]
     if with_input and path in rec.in_shapes:
         message = f"input {', '.join(map(str, rec.in_shapes[path]))}: {message}"

@@ -39,11 +39,15 @@ class _Measurer:
 
     def __call__(self, path: str, layer: nn.Module) -> None:  # BuildContext.on_built
         for local, prm in layer.named_parameters():
-            if id(prm) in self.seen or prm.numel() > self.left:  # tied: measured where it was built
-                continue
-            self.seen.add(id(prm))
-            self.left -= prm.numel()
-            self.todo.put((prm, f"{path}.{local}", path))
+            self.take(prm, f"{path}.{local}", path)
+
+    def take(self, prm, name: str, layer: str) -> None:
+        """Queue one parameter (`name` as the report names it, owned by `layer`)."""
+        if id(prm) in self.seen or prm.numel() > self.left:  # tied: measured where it was built
+            return
+        self.seen.add(id(prm))
+        self.left -= prm.numel()
+        self.todo.put((prm, name, layer))
 
     def _work(self) -> None:
         with one_thread():

@@ -33,7 +33,8 @@ GROUPS = {"mean": "stats.moments", "std": "stats.moments", "min": "stats.range",
 
 def heading(report) -> list:
     runs = report.runs
-    first = [("bold", report.name)] + ([("dim", f"  ({report.spec_file})")] if report.spec_file else [])
+    where = report.spec_file or getattr(report, "source", None)
+    first = [("bold", report.name)] + ([("dim", f"  ({where})")] if where else [])
     ins = ", ".join(f"{shape_str(t)} {t.dtype}" for t in report.inputs)
     second = [("", f"input {ins} → output {shape_str(runs[0].output) if runs else '—'}"),
               ("dim", f"   seed {report.seed} · {report.device} · torch {report.torch_version}")]
