@@ -55,6 +55,15 @@ def run_once(cmd: list, env: dict | None = None, cwd=ROOT) -> tuple[float, float
     return wall, usage.ru_maxrss / 1024  # ru_maxrss is KiB on Linux
 
 
+def forward_costs() -> list | None:
+    """bench/forward.py's rows: a materialized model's forward against its hand-written twin, in-process."""
+    r = subprocess.run([PY, str(BENCH / "forward.py"), "--json"], capture_output=True, text=True, env=ENV, cwd=ROOT)
+    if r.returncode != 0:
+        print(f"  forward cost                skipped: {r.stderr.strip().splitlines()[-1:] or r.returncode}")
+        return None
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
 def summarize(samples: list) -> dict | None:
     if not samples or any(x is None for x in samples):
         return None
@@ -295,11 +304,21 @@ def main() -> int:
                f"{c50['s']:.2f} s vs {limit:.2f} s ({(c50['s'] - it['s']) / 50 * 1000:.0f} ms/spec beyond import)")
     else:
         target("50 specs <= import torch + 50 ms/spec", None, "not measured")
+    fwd = forward_costs() if want("forward") else None
+    if fwd:
+        worst = max(fwd, key=lambda r: r["ratio"])
+        print("info  forward per call, shapecli vs hand-written: "
+              + ", ".join(f"{r['case']} {r['shapecli_us']:.0f}/{r['twin_us']:.0f} µs" for r in fwd))
+        target("materialized model's forward <= 1.10x the same layers by hand", worst["ratio"] <= 1.10,
+               f"worst {worst['case']} {worst['ratio']:.3f}x (bench/forward.py)")
+    else:
+        target("materialized model's forward <= 1.10x the same layers by hand", None, "not measured")
     print(f"\nload average: {info['load_before']:.2f} before, {info['load_after']:.2f} after "
           "(other work on the machine inflates every figure; compare ratios)")
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps({"machine": info, "repeat": repeat, "results": results,
-                                                     "table": table, "targets": targets}, indent=2))
+                                                     "table": table, "targets": targets,
+                                                     "forward": fwd}, indent=2))
     return 0
 
 

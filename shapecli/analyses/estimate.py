@@ -214,30 +214,6 @@ def _counting_mode(registry, stack, per_path, by_op, uncounted, zero):
     return _Count()
 
 
-class _quiet_hooks:
-    """Hide the run's recording hooks (run/hooks.py) for an extra forward pass (keeps `from:` tapes)."""
-
-    def __init__(self, model):
-        self.model = model
-        self.saved = []
-
-    def __enter__(self):
-        from shapecli.model.lazy import _Tape
-
-        for m in self.model.modules():
-            for attr in ("_forward_pre_hooks", "_forward_hooks"):
-                d = getattr(m, attr, None)
-                if d:
-                    keep = type(d)((k, h) for k, h in d.items() if isinstance(h, _Tape))
-                    if len(keep) != len(d):
-                        self.saved.append((m, attr, d))
-                        setattr(m, attr, keep)
-
-    def __exit__(self, *exc):
-        for m, attr, d in self.saved:
-            setattr(m, attr, d)
-
-
 class _Push:
     def __init__(self, stack, path):
         self.stack, self.path = stack, path
@@ -268,22 +244,20 @@ def count_flops(model: nn.Module, xs: list, paths: list) -> dict:
     saved = {}
     if device.type != "meta":  # BatchNorm's running statistics must not move
         saved = {n: b.detach().clone() for n, b in model.named_buffers()}
-    quiet = _quiet_hooks(model)
-    try:
-        with quiet:
-            for path in paths:
-                try:
-                    m = model.get_submodule(path)
-                except AttributeError:
-                    continue
-                handles.append(m.register_forward_pre_hook(_Push(stack, path)))
-                handles.append(m.register_forward_hook(_Pop(stack), always_call=True))
-            with rng.forked(), torch.no_grad(), \
-                    _counting_mode(registry, stack, per_path, by_op, uncounted, zero):
-                model(*xs)
-            for h in handles:
-                h.remove()
-            handles = []
+    try:  # the materialized model carries no hook of the run's (run/hooks.py detach): only these count
+        for path in paths:
+            try:
+                m = model.get_submodule(path)
+            except AttributeError:
+                continue
+            handles.append(m.register_forward_pre_hook(_Push(stack, path)))
+            handles.append(m.register_forward_hook(_Pop(stack), always_call=True))
+        with rng.forked(), torch.no_grad(), \
+                _counting_mode(registry, stack, per_path, by_op, uncounted, zero):
+            model(*xs)
+        for h in handles:
+            h.remove()
+        handles = []
     finally:
         for h in handles:
             h.remove()

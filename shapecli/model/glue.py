@@ -1,8 +1,13 @@
 """shapecli's own small layers: the glue real models need between torch.nn layers.
 
 Each is a plain nn.Module a user could train; docs/spec.md documents them. Containers
-(Residual, Concat, Add) are here too; `model/lazy.py` wires their children.
+(Residual, Concat, Add, and Chain: a Sequential that keeps what `from:` reads) are here too;
+model/lazy.py's build() wires their children. None of them needs a hook: a `from:` reference is
+a dict (the tape) that the Chain holding the named item writes and the merge reads, inside their
+forward, and that the network empties before and after each call.
 """
+from collections import OrderedDict
+
 from shapecli._torch import nn, torch
 from shapecli.errors import ShapeError
 
@@ -175,6 +180,22 @@ class Residual(nn.Module):
         return y + s
 
 
+class Chain(nn.Sequential):
+    """A Sequential that also writes the outputs of its items named by a later `from:` on the tape."""
+
+    def __init__(self, items: "OrderedDict[str, nn.Module]", saves: dict, tape: dict):
+        super().__init__(items)
+        self.saves = dict(saves)  # child name -> the path a merge reads it by
+        self._tape = tape  # shared with the merges that read it
+
+    def forward(self, x):
+        for name, m in self._modules.items():
+            x = m(x)
+            if name in self.saves:
+                self._tape[self.saves[name]] = x
+        return x
+
+
 class _Merge(nn.Module):
     """Branches run on the same input, plus outputs of earlier named items (`from:`)."""
 
@@ -183,7 +204,7 @@ class _Merge(nn.Module):
         for i, b in enumerate(branches):
             self.add_module(str(i), b)
         self.refs = list(refs)
-        self._tape = tape  # shared with the Network, which fills it
+        self._tape = tape  # shared with the Chains that fill it
 
     def inputs(self, x) -> tuple[list, list]:
         outs, what = [], []

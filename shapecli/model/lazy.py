@@ -6,7 +6,12 @@ from the last dim, in_channels from the channel dim, ...), constructs the real t
 the input's device, applies the spec's init schemes, freezing and tying, and the Network then swaps
 the real layers in: parameter names carry no wrapper prefix (`0.weight`). Parameters are created
 in the order the data reaches them, drawing from the RNG then, so the caller seeds right before
-the first input.
+the first input. Until then each placeholder shows its layer's parameters as uninitialized, as
+PyTorch's lazy modules do (model/placeholder.py).
+
+Once every placeholder is swapped out, the model is plain PyTorch: the swap runs from a forward
+hook that removes itself, as LazyModuleMixin's does, and no module keeps a reference to the
+BuildContext.
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from shapecli.model import glue
 from shapecli.errors import ShapeError, literal
 from shapecli.model.args import Bound, bind_all
 from shapecli.model.memo import _memo_forward
+from shapecli.model.placeholder import LazySave, copy_loaded, declare, loaded
 from shapecli.model.skipinit import skip_init
 from shapecli.shapes import dims_text
 from shapecli.spec.nodes import Node, Spec
@@ -35,18 +41,20 @@ class BuildContext:
     budget_bytes: float = math.inf  # real (non-meta) parameter + buffer bytes allowed
     used_bytes: int = 0
     trace: list = field(default_factory=list)  # materialization order, for --trace-init
-    tape: dict = field(default_factory=dict)  # outputs of items referenced by `from:`
+    tape: dict = field(default_factory=dict)  # outputs of items referenced by `from:` (glue.Chain writes them)
     root: nn.Module | None = None
     pending: bool = True  # placeholders not yet swapped out
     schemes: dict = field(default_factory=dict)  # layer path -> {local param name: InitScheme | None}
     guard: object = None  # a forward pre-hook for each real layer: refuses outputs over the budget
     on_built: object = None  # called with (path, layer) once a layer is built, initialized and tied
     memo: dict = field(default_factory=dict)  # meta: (layer kind, input shapes) -> output shapes (model/memo.py)
+    handles: list = field(default_factory=list)  # the guard's hook handles: the run removes them when it ends
+    placeholders: bool = True  # declare uninitialized parameters (placeholder.py); the engine's own runs skip it
 
 
 # ---------------------------------------------------------------------------- the lazy model
 
-class Deferred(nn.Module):
+class Deferred(LazySave, nn.Module):
     """A layer waiting for data: constructs the real layer from the first input's shape."""
 
     def __init__(self, node: Node, bound: Bound, ctx: BuildContext, inherited_init: dict, freeze: bool):
@@ -102,7 +110,11 @@ class Deferred(nn.Module):
             with torch.device(device), skip_init():
                 real = self._construct(kwargs)
         self.args = {k: _plain_value(v) for k, v in kwargs.items()}  # as built, inferred sizes included
+        real.train(self.training)  # `model.eval()` before the first input holds for the real layer too
         self._apply_init(real)
+        values = loaded(self)  # what a load_state_dict gave it before any data
+        if values:
+            copy_loaded(values, real)
         if self.node.tie:
             target = resolve(self.ctx.root, self.node.tie)
             if not hasattr(target, "weight") or not hasattr(real, "weight"):
@@ -113,8 +125,8 @@ class Deferred(nn.Module):
         if self.freeze:
             for prm in real.parameters():
                 prm.requires_grad_(False)
-        if self.ctx.guard is not None:
-            real.register_forward_pre_hook(self.ctx.guard)  # stays with the layer when it is swapped in
+        if self.ctx.guard is not None:  # stays with the layer when it is swapped in, until the run removes it
+            self.ctx.handles.append(real.register_forward_pre_hook(self.ctx.guard))
         object.__setattr__(self, "real", real)
         if self.ctx.on_built is not None:
             self.ctx.on_built(node.path, real)
@@ -249,21 +261,21 @@ def check_refit(node: Node, inferred: dict, xs) -> None:
                 raise ShapeError(f"was materialized for {inferred[inf.arg]} {inf.words}; this input has {actual}")
 
 
-class Network(nn.Sequential):
-    """The root: a Sequential whose first item gets all inputs, and that swaps in real layers."""
-
-    def __init__(self, items: "OrderedDict[str, nn.Module]", ctx: BuildContext):
-        super().__init__(items)
-        self._ctx = ctx
+class Network(glue.Chain):
+    """The root: a Chain whose first item gets all inputs; the tape is emptied after each call."""
 
     def forward(self, *xs):
-        self._ctx.tape.clear()
-        out = xs
-        for i, m in enumerate(self):
-            out = m(*out) if i == 0 else m(out)
-        if self._ctx.pending:
-            finalize(self)
-        return out
+        tape = self._tape
+        if tape:
+            tape.clear()
+        x = xs
+        for i, (name, m) in enumerate(self._modules.items()):
+            x = m(x) if i else m(*xs)
+            if name in self.saves:
+                tape[self.saves[name]] = x
+        if tape:
+            tape.clear()  # the model holds no activations between calls
+        return x
 
 
 def resolve(root: nn.Module, path: str) -> nn.Module:
@@ -275,7 +287,7 @@ _HOOK_DICTS = ("_forward_hooks", "_forward_hooks_with_kwargs", "_forward_hooks_a
                "_forward_pre_hooks", "_forward_pre_hooks_with_kwargs")
 
 
-def finalize(root: nn.Module) -> None:
+def finalize(root: nn.Module, ctx: BuildContext) -> None:
     """Swap each materialized placeholder for its real layer, hooks and all."""
     for parent in list(root.modules()):
         for name, child in list(parent._modules.items()):
@@ -285,7 +297,19 @@ def finalize(root: nn.Module) -> None:
                     if getattr(child, attr, None):
                         getattr(real, attr).update(getattr(child, attr))
                 parent._modules[name] = real
-    root._ctx.pending = any(isinstance(m, Deferred) for m in root.modules())
+    ctx.pending = any(isinstance(m, Deferred) for m in root.modules())
+
+
+class _Finalize:
+    """The root's forward hook: swap the real layers in after a pass, then remove itself."""
+
+    def __init__(self, ctx: BuildContext):
+        self.ctx, self.handle = ctx, None
+
+    def __call__(self, module, inputs, output):
+        finalize(module, self.ctx)
+        if not self.ctx.pending:
+            self.handle.remove()  # the model no longer refers to the context or to this hook
 
 
 def build(spec: Spec, ctx: BuildContext | None = None) -> Network:
@@ -293,11 +317,17 @@ def build(spec: Spec, ctx: BuildContext | None = None) -> Network:
     bound = bind_all(spec)
     ctx = ctx or BuildContext()
 
+    refs = {ref for node in spec.nodes() for ref in node.refs}
+
+    def saves(node: Node) -> dict:  # the children a later `from:` reads: the Chain holding them keeps their outputs
+        return {c.key: c.path for c in node.children if c.path in refs}
+
     def make(node: Node, inherited: dict, freeze: bool) -> nn.Module:
         freeze = freeze or node.freeze
         kids = [(c.key, make(c, {**inherited, **node.init}, freeze)) for c in node.children]
         if node.type == "Sequential":
-            return nn.Sequential(OrderedDict(kids))
+            keep = saves(node)
+            return glue.Chain(OrderedDict(kids), keep, ctx.tape) if keep else nn.Sequential(OrderedDict(kids))
         if node.type == "Residual":
             d = dict(kids)
             return glue.Residual(d["body"], d.get("shortcut"))
@@ -307,17 +337,14 @@ def build(spec: Spec, ctx: BuildContext | None = None) -> Network:
             return getattr(glue, node.type)([m for _, m in kids], node.refs, ctx.tape)
         return Deferred(node, bound[node.path], ctx, inherited, freeze)
 
-    root = Network(OrderedDict((c.key, make(c, spec.init, False)) for c in spec.root.children), ctx)
+    root = Network(OrderedDict((c.key, make(c, spec.init, False)) for c in spec.root.children), saves(spec.root),
+                   ctx.tape)
     ctx.root = root
-    # Items referenced by `from:` record their outputs on the shared tape.
-    for ref in {ref for node in spec.nodes() for ref in node.refs}:
-        root.get_submodule(ref).register_forward_hook(_Tape(ctx.tape, ref))
+    if ctx.placeholders:  # for a model a user sees before its first input; a run feeds it data at once
+        probes: dict = {}  # equal layers share one probe of their parameters' names
+        for m in list(root.modules()):
+            if isinstance(m, Deferred):
+                declare(m, probes, root)
+    hook = _Finalize(ctx)
+    hook.handle = root.register_forward_hook(hook)
     return root
-
-
-class _Tape:
-    def __init__(self, tape: dict, path: str):
-        self.tape, self.path = tape, path
-
-    def __call__(self, module, inputs, output):
-        self.tape[self.path] = output

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from shapecli import layers as registry
 from shapecli import warncapture
-from shapecli._torch import nn
+from shapecli._torch import nn, torch
 from shapecli.errors import ShapeCliError, ShapeError, UsageError, literal
 from shapecli.model.lazy import BuildContext, OverBudget, build
 from shapecli.report import (
@@ -28,7 +28,7 @@ from shapecli.run import rng
 from shapecli.run.assemble import assemble
 from shapecli.run.collect import Gathered, gather
 from shapecli.run.guard import _OutputGuard
-from shapecli.run.hooks import _attach, _Recorder, _run
+from shapecli.run.hooks import _attach, _Recorder, _run, detach
 from shapecli.run.inputs import _bytes, _dtype, describe, make_inputs
 from shapecli.run.measure import _Measurer
 from shapecli.run.outline import of_spec
@@ -169,23 +169,26 @@ def _table_bytes(spec: Spec) -> int:
 
 
 def _materialize(spec: Spec, samples: list, opts: Options, device: str):
-    ctx = BuildContext(budget_bytes=opts.budget if device != "meta" else math.inf)
+    # no placeholders: nobody sees this model before the first sample materializes it (10,000 layers: ~0.8 s)
+    ctx = BuildContext(budget_bytes=opts.budget if device != "meta" else math.inf, placeholders=False)
     measurer = None
     if device != "meta":
         ctx.guard = _OutputGuard(opts.act_budget)
         if opts.stats:
-            ctx.on_built = measurer = _Measurer(opts.histograms)
+            measurer = _Measurer(opts.histograms)
+    fresh = _FreshState()  # what the sample passes change in a layer (BatchNorm's running statistics), as built
+    ctx.on_built = _both(measurer, fresh) if device != "meta" else None
     try:
         model = build(spec, ctx)
     except BaseException:
         if measurer:  # a spec error found while building: end the measuring thread too
             measurer.stop()
         raise
-    return shape_model(model, of_spec(spec), samples, opts, device, ctx, measurer)
+    return shape_model(model, of_spec(spec), samples, opts, device, ctx, measurer, fresh=fresh)
 
 
 def shape_model(model: nn.Module, outline, samples: list, opts: Options, device: str, ctx: BuildContext,
-                measurer=None, before_results=None) -> tuple[nn.Module, Gathered]:
+                measurer=None, before_results=None, fresh=None) -> tuple[nn.Module, Gathered]:
     """Push `samples` through `model` with a hook on each layer of `outline` (run/outline.py) and
     gather what it holds: the one pass a spec's lazy model and a Python model share.
     `measurer`: a running _Measurer; `before_results(model)` runs after the forward passes, before
@@ -193,7 +196,7 @@ def shape_model(model: nn.Module, outline, samples: list, opts: Options, device:
     rec = _Recorder({d.path: d for d in outline.layers}, ctx, opts.act_budget, device, opts.activations)
     rec.progress = opts.progress
     rec.where = outline.where if outline.spec_file is None else None
-    _attach(model, rec)
+    handles = _attach(model, rec)
     runs, per_run, per_run_inputs = [], [], []
     try:
         # torch's own warnings (e.g. "LSTM with projections is not supported with oneDNN") become
@@ -206,6 +209,9 @@ def shape_model(model: nn.Module, outline, samples: list, opts: Options, device:
     finally:
         if measurer:
             measurer.stop()
+        detach(model, handles + ctx.handles)  # the model handed back is plain: no hook of the run's
+        if fresh is not None:  # BatchNorm's running statistics as a fresh model has them
+            fresh.restore()
     seen, notes = set(), []
     for w in caught:
         text = str(w.message).split(" (Triggered internally")[0].strip()
@@ -214,6 +220,32 @@ def shape_model(model: nn.Module, outline, samples: list, opts: Options, device:
             notes.append(Diagnostic("info", "torch-warning", literal(text, 200)))
     with one_thread():  # what gather still measures (lints past the statistics budget, sampled stats): one thread, as _Measurer
         return model, gather(outline, model, runs, per_run, ctx, device, opts, rec.acts, looks, notes, per_run_inputs)
+
+
+class _FreshState:
+    """Each built layer's running statistics as a fresh model has them, put back after the sample passes."""
+
+    def __init__(self):
+        self.kept: list = []  # (buffer, its value when built)
+
+    def __call__(self, path: str, layer: nn.Module) -> None:  # BuildContext.on_built
+        if getattr(layer, "track_running_stats", False):
+            self.kept.extend((b, b.clone()) for b in layer.buffers())
+
+    def restore(self) -> None:
+        with torch.no_grad():
+            for b, value in self.kept:
+                b.copy_(value)
+        self.kept.clear()
+
+
+def _both(*calls):
+    calls = [c for c in calls if c is not None]
+
+    def on_built(path, layer):
+        for c in calls:
+            c(path, layer)
+    return on_built
 
 
 def _runs(model, samples, opts, device, rec, runs, per_run, per_run_inputs) -> None:

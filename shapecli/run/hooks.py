@@ -1,5 +1,8 @@
 """Forward hooks on every reported layer (run/outline.py): output shapes, the layer being run, refit checks,
-errors located."""
+errors located.
+
+The hooks live as long as the run: `_attach` returns their handles and `detach` removes them (and
+any other handles the run made), so the model handed back carries none."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -62,11 +65,37 @@ class _Recorder:
         return self._sizes
 
 
-def _attach(model: nn.Module, rec: _Recorder) -> None:
+def _attach(model: nn.Module, rec: _Recorder) -> list:
+    """The recorder's hooks on every spec item; their handles."""
+    handles = []
     for path in rec.nodes:
         m = model.get_submodule(path)
-        m.register_forward_pre_hook(rec.pre(path))
-        m.register_forward_hook(rec.post(path))
+        handles.append(m.register_forward_pre_hook(rec.pre(path)))
+        handles.append(m.register_forward_hook(rec.post(path)))
+    return handles
+
+
+_HOOK_DICTS = ("_forward_hooks", "_forward_hooks_with_kwargs", "_forward_hooks_always_called",
+               "_forward_pre_hooks", "_forward_pre_hooks_with_kwargs")
+
+
+def detach(model: nn.Module, handles: list) -> None:
+    """Remove the run's hooks. A hook registered on a placeholder moved to its real layer when the
+    layer was swapped in (model/lazy.py finalize), where its handle no longer reaches: hook ids
+    are unique, so each module's hook dicts lose those ids."""
+    ids = set()
+    for h in handles:
+        ids.add(h.id)
+        h.remove()
+    handles.clear()
+    if not ids:
+        return
+    for m in model.modules():
+        for attr in _HOOK_DICTS:
+            d = getattr(m, attr, None)
+            if d:
+                for k in [k for k in d if k in ids]:
+                    del d[k]
 
 
 def _run(model, xs, rec: _Recorder):
