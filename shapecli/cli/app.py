@@ -43,12 +43,16 @@ def _main(
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: the one place that turns exceptions into exit codes."""
-    code = _invoke(argv)
-    try:
-        sys.stdout.flush()
-    except BrokenPipeError:
-        pass
+    from shapecli.cli.encoding import ascii_streams
+
+    with ascii_streams():
+        code = _invoke(argv)
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            pass
     return code
+
 
 
 def _click_exception() -> type:
