@@ -498,3 +498,41 @@ def test_zoo_matches_committed_baselines(cli):
     assert code == 0, out + err
     specs = sorted(CONFIGS.glob("*.yaml"))
     assert all(s.with_suffix(".shapes.json").exists() for s in specs)
+
+
+# ---------------------------------------------------------------------------- issue 17: what snapshot may replace
+
+BN_STACK = """\
+name: bns
+input: [2, 8]
+layers:
+  - Sequential:
+      - BatchNorm1d
+    repeat: 60
+"""
+
+
+def test_snapshot_force_recognises_a_big_baseline_by_parsing_it(cli, snap):
+    spec, path = snap(BN_STACK, "bns.yaml")
+    assert open(path).read().index('"kind"') > 4096  # the buffers come first in a key-sorted file
+    mutate(spec, "repeat: 60", "repeat: 61")
+    code, _, err = cli("snapshot", spec, "--force")
+    assert code == 0 and "replaced" in err, err
+
+
+def test_snapshot_force_never_replaces_other_json(cli, snap, tmp_path):
+    spec, path = snap()
+    other = {"buffers": "x" * 5000, "kind": "something-else"}
+    with open(path, "w") as f:
+        json.dump(other, f)
+    code, _, err = cli("snapshot", spec, "--force")
+    assert code == 2 and "is not a shapecli baseline" in err
+    assert json.load(open(path)) == other
+
+
+def test_snapshot_out_file_needs_its_directory(cli, tmp_path):
+    a = write(tmp_path / "a.yaml", MLP)
+    target = tmp_path / "no" / "such" / "dir" / "base.json"
+    code, _, err = cli("snapshot", a, "--out", str(target))
+    assert code == 2 and "no such directory" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "no").exists()

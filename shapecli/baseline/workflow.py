@@ -104,7 +104,7 @@ def snapshot(specs, out: str | None = None, inputs=None, sets: dict | None = Non
             results.append(Snapshot(t.spec, None, "error", errors=[Problem(t.error, Loc(t.spec))]))
             continue
         try:
-            results.append(_snapshot_one(t.spec, where[t.spec], out is not None, inputs, sets, force, stats, seed,
+            results.append(_snapshot_one(t.spec, where[t.spec], out is not None and is_dir_target(out), inputs, sets, force, stats, seed,
                                          device))
         except ShapeCliError as e:
             results.append(Snapshot(t.spec, where[t.spec], "error", errors=list(e.problems)))
@@ -113,7 +113,7 @@ def snapshot(specs, out: str | None = None, inputs=None, sets: dict | None = Non
     return SnapshotRun(results, 2 if any(r.status == "error" for r in results) else 0)
 
 
-def _snapshot_one(spec: str, path: str, explicit: bool, inputs, sets, force, stats, seed, device) -> Snapshot:
+def _snapshot_one(spec: str, path: str, out_dir: bool, inputs, sets, force, stats, seed, device) -> Snapshot:
     sp, samples = _load(spec, sets, inputs)
     report = _materialize(sp, samples, seed=seed, device=device, stats=stats)
     ref = "<stdin>" if spec == "-" else spec if path == "-" else _relative(spec, path)
@@ -137,8 +137,11 @@ def _snapshot_one(spec: str, path: str, explicit: bool, inputs, sets, force, sta
                                 f"`shapecli check {spec}` and accept them with `shapecli check --update {spec}`",
                                 Loc(path))
     try:
-        if explicit:
+        if out_dir:  # --out DIR/ creates DIR (docs/ci.md); --out FILE needs its directory to exist
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        elif not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+            raise BaselineError("cannot write the baseline: no such directory (create it first, or name a "
+                                "directory with a trailing /)", Loc(path))
         write_atomic(path, text)
     except OSError as e:
         raise write_error(path, e) from None
@@ -270,8 +273,15 @@ def _read_baseline(path: str):
 
 
 def _is_baseline(data: bytes) -> bool:
-    """Whether a file's bytes look like a baseline (even a stale or broken one of ours)."""
-    return b'"kind": "shapecli-baseline"' in data[:4096] or b'"kind":"shapecli-baseline"' in data[:4096]
+    """Whether a file's bytes are a baseline (even a stale one of ours): parsed, its "kind" is ours.
+    A file that is not JSON any more (a broken one of ours) counts when it names our kind anywhere."""
+    import json
+
+    try:
+        doc = json.loads(data.decode("utf-8-sig"))
+    except (ValueError, RecursionError):
+        return b'"kind": "shapecli-baseline"' in data or b'"kind":"shapecli-baseline"' in data
+    return isinstance(doc, dict) and doc.get("kind") == "shapecli-baseline"
 
 
 def _existing(path: str) -> bytes | None:
