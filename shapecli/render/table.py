@@ -218,7 +218,7 @@ def print_report(report, file=None, depth: int | None = None, params: bool = Tru
     c = console(file, force_terminal, width)
     c.print(Group(*parts))
     if exports:
-        from shapecli.fileio import write_atomic
+        from shapecli.fileio import mark_report, write_output
 
         rec = Console(record=True, width=max(120, c.width if c.width < 10_000 else 160), force_terminal=True,
                       file=open(os.devnull, "w"), color_system="truecolor")
@@ -226,4 +226,4 @@ def print_report(report, file=None, depth: int | None = None, params: bool = Tru
         for kind, path in exports.items():
             text = (rec.export_html(inline_styles=True, clear=False) if kind == "html"
                     else rec.export_svg(title=f"shapecli: {report.name}", clear=False))
-            write_atomic(path, text)
+            write_output(path, mark_report(text), f"{kind.upper()} report")
