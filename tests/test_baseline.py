@@ -536,3 +536,25 @@ def test_snapshot_out_file_needs_its_directory(cli, tmp_path):
     code, _, err = cli("snapshot", a, "--out", str(target))
     assert code == 2 and "no such directory" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "no").exists()
+
+
+def test_a_baseline_of_another_spec_is_said_first_in_every_format(cli, tmp_path):
+    a = write(tmp_path / "a.yaml", MLP)
+    b = write(tmp_path / "b.yaml", CONV)
+    assert cli("snapshot", b, "--out", str(tmp_path / "b.json"))[0] == 0
+    want = ("the baseline was recorded for another model or input: name 'conv' (this spec: 'mlp'), "
+            "spec 'b.yaml' (this spec: 'a.yaml'), input [2, 1, 12, 12] (this spec: [2, 20])")
+    code, out, err = cli("check", a, "--baseline", str(tmp_path / "b.json"))
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[1].startswith("  warning: " + want) and "Line" in lines[2]  # before the changes
+    code, out, _ = cli("check", a, "--baseline", str(tmp_path / "b.json"), "-f", "markdown")
+    assert out.index("recorded for another model or input: name 'conv'") < out.index("| Line |")
+    code, out, _ = cli("check", a, "--baseline", str(tmp_path / "b.json"), "-f", "github")
+    assert out.splitlines()[0].startswith("::warning file=") and "recorded for another model" in out.splitlines()[0]
+    code, out, _ = cli("check", a, "--baseline", str(tmp_path / "b.json"), "-f", "json")
+    assert json.loads(out)["specs"][0]["notes"][0].startswith(want)
+    # its own baseline: no such line
+    assert cli("snapshot", a)[0] == 0
+    code, out, _ = cli("check", a, "-f", "json")
+    assert code == 0 and json.loads(out)["specs"][0]["notes"] == []

@@ -215,7 +215,7 @@ def check_one(spec: str, bpath: str, *, update: bool = False, stats: bool = Fals
         return Result.failed(spec, bpath, e)
     changes = compare(old, new, stats=stats, tolerance=tolerance)
     r = Result(spec, bpath, "changed" if changes else "ok", name=report.name, changes=changes,
-               old_totals=old["totals"], new_totals=new["totals"])
+               old_totals=old["totals"], new_totals=new["totals"], mismatch=recorded_for_another(old, new))
     if stats and "stats" not in old and not update:
         r.notes.append("the baseline has no init statistics to compare; add them with `shapecli check --update --stats`")
     if update and (changes or without_stats(old) != without_stats(new) or (stats and "stats" not in old)):
@@ -225,6 +225,27 @@ def check_one(spec: str, bpath: str, *, update: bool = False, stats: bool = Fals
             return Result.failed(spec, bpath, write_error(bpath, e))
         r.written = "updated" if changes else "refreshed"
     return r
+
+
+def recorded_for_another(old: dict, new: dict) -> str | None:
+    """One line naming what differs when the baseline was recorded for another model, spec file or
+    input than the one checked against it (None when it is this spec's): said before the changes."""
+    def shapes(doc):
+        return "; ".join(" ".join("[" + ", ".join(map(str, t["shape"])) + "]" + ("" if t["dtype"] == "float32" else
+                                                                                  " " + t["dtype"]) for t in sample)
+                         for sample in doc["inputs"])
+
+    parts = []
+    if old["name"] != new["name"]:
+        parts.append(f"name '{old['name']}' (this spec: '{new['name']}')")
+    if old["spec"] != new["spec"] and "<stdin>" not in (old["spec"], new["spec"]):
+        parts.append(f"spec '{old['spec']}' (this spec: '{new['spec']}')")
+    if old["inputs"] != new["inputs"]:
+        parts.append(f"input {shapes(old)} (this spec: {shapes(new)})")
+    if not parts:
+        return None
+    return "the baseline was recorded for another model or input: " + ", ".join(parts) + "; the changes below are " \
+           "measured against it"
 
 
 def _create(spec: str, bpath: str, stats: bool, device: str) -> Result:
