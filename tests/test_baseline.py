@@ -558,3 +558,13 @@ def test_a_baseline_of_another_spec_is_said_first_in_every_format(cli, tmp_path)
     assert cli("snapshot", a)[0] == 0
     code, out, _ = cli("check", a, "-f", "json")
     assert code == 0 and json.loads(out)["specs"][0]["notes"] == []
+
+
+def test_snapshot_never_writes_what_check_would_refuse(cli, tmp_path, monkeypatch):
+    from shapecli.baseline import workflow
+
+    a = write(tmp_path / "a.yaml", MLP)
+    monkeypatch.setattr(workflow, "MAX_BYTES", 1000)
+    code, _, err = cli("snapshot", a)
+    assert code == 2 and "a baseline may be at most 1,000" in err
+    assert not os.path.exists(bl.default_path(a))

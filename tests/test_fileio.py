@@ -182,7 +182,7 @@ def test_ctrl_c_and_sigterm_exit_with_a_message(tmp_path):
     from conftest import ROOT
 
     spec = tmp_path / "long.yaml"
-    spec.write_text("input: [2, 8]\nlayers:\n  - Sequential:\n      - Linear: 8\n    repeat: 20000\n")
+    spec.write_text("input: [2, 8]\nlayers:\n  - Sequential:\n      - Linear: 8\n    repeat: 15000\n")
     for sig, rc, msg in ((signal.SIGINT, 130, "shapecli: interrupted"), (signal.SIGTERM, 143, "shapecli: terminated")):
         p = subprocess.Popen([sys.executable, "-m", "shapecli", "inspect", str(spec)], stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE, text=True, cwd=ROOT)

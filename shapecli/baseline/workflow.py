@@ -120,6 +120,9 @@ def _snapshot_one(spec: str, path: str, out_dir: bool, inputs, sets, force, stat
     doc = from_report(report, input_source=INPUT_FROM_CLI if inputs else INPUT_FROM_SPEC,
                       sets=sets, spec_ref=ref, stats=stats)
     text = dumps(doc)
+    if len(text.encode("utf-8")) > MAX_BYTES:  # what snapshot writes, check reads: one limit
+        raise BaselineError(f"the baseline would be {len(text.encode('utf-8')):,} bytes; a baseline may be at most "
+                            f"{MAX_BYTES:,}", Loc(spec))
     if path == "-":
         return Snapshot(spec, "-", "stdout", text=text)
     n = len(doc["layers"])
