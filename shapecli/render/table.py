@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from shapecli.errors import literal
 from shapecli.render import fmt_float, human_bytes, human_count, shape_str, sparkline
 from shapecli.render.fasttable import FastTable
 
@@ -34,9 +35,9 @@ def _visible(layer, depth: int | None) -> bool:
 def render_table(report, depth: int | None = None, params: bool = True) -> Group:
     runs = report.runs
     title = Text()
-    title.append(report.name, style="bold")
+    title.append(literal(report.name, 200), style="bold")
     if report.spec_file:
-        title.append(f"  ({report.spec_file})", style="dim")
+        title.append(f"  ({literal(report.spec_file, 400)})", style="dim")
     ins = ", ".join(f"{shape_str(t)} {t.dtype}" for t in report.inputs)
     title.append(f"\ninput {ins} → output {shape_str(runs[0].output) if runs else '—'}")
     title.append(f"   seed {report.seed} · {report.device} · torch {report.torch_version}", style="dim")

@@ -121,15 +121,15 @@ _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a
 def _convert(node, file: str):
     loc = Loc(file, node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, ScalarNode):
+        bad = _UNSAFE.search(node.value)  # "\e[31m" in quotes, a bidi override plain or quoted: never let it
+        if bad:                           # reach a terminal
+            raise SpecError(f"the control character {literal(bad.group())} is not allowed in a spec string "
+                            f"('{literal(node.value, 40)}')", loc)
         if node.style is None:  # plain: resolve; quoted or block scalars are strings
             try:
                 return resolve_plain(node.value)
             except ValueError as e:
                 raise SpecError(str(e), loc) from None
-        bad = _UNSAFE.search(node.value)  # "\e[31m" in quotes: never let it reach a terminal
-        if bad:
-            raise SpecError(f"the control character {literal(bad.group())} is not allowed in a spec string "
-                            f"('{literal(node.value, 40)}')", loc)
         return node.value
     if isinstance(node, SequenceNode):
         out = YList(_convert(item, file) for item in node.value)
