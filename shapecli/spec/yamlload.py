@@ -210,6 +210,8 @@ def read_text(path: str, max_bytes: int = MAX_BYTES) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
+        if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # a UTF-16 (or -32) byte-order mark
+            raise SpecError("the file is UTF-16, not UTF-8; save it as UTF-8", Loc(name)) from None
         line = data[: e.start].count(b"\n") + 1
         col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
         raise SpecError("the file is not valid UTF-8", Loc(name, line, col)) from None
