@@ -114,6 +114,10 @@ class BaselineError(ShapeCliError):
     """A baseline file is missing, unreadable or invalid."""
 
 
+class OutputError(ShapeCliError):
+    """An output file (--html, --svg) cannot be written: a read-only directory, a full disk, ..."""
+
+
 @dataclass
 class Collector:
     """Gathers every problem of a pass, so one run reports them all."""

@@ -5,7 +5,7 @@ import os
 import stat
 import tempfile
 
-from shapecli.errors import Loc, ShapeCliError
+from shapecli.errors import Loc, OutputError, ShapeCliError
 
 
 def read_regular(path: str, max_bytes: int, error: type[ShapeCliError], what: str, missing_ok: bool = False,
@@ -40,16 +40,19 @@ def read_regular(path: str, max_bytes: int, error: type[ShapeCliError], what: st
 def write_atomic(path: str, text: str) -> None:
     """Write `text` to `path` via a temp file in the same directory, fsync, os.replace.
 
-    A crash leaves the old file or the new one, never half of either. The new file keeps the old
-    one's permissions (or gets the umask's default), not mkstemp's 0600.
+    A crash leaves the old file or the new one, never half of either. A replaced regular file keeps
+    its read/write/execute permissions (never setuid, setgid or sticky bits); anything else, a
+    symlink included (it is replaced, its target untouched), gets a new file's mode: 0666 less the
+    umask, not mkstemp's 0600 and never a symlink target's.
     """
     d = os.path.dirname(os.path.abspath(path))
     try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
+        st = os.lstat(path)
+        mode = stat.S_IMODE(st.st_mode) & 0o777 if stat.S_ISREG(st.st_mode) else None
     except FileNotFoundError:
-        um = os.umask(0)
-        os.umask(um)
-        mode = 0o666 & ~um
+        mode = None
+    if mode is None:
+        mode = 0o666 & ~_umask()
     fd, tmp = tempfile.mkstemp(dir=d, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -72,3 +75,50 @@ def write_atomic(path: str, text: str) -> None:
             os.close(dfd)
     except OSError:
         pass
+
+
+def _umask() -> int:
+    """The process's umask, read from /proc where possible (os.umask can only be read by setting it)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    um = os.umask(0o022)
+    os.umask(um)
+    return um
+
+
+# Report files (--html, --svg): shapecli replaces only a file it wrote itself, recognised by this
+# comment near its start, unless told to (--force).
+REPORT_MARKER = "<!-- written by shapecli; it may replace this file -->"
+_MARKER_WINDOW = 1024
+
+
+def mark_report(text: str) -> str:
+    """An HTML or SVG document with shapecli's marker: after the <!DOCTYPE ...> or <?xml ...?> line, else first."""
+    first, nl, rest = text.partition("\n")
+    if nl and first.lstrip().lower().startswith(("<!doctype", "<?xml")):
+        return f"{first}\n{REPORT_MARKER}\n{rest}"
+    return f"{REPORT_MARKER}\n{text}"
+
+
+def is_our_report(path: str) -> bool:
+    """Whether the file at `path` carries shapecli's report marker (an unreadable file does not)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_MARKER_WINDOW)
+    except OSError:
+        return False
+    return REPORT_MARKER.encode() in head
+
+
+def write_output(path: str, text: str, what: str, error: type[ShapeCliError] = OutputError) -> None:
+    """write_atomic, with a failure (read-only directory or file system, full disk, ...) as one
+    `error` line naming the file: exit 2, the old file intact."""
+    try:
+        write_atomic(path, text)
+    except OSError as e:
+        raise error(f"cannot write the {what}: {e.strerror or e}", Loc(path)) from None

@@ -498,3 +498,73 @@ def test_zoo_matches_committed_baselines(cli):
     assert code == 0, out + err
     specs = sorted(CONFIGS.glob("*.yaml"))
     assert all(s.with_suffix(".shapes.json").exists() for s in specs)
+
+
+# ---------------------------------------------------------------------------- issue 17: what snapshot may replace
+
+BN_STACK = """\
+name: bns
+input: [2, 8]
+layers:
+  - Sequential:
+      - BatchNorm1d
+    repeat: 60
+"""
+
+
+def test_snapshot_force_recognises_a_big_baseline_by_parsing_it(cli, snap):
+    spec, path = snap(BN_STACK, "bns.yaml")
+    assert open(path).read().index('"kind"') > 4096  # the buffers come first in a key-sorted file
+    mutate(spec, "repeat: 60", "repeat: 61")
+    code, _, err = cli("snapshot", spec, "--force")
+    assert code == 0 and "replaced" in err, err
+
+
+def test_snapshot_force_never_replaces_other_json(cli, snap, tmp_path):
+    spec, path = snap()
+    other = {"buffers": "x" * 5000, "kind": "something-else"}
+    with open(path, "w") as f:
+        json.dump(other, f)
+    code, _, err = cli("snapshot", spec, "--force")
+    assert code == 2 and "is not a shapecli baseline" in err
+    assert json.load(open(path)) == other
+
+
+def test_snapshot_out_file_needs_its_directory(cli, tmp_path):
+    a = write(tmp_path / "a.yaml", MLP)
+    target = tmp_path / "no" / "such" / "dir" / "base.json"
+    code, _, err = cli("snapshot", a, "--out", str(target))
+    assert code == 2 and "no such directory" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "no").exists()
+
+
+def test_a_baseline_of_another_spec_is_said_first_in_every_format(cli, tmp_path):
+    a = write(tmp_path / "a.yaml", MLP)
+    b = write(tmp_path / "b.yaml", CONV)
+    assert cli("snapshot", b, "--out", str(tmp_path / "b.json"))[0] == 0
+    want = ("the baseline was recorded for another model or input: name 'conv' (this spec: 'mlp'), "
+            "spec 'b.yaml' (this spec: 'a.yaml'), input [2, 1, 12, 12] (this spec: [2, 20])")
+    code, out, err = cli("check", a, "--baseline", str(tmp_path / "b.json"))
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[1].startswith("  warning: " + want) and "Line" in lines[2]  # before the changes
+    code, out, _ = cli("check", a, "--baseline", str(tmp_path / "b.json"), "-f", "markdown")
+    assert out.index("recorded for another model or input: name 'conv'") < out.index("| Line |")
+    code, out, _ = cli("check", a, "--baseline", str(tmp_path / "b.json"), "-f", "github")
+    assert out.splitlines()[0].startswith("::warning file=") and "recorded for another model" in out.splitlines()[0]
+    code, out, _ = cli("check", a, "--baseline", str(tmp_path / "b.json"), "-f", "json")
+    assert json.loads(out)["specs"][0]["notes"][0].startswith(want)
+    # its own baseline: no such line
+    assert cli("snapshot", a)[0] == 0
+    code, out, _ = cli("check", a, "-f", "json")
+    assert code == 0 and json.loads(out)["specs"][0]["notes"] == []
+
+
+def test_snapshot_never_writes_what_check_would_refuse(cli, tmp_path, monkeypatch):
+    from shapecli.baseline import workflow
+
+    a = write(tmp_path / "a.yaml", MLP)
+    monkeypatch.setattr(workflow, "MAX_BYTES", 1000)
+    code, _, err = cli("snapshot", a)
+    assert code == 2 and "a baseline may be at most 1,000" in err
+    assert not os.path.exists(bl.default_path(a))

@@ -110,6 +110,24 @@ def test_empty_file(tmp_path, monkeypatch):
     assert code == 2 and "empty.yaml: error: the spec is empty" in err
 
 
+def test_utf16_file_is_called_utf16(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("u16.yaml").write_bytes("input: [2, 8]\nlayers:\n  - Linear: 4\n".encode("utf-16"))
+    code, out, err, _ = run_cli(["inspect", "u16.yaml"])
+    check_contract(["inspect"], code, out, err)
+    assert code == 2 and err.strip() == "u16.yaml: error: the file is UTF-16, not UTF-8; save it as UTF-8"
+
+
+def test_snapshot_of_a_yaml_typo_does_not_import_torch(tmp_path):
+    spec = tmp_path / "typo.yaml"
+    spec.write_text("input: [2, 8]\nlayers:\n  - Linear: [4\n")
+    code = ("import sys; from shapecli.cli.app import main; "
+            f"rc = main(['snapshot', {str(spec)!r}]); print(rc, 'torch' in sys.modules)")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert p.stdout.split() == ["2", "False"], p.stderr
+    assert "typo.yaml:" in p.stderr and not (tmp_path / "typo.shapes.json").exists()
+
+
 def test_two_megabyte_file_is_refused_by_size(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     Path("big.yaml").write_text("input: [2, 20]\nlayers:\n" + "  - ReLU\n" * (2 * 1024 * 1024 // 9))

@@ -24,7 +24,7 @@ def test_every_stage_reads_the_table():
     from shapecli.run.inputs import _dtype
 
     assert spec.DTYPES == dtypes.INPUT
-    assert schema._JSON["dtype"]["enum"] == list(dtypes.INPUT)
+    assert schema.spec_schema()["definitions"]["dtype"]["enum"] == list(dtypes.INPUT)
     assert list(DTYPE_BITS) == list(dtypes.ESTIMATE) and all(DTYPE_BITS[n] == dtypes.BITS[n] for n in DTYPE_BITS)
     assert parse_dtypes(["fp32,bf16", "half", "i4"]) == ["float32", "bfloat16", "float16", "int4"]
     assert [_dtype(n) for n in dtypes.INPUT] == [getattr(torch, n) for n in dtypes.INPUT]

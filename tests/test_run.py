@@ -184,7 +184,9 @@ def test_gpt3_flops_on_meta_match_the_closed_form(gpt3):
 def _peak_rss_mib(args: list) -> tuple[float, dict]:
     """Run `shapecli` in a fresh process; its peak RSS (MiB) and parsed JSON output."""
     code = ("import resource, sys\nfrom shapecli.cli import main\nrc = main(sys.argv[1:])\n"
-            "sys.stdout.flush()\nsys.stderr.write('RSS %d\\n' % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+            # VmHWM, not ru_maxrss: a forked child's ru_maxrss starts from its parent's (pytest's) peak
+            "hwm = next(int(x.split()[1]) for x in open('/proc/self/status') if x.startswith('VmHWM'))\n"
+            "sys.stdout.flush()\nsys.stderr.write('RSS %d\\n' % hwm)\n"
             "sys.exit(rc)")
     env = dict(os.environ, NO_COLOR="1")
     p = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, cwd=ROOT,

@@ -13,3 +13,13 @@ def test_spec_errors_are_collected():
     with pytest.raises(SpecError) as e:  # (was a dead line after the raising call above)
         shapecli.parse_spec("", "x")
     assert str(e.value) == "x: error: the spec is empty"
+
+
+def test_a_name_from_the_file_name_is_escaped_in_table_and_markdown(cli, tmp_path):
+    """issue 17: `\\x1b[2J.yaml` without `name:` must not reach a terminal raw."""
+    f = tmp_path / "x\x1b[2Jy.yaml"
+    f.write_text("input: [2, 8]\nlayers:\n  - Linear: 4\n")
+    for args in ([], ["-f", "markdown"]):
+        code, out, err = cli("inspect", str(f), *args)
+        assert code == 0, err
+        assert "\x1b" not in out and "x\\x1b[2Jy" in out

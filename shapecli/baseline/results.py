@@ -27,6 +27,7 @@ class Result:
     errors: list = field(default_factory=list)  # [Problem]
     written: str | None = None  # "created" | "updated" | "refreshed" (--update)
     notes: list = field(default_factory=list)  # [str]
+    mismatch: str | None = None  # the baseline was recorded for another name/spec/input: said first
 
     @classmethod
     def failed(cls, spec: str, baseline: str | None, error: ShapeCliError | str) -> "Result":
@@ -38,7 +39,8 @@ class Result:
 
     def to_dict(self) -> dict:
         d = {"spec": self.spec, "baseline": self.baseline, "status": self.status, "name": self.name,
-             "written": self.written, "changes": [], "totals": None, "errors": [], "notes": list(self.notes)}
+             "written": self.written, "changes": [], "totals": None, "errors": [],
+             "notes": ([self.mismatch] if self.mismatch else []) + list(self.notes)}
         for c in self.changes:
             e = asdict(c)
             e["message"] = c.message()

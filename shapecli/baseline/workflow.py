@@ -105,7 +105,7 @@ def snapshot(specs, out: str | None = None, inputs=None, sets: dict | None = Non
             results.append(Snapshot(t.spec, None, "error", errors=[Problem(t.error, Loc(t.spec))]))
             continue
         try:
-            results.append(_snapshot_one(t.spec, where[t.spec], out is not None, inputs, sets, force, stats, seed,
+            results.append(_snapshot_one(t.spec, where[t.spec], out is not None and is_dir_target(out), inputs, sets, force, stats, seed,
                                          device))
         except ShapeCliError as e:
             results.append(Snapshot(t.spec, where[t.spec], "error", errors=list(e.problems)))
@@ -114,13 +114,16 @@ def snapshot(specs, out: str | None = None, inputs=None, sets: dict | None = Non
     return SnapshotRun(results, 2 if any(r.status == "error" for r in results) else 0)
 
 
-def _snapshot_one(spec: str, path: str, explicit: bool, inputs, sets, force, stats, seed, device) -> Snapshot:
+def _snapshot_one(spec: str, path: str, out_dir: bool, inputs, sets, force, stats, seed, device) -> Snapshot:
     sp, samples = _load(spec, sets, inputs)
     report = _materialize(sp, samples, seed=seed, device=device, stats=stats)
     ref = "<stdin>" if spec == "-" else spec if path == "-" else _relative(spec, path)
     doc = from_report(report, input_source=INPUT_FROM_CLI if inputs else INPUT_FROM_SPEC,
                       sets=sets, spec_ref=ref, stats=stats)
     text = dumps(doc)
+    if len(text.encode("utf-8")) > MAX_BYTES:  # what snapshot writes, check reads: one limit
+        raise BaselineError(f"the baseline would be {len(text.encode('utf-8')):,} bytes; a baseline may be at most "
+                            f"{MAX_BYTES:,}", Loc(spec))
     if path == "-":
         return Snapshot(spec, "-", "stdout", text=text)
     n = len(doc["layers"])
@@ -138,8 +141,11 @@ def _snapshot_one(spec: str, path: str, explicit: bool, inputs, sets, force, sta
                                 f"`shapecli check {spec}` and accept them with `shapecli check --update {spec}`",
                                 Loc(path))
     try:
-        if explicit:
+        if out_dir:  # --out DIR/ creates DIR (docs/ci.md); --out FILE needs its directory to exist
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        elif not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+            raise BaselineError("cannot write the baseline: no such directory (create it first, or name a "
+                                "directory with a trailing /)", Loc(path))
         write_atomic(path, text)
     except OSError as e:
         raise write_error(path, e) from None
@@ -214,7 +220,7 @@ def check_one(spec: str, bpath: str, *, update: bool = False, stats: bool = Fals
         return Result.failed(spec, bpath, e)
     changes = compare(old, new, stats=stats, tolerance=tolerance)
     r = Result(spec, bpath, "changed" if changes else "ok", name=report.name, changes=changes,
-               old_totals=old["totals"], new_totals=new["totals"])
+               old_totals=old["totals"], new_totals=new["totals"], mismatch=recorded_for_another(old, new))
     if old.get("target", new.get("target")) != new.get("target"):  # recorded, never imported: only the named one runs
         r.notes.append(f"the baseline was recorded from {old.get('target') or old.get('spec')}; "
                        f"checked {new.get('target') or spec}")
@@ -227,6 +233,27 @@ def check_one(spec: str, bpath: str, *, update: bool = False, stats: bool = Fals
             return Result.failed(spec, bpath, write_error(bpath, e))
         r.written = "updated" if changes else "refreshed"
     return r
+
+
+def recorded_for_another(old: dict, new: dict) -> str | None:
+    """One line naming what differs when the baseline was recorded for another model, spec file or
+    input than the one checked against it (None when it is this spec's): said before the changes."""
+    def shapes(doc):
+        return "; ".join(" ".join("[" + ", ".join(map(str, t["shape"])) + "]" + ("" if t["dtype"] == "float32" else
+                                                                                  " " + t["dtype"]) for t in sample)
+                         for sample in doc["inputs"])
+
+    parts = []
+    if old["name"] != new["name"]:
+        parts.append(f"name '{old['name']}' (this spec: '{new['name']}')")
+    if old["spec"] != new["spec"] and "<stdin>" not in (old["spec"], new["spec"]):
+        parts.append(f"spec '{old['spec']}' (this spec: '{new['spec']}')")
+    if old["inputs"] != new["inputs"]:
+        parts.append(f"input {shapes(old)} (this spec: {shapes(new)})")
+    if not parts:
+        return None
+    return "the baseline was recorded for another model or input: " + ", ".join(parts) + "; the changes below are " \
+           "measured against it"
 
 
 def _create(spec: str, bpath: str, stats: bool, device: str) -> Result:
@@ -294,8 +321,15 @@ def _read_baseline(path: str):
 
 
 def _is_baseline(data: bytes) -> bool:
-    """Whether a file's bytes look like a baseline (even a stale or broken one of ours)."""
-    return b'"kind": "shapecli-baseline"' in data[:4096] or b'"kind":"shapecli-baseline"' in data[:4096]
+    """Whether a file's bytes are a baseline (even a stale one of ours): parsed, its "kind" is ours.
+    A file that is not JSON any more (a broken one of ours) counts when it names our kind anywhere."""
+    import json
+
+    try:
+        doc = json.loads(data.decode("utf-8-sig"))
+    except (ValueError, RecursionError):
+        return b'"kind": "shapecli-baseline"' in data or b'"kind":"shapecli-baseline"' in data
+    return isinstance(doc, dict) and doc.get("kind") == "shapecli-baseline"
 
 
 def _existing(path: str) -> bytes | None:

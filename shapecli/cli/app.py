@@ -43,12 +43,16 @@ def _main(
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: the one place that turns exceptions into exit codes."""
-    code = _invoke(argv)
-    try:
-        sys.stdout.flush()
-    except BrokenPipeError:
-        pass
+    from shapecli.cli.encoding import ascii_streams
+
+    with ascii_streams():
+        code = _invoke(argv)
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            pass
     return code
+
 
 
 def _click_exception() -> type:
@@ -61,8 +65,10 @@ def _click_exception() -> type:
 
 def _invoke(argv) -> int:
     cmd = typer.main.get_command(app)
-    try:
-        rv = cmd.main(args=argv if argv is not None else sys.argv[1:], prog_name="shapecli", standalone_mode=False)
+    args = list(argv if argv is not None else sys.argv[1:])
+    try:  # click's main() without its handlers: typer's turns Ctrl-C into a silent exit 130
+        with cmd.make_context("shapecli", args) as ctx:
+            rv = cmd.invoke(ctx)
         return int(rv) if isinstance(rv, int) else 0
     except typer.Exit as e:
         return e.exit_code
@@ -75,11 +81,11 @@ def _invoke(argv) -> int:
         _err(f"error: {e.format_message()}{hint}")
         return ExitCode.INVALID
     except typer.Abort:
-        sys.stderr.write("interrupted\n")
+        sys.stderr.write("shapecli: interrupted\n")
         return 130
-    except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")
-        return 130
+    except KeyboardInterrupt as e:  # Ctrl-C; cli/startup.py turns SIGTERM into startup.Terminated (143)
+        sys.stderr.write(f"shapecli: {getattr(e, 'message', 'interrupted')}\n")
+        return getattr(e, "exit_code", 130)
     except BrokenPipeError:
         from shapecli.cli.startup import quiet_pipe
 

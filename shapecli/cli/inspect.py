@@ -33,6 +33,7 @@ def inspect(
     trace_init: bool = typer.Option(False, "--trace-init", help="List the order in which layers were materialized and initialized."),
     html: Optional[str] = typer.Option(None, "--html", metavar="PATH", help="Also save the table as an HTML file."),
     svg: Optional[str] = typer.Option(None, "--svg", metavar="PATH", help="Also save the table as an SVG picture."),
+    force: bool = typer.Option(False, "--force", help="Let --html/--svg replace an existing file that shapecli did not write."),
     dtype: Optional[List[str]] = typer.Option(None, "--dtype", metavar="DTYPES", help="Estimate memory per dtype, "
                                               "e.g. float32,bfloat16,int8: weights, and training with Adam (docs/estimates.md)."),
     flops: bool = typer.Option(False, "--flops", help="Count forward FLOPs per layer (one more forward pass, on meta for big models)."),
@@ -58,7 +59,7 @@ def inspect(
             "wide": wide}
     check_device(device)
     budget = _parse_budget(max_memory)
-    exports = {k: _output_path(v, k) for k, v in (("html", html), ("svg", svg)) if v}
+    exports = {k: _output_path(v, k, force) for k, v in (("html", html), ("svg", svg)) if v is not None}
     if is_target(spec):  # a model written in Python, named here: the one place a CLI run imports user code
         if set_:
             raise UsageError("--set applies to specs; give a Python target its arguments: 'pkg.mod:make(width=64)'")
@@ -89,13 +90,18 @@ def inspect(
         raise typer.Exit(ExitCode.CHECK_FAILED)
 
 
-def _output_path(path: str, kind: str) -> str:
-    """An export path the user named: written atomically; an existing file is replaced only if it is one of ours."""
-    suffixes = {"html": (".html", ".htm"), "svg": (".svg",)}[kind]
+def _output_path(path: str, kind: str, force: bool = False) -> str:
+    """An export path the user named: written atomically; an existing file is replaced only if
+    shapecli wrote it (its marker, fileio.REPORT_MARKER), or under --force."""
+    from shapecli.fileio import is_our_report
+
+    if not path.strip():
+        raise UsageError(f"--{kind}: give a file name (an empty path writes nothing)")
     if os.path.isdir(path):
         raise UsageError(f"--{kind} {path}: is a directory")
-    if os.path.exists(path) and not path.lower().endswith(suffixes):
-        raise UsageError(f"--{kind} {path}: exists and is not a .{kind} file; refusing to overwrite it")
+    if os.path.lexists(path) and not force and not is_our_report(path):
+        raise UsageError(f"--{kind} {path}: exists and was not written by shapecli; refusing to replace it "
+                         "(--force replaces it)")
     if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
         raise UsageError(f"--{kind} {path}: no such directory")
     return path

@@ -17,6 +17,9 @@ script, and `python -m shapecli`) calls `start()` first and `finish()` last:
   imports torch (so `--help` and spec errors stay torch-free), and left for the rest of the
   process: shaping GPT-2 small on meta costs about 1.5 s less. A later symbolic pass or FLOP
   count that needs the real modules retires them (fastmeta's hand-over).
+- **SIGTERM raises `Terminated`** (a KeyboardInterrupt, exit 143) in the main thread, as SIGINT
+  raises KeyboardInterrupt (exit 130): the handlers that remove a temporary file on Ctrl-C
+  (fileio.write_atomic) run on `kill` too, and stderr says why the run stopped.
 - **`os._exit`** after flushing stdout and stderr: skips Python's interpreter teardown (about
   0.4 s with torch loaded), which has nothing left to write.
 
@@ -28,6 +31,7 @@ import gc
 import importlib.abc
 import importlib.util
 import os
+import signal
 import sys
 
 GC_THRESHOLDS = (50_000, 20, 100)
@@ -36,11 +40,27 @@ GC_THRESHOLDS = (50_000, 20, 100)
 def start() -> None:
     """Install the CLI's process-wide speed-ups (see the module docstring)."""
     gc.set_threshold(*GC_THRESHOLDS)
+    try:
+        signal.signal(signal.SIGTERM, _terminate)
+    except (ValueError, OSError):  # not the main thread (an embedding program): leave SIGTERM alone
+        pass
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     if "shapecli._torch" in sys.modules:  # torch came first (an embedding program): install now
         _install_fast_meta()
     elif not any(isinstance(f, _AfterTorch) for f in sys.meta_path):
         sys.meta_path.insert(0, _AfterTorch())
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that cleanup runs as on Ctrl-C."""
+
+    exit_code = 128 + signal.SIGTERM
+    message = "terminated"
+
+
+def _terminate(signum, frame) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+    raise Terminated()
 
 
 def finish(code: int) -> None:

@@ -15,6 +15,7 @@ TITLE_REGRESSION = "shape regression"
 TITLE_ERROR = "shapecli error"
 TITLE_UPDATED = "baseline updated"
 TITLE_TOTALS = "shapecli totals"
+TITLE_MISMATCH = "baseline of another spec"
 
 
 # ---------------------------------------------------------------------------- shared pieces
@@ -131,6 +132,8 @@ def _table(con, results: list) -> None:
         if r.status == "ok" and r.new_totals:
             head.append(f" ({r.new_totals['params']:,} params)", style="dim")
         con.print(head)
+        if r.mismatch:
+            con.print(Text("  warning: " + literal(r.mismatch, 400), style="yellow"))
         if r.changes:
             t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1))
             body = [(c, i, what, old, new) for c in r.changes for i, (what, old, new) in enumerate(rows(c))]
@@ -196,6 +199,9 @@ def render_markdown(results: list) -> str:
         name = f" ({md_text(r.name)})" if r.name else ""
         out.append(f"{icon} **{md_code(r.spec)}**{name}: {md_text(_status_text(r))}")
         out.append("")
+        if r.mismatch:
+            out.append(f"⚠️ {md_text(r.mismatch)}")
+            out.append("")
         for p in r.errors:
             out.append(f"- {md_text(str(p))}")
         if r.errors:
@@ -255,6 +261,8 @@ def render_github(results: list) -> str:
             file = loc.file if loc and loc.file and not loc.file.startswith("<") else r.spec
             msg = (f"layer {p.layer}: " if p.layer else "") + p.message
             out.append(gh_command("error", msg, file, loc.line if loc else None, loc.col if loc else None, TITLE_ERROR))
+        if r.mismatch:
+            out.append(gh_command("warning", r.mismatch, r.spec, None, None, TITLE_MISMATCH))
         level, title = ("notice", TITLE_UPDATED) if r.written else ("error", TITLE_REGRESSION)
         for c in r.changes:
             out.append(gh_command(level, c.message(), r.spec, c.line, None, title))

@@ -105,8 +105,8 @@ def print_report(report, file=None, force_terminal=None, width=None, exports: di
     if exports:
         from importlib import import_module
 
-        from shapecli.fileio import write_atomic
+        from shapecli.fileio import mark_report, write_output
         from shapecli.render import FORMATS
 
-        for kind, path in exports.items():
-            write_atomic(path, import_module(FORMATS[kind]).render(view, None))
+        for kind, path in exports.items():  # marked: an existing file is replaced only if shapecli wrote it
+            write_output(path, mark_report(import_module(FORMATS[kind]).render(view, None)), f"{kind.upper()} report")

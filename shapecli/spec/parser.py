@@ -112,7 +112,8 @@ class _Parser(Items, Variables):
 
         name = doc.get("name")
         if name is None:
-            name = Path(self.file).stem if self.file not in ("<stdin>", "<spec>") else "network"
+            # from the file name, escaped as on stderr: "\x1b[2J.yaml" must not reach a terminal raw
+            name = literal(Path(self.file).stem, 200) if self.file not in ("<stdin>", "<spec>") else "network"
         elif not isinstance(name, str):
             self.err("`name:` must be a string", doc.at("name"))
             name = str(name)

@@ -121,15 +121,15 @@ _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a
 def _convert(node, file: str):
     loc = Loc(file, node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, ScalarNode):
+        bad = _UNSAFE.search(node.value)  # "\e[31m" in quotes, a bidi override plain or quoted: never let it
+        if bad:                           # reach a terminal
+            raise SpecError(f"the control character {literal(bad.group())} is not allowed in a spec string "
+                            f"('{literal(node.value, 40)}')", loc)
         if node.style is None:  # plain: resolve; quoted or block scalars are strings
             try:
                 return resolve_plain(node.value)
             except ValueError as e:
                 raise SpecError(str(e), loc) from None
-        bad = _UNSAFE.search(node.value)  # "\e[31m" in quotes: never let it reach a terminal
-        if bad:
-            raise SpecError(f"the control character {literal(bad.group())} is not allowed in a spec string "
-                            f"('{literal(node.value, 40)}')", loc)
         return node.value
     if isinstance(node, SequenceNode):
         out = YList(_convert(item, file) for item in node.value)
@@ -210,6 +210,8 @@ def read_text(path: str, max_bytes: int = MAX_BYTES) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
+        if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # a UTF-16 (or -32) byte-order mark
+            raise SpecError("the file is UTF-16, not UTF-8; save it as UTF-8", Loc(name)) from None
         line = data[: e.start].count(b"\n") + 1
         col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
         raise SpecError("the file is not valid UTF-8", Loc(name, line, col)) from None

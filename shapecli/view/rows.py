@@ -1,6 +1,7 @@
 """The main table's rows: layers as a tree (depth folding, repeated blocks folded), parameters below them."""
 from __future__ import annotations
 
+from shapecli.errors import literal
 from shapecli.view.units import fmt_float, shape_str, sparkline
 from shapecli.view import COLUMNS, Column, Row, Table
 from shapecli.view.fold import fold_repeats
@@ -33,8 +34,8 @@ GROUPS = {"mean": "stats.moments", "std": "stats.moments", "min": "stats.range",
 
 def heading(report) -> list:
     runs = report.runs
-    where = report.spec_file or getattr(report, "source", None)
-    first = [("bold", report.name)] + ([("dim", f"  ({where})")] if where else [])
+    where = report.spec_file or getattr(report, "source", None)  # escaped: a file name may hold control characters
+    first = [("bold", literal(report.name, 200))] + ([("dim", f"  ({literal(where, 400)})")] if where else [])
     ins = ", ".join(f"{shape_str(t)} {t.dtype}" for t in report.inputs)
     second = [("", f"input {ins} → output {shape_str(runs[0].output) if runs else '—'}"),
               ("dim", f"   seed {report.seed} · {report.device} · torch {report.torch_version}")]
