@@ -200,9 +200,12 @@ def check_input(node: Node, xs) -> None:
     lt = registry.get(node.type)
     need = lt.inputs
     if len(xs) < need or (len(xs) > 1 and not lt.multi_input):  # before torch says "forward() missing ... 'x2'"
-        raise ShapeError(f"takes {need} input tensor{'s' if need > 1 else ''}; got {len(xs)} ({shape_of(xs)})"
-                         + (": give the spec several inputs, e.g. `input: [[2, 10], [2, 20]]` or --input '2,10;2,20'"
-                            if need > 1 else ""))
+        hint = ": give the spec several inputs, e.g. `input: [[2, 10], [2, 20]]` or --input '2,10;2,20'" if need > 1 else ""
+        if node.type == "MultiheadAttention" and len(xs) == 1:  # self-attention: query, key and value are x
+            heads = node.kwargs.get("num_heads", node.args[0] if node.args else "...")
+            hint = (f"; for self-attention on one tensor write `- SelfAttention: {{num_heads: {heads}}}` "
+                    "(embed_dim is inferred; it returns the output tensor only)")
+        raise ShapeError(f"takes {need} input tensor{'s' if need > 1 else ''}; got {len(xs)} ({shape_of(xs)}){hint}")
     for x in xs:
         if isinstance(x, (tuple, list)) and not lt.takes_tuple:
             raise ShapeError(f"gets a tuple {shape_of([x])} from the layer before; add `- Item: 0` to pick one output")
