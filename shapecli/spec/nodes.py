@@ -76,6 +76,7 @@ class Spec:
     vars: dict  # resolved variables
     init: dict  # the global init map
     text: str = ""
+    sets: dict = field(default_factory=dict)  # the `--set` values it was parsed with
 
     def nodes(self):
         return self.root.walk()
