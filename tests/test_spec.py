@@ -51,6 +51,16 @@ def test_repeated_copies_are_reported_once_with_their_paths():
         "x.yaml:4:5: error: layer 0 (Linear): out_features: must be at least 1, got 0"]
 
 
+def test_input_without_a_dtype_keeps_the_specs_dtype():
+    from shapecli.spec.inputs import parse_input_text
+
+    spec = shapecli.parse_spec("input: {shape: [1, 64], dtype: int64}\nlayers:\n  - Embedding: [10, 4]\n", "x.yaml")
+    assert [(i.shape, i.dtype) for i in parse_input_text("2,32", spec.inputs)] == [([2, 32], "int64")]
+    assert [i.dtype for i in parse_input_text("2,32:float16", spec.inputs)] == ["float16"]
+    # a second tensor the spec does not have is float32
+    assert [i.dtype for i in parse_input_text("2,32;2,8", spec.inputs)] == ["int64", "float32"]
+
+
 def test_pytorch_argument_order_is_named_only_where_it_does_not_bind():
     msgs = _problems("input: [2, 20]\nlayers:\n  - Linear: [256, 0.5]\n")
     assert msgs == ["x.yaml:3:19: error: layer 0 (Linear): bias: expected bool, got the number 0.5"]
