@@ -1,4 +1,6 @@
 """shapecli/spec: parsing a spec into the Spec dataclasses (no torch)."""
+import re
+
 import pytest
 
 import shapecli
@@ -66,3 +68,39 @@ def test_pytorch_argument_order_is_named_only_where_it_does_not_bind():
     assert msgs == ["x.yaml:3:19: error: layer 0 (Linear): bias: expected bool, got the number 0.5"]
     spec = shapecli.parse_spec("input: [2, 20]\nlayers:\n  - Linear: [256, false]\n", "x.yaml")
     assert spec.root.children[0].args == [256, False]
+
+
+def test_expressions_for_loops_and_choices_stay_data():
+    from shapecli.spec.expr import ExprError, evaluate
+
+    env = {"d": [1, 2, 4, 8], "i": 2, "first": True}.__getitem__
+    assert [evaluate(t, env) for t in ("d[i]", "d[i] * 2", "len(d)", "d[-1]", "[3, 5][1]", "i > 0 and d[i] == 4",
+                                       "2 if first else 1", "not first", "1 < i <= 2")] == [4, 8, 4, 8, 5, True, 2, False, True]
+    for text, msg in [("d[9]", "index 9 is out of range for 'd' (4 items)"),
+                      ("d + 1", "variable 'd' is list [1, 2, 4, 8]; arithmetic takes integers"),
+                      ("i[0]", "'i' is int 2, not a list"), ("not i", "'i' is int 2, not a condition"),
+                      ("d[1:2]", "a slice is not allowed"), ("d < 3", "< <= > >= take integers"),
+                      ("__import__('os')", "a call (only min, max and len are allowed)"),
+                      ("d.pop()", "is not allowed in an expression")]:
+        with pytest.raises(ExprError, match=re.escape(msg)):
+            evaluate(text, env)
+
+
+def test_repeat_with_an_index_and_if_items():
+    spec = shapecli.parse_spec(
+        "input: [2, 8, 100]\nvars: {dil: [1, 2, 4]}\nlayers:\n"
+        "  - Conv1d: {out_channels: 8, kernel_size: 3, dilation: \"${dil[i]}\", padding: \"${dil[i]}\"}\n"
+        "    repeat: {times: \"${len(dil)}\", as: i}\n    name: tcn\n"
+        "  - BatchNorm1d:\n    if: ${len(dil) > 5}\n  - ReLU\n", "x.yaml")
+    tcn, relu = spec.root.children
+    assert [(c.path, c.kwargs["dilation"], c.kwargs["padding"]) for c in tcn.children] == [
+        ("tcn.0", 1, 1), ("tcn.1", 2, 2), ("tcn.2", 4, 4)]
+    assert (relu.path, relu.type) == ("1", "ReLU")  # numbered as if the left-out item were never written
+    msgs = _problems("input: [2, 4]\nvars: {w: [4, 8]}\nlayers:\n  - Linear: ${w[i]}\n    repeat: {times: 3, as: i}\n"
+                     "  - ReLU:\n    if: 1\n")
+    assert msgs == ["x.yaml:4:5: error: layer 0.2 (Linear): index 2 is out of range for 'w' (2 items) (in '${w[i]}')",
+                    "x.yaml:7:9: error: `if:` takes a condition such as ${i > 0} (true or false), got the number 1"]
+    assert _problems("input: [2, 4]\nlayers:\n  - Linear: 4\n    repeat: {time: 3, as: 1}\n") == [
+        "x.yaml:4:14: error: layer 0 (Linear): `repeat:` unknown key 'time' (did you mean times?); "
+        "write `repeat: N` or `repeat: {times: N, as: i}`",
+        "x.yaml:4:13: error: layer 0 (Linear): `repeat:` needs `times:`, e.g. `repeat: {times: 4, as: i}`"]

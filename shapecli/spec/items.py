@@ -14,8 +14,12 @@ class Items:
     # -- items
     def items(self, seq: YList, parent: str, scope: _Scope) -> list:
         out, keys = [], {}
+        skipped = 0  # items whose `if:` is false: absent, and the next ones numbered as if they never were
         for i, raw in enumerate(seq):
-            node = self.item(raw, seq.at(i), str(i), parent, scope)
+            if isinstance(raw, YMap) and "if" in raw and not self.condition(raw, scope):
+                skipped += 1
+                continue
+            node = self.item(raw, seq.at(i), str(i - skipped), parent, scope)
             if node is None:
                 continue
             if node.key in keys:
@@ -65,25 +69,33 @@ class Items:
         label = f"{path} ({layer_key})"
         if named:
             self.all_names.setdefault(key, extra.at("name"))
-        repeat = 1
+        repeat, index = 1, None
         if "repeat" in extra:
-            r = self.subst(extra["repeat"], extra.at("repeat"), scope, label)
+            r = extra["repeat"]
+            if isinstance(r, YMap):
+                r, index = self.counted_repeat(r, scope, label)
+            else:
+                r = self.subst(r, extra.at("repeat"), scope, label)
             if r is not BAD:
                 if type(r) is not int or not 1 <= r <= MAX_REPEAT:
                     self.err(f"`repeat:` must be an integer from 1 to {MAX_REPEAT:,}, got {_what(r)}", extra.at("repeat"), label)
                 else:
                     repeat = r
-        if repeat > 1:  # N independent copies, parsed anew so each has its own paths and names
-            one = YMap({k: v for k, v in extra.items() if k not in ("name", "repeat")})
+        if repeat > 1 or index is not None:  # N independent copies, parsed anew so each has its own paths and names
+            one = YMap({k: v for k, v in extra.items() if k not in ("name", "repeat", "if")})
             one.loc, one.key_locs, one.value_locs = extra.loc, extra.key_locs, extra.value_locs
             node = Node("Sequential", key, path, loc, named=named)
+
+            def copy(i):  # `repeat: {times: N, as: i}`: copy i sees i
+                return self.item(one, loc, str(i), path, _Scope({index: i}, {}, scope) if index else scope)
+
             before = self.count
-            first = self.item(one, loc, "0", path, scope)
+            first = copy(0)
             size = self.count - before
             if size * (repeat - 1) + self.count > MAX_NODES:
                 raise SpecError(f"`repeat: {repeat}` of {size} item(s) makes more than {MAX_NODES:,} items",
                                 extra.at("repeat"), label)
-            rest = [self.item(one, loc, str(i), path, scope) for i in range(1, repeat)]
+            rest = [copy(i) for i in range(1, repeat)]
             node.children = [c for c in [first, *rest] if c is not None]
             if named:
                 self.defined.append((key, path, loc))
@@ -128,6 +140,31 @@ class Items:
         if named:
             self.defined.append((key, path, loc))
         return node
+
+    def condition(self, raw: YMap, scope: _Scope) -> bool:
+        """An item's `if:`: true keeps it, false leaves it out (an error keeps it, to report what is in it)."""
+        v = self.subst(raw["if"], raw.at("if"), scope)
+        if v is BAD:
+            return True
+        if type(v) is not bool:
+            self.err(f"`if:` takes a condition such as ${{i > 0}} (true or false), got {_what(v)}", raw.at("if"))
+            return True
+        return v
+
+    def counted_repeat(self, r: YMap, scope: _Scope, label: str) -> tuple:
+        """`repeat: {times: N, as: i}`: (N, the index variable's name)."""
+        for k in r:
+            if k not in ("times", "as"):
+                self.err(f"`repeat:` unknown key '{literal(k)}'{did_you_mean(k, ['times', 'as'])}; "
+                         "write `repeat: N` or `repeat: {times: N, as: i}`", r.key_locs[k], label)
+        if "times" not in r:
+            self.err("`repeat:` needs `times:`, e.g. `repeat: {times: 4, as: i}`", r.loc, label)
+            return BAD, None
+        name = r.get("as")
+        if name is not None and (not isinstance(name, str) or not IDENT.match(name)):
+            self.err(f"`as:` names the index variable (an identifier such as i), got {_what(name)}", r.at("as"), label)
+            name = None
+        return self.subst(r["times"], r.at("times"), scope, label), name
 
     def layer_args(self, node: Node, value, loc: Loc, scope: _Scope, label: str) -> None:
         if isinstance(value, YMap):
