@@ -5,6 +5,7 @@ Each is a plain nn.Module a user could train; docs/spec.md documents them. Conta
 """
 from shapecli._torch import nn, torch
 from shapecli.errors import ShapeError
+from shapecli.spec.nodes import OWN_INPUT
 
 
 def _shape(t) -> list:
@@ -186,18 +187,20 @@ class _Merge(nn.Module):
         self._tape = tape  # shared with the Network, which fills it
 
     def inputs(self, x) -> tuple[list, list]:
+        """The operands in order: the branches' outputs (or the input itself), then `from:`'s, where
+        `input` in `from:` places the merge's own input."""
         outs, what = [], []
         branches = list(self.children())
         if branches:
             for i, b in enumerate(branches):
                 outs.append(b(x))
                 what.append(f"branch {i}")
-        else:
+        elif OWN_INPUT not in self.refs:
             outs.append(x)
             what.append("its input")
         for r in self.refs:
-            outs.append(self._tape[r])
-            what.append(f"'{r}'")
+            outs.append(x if r == OWN_INPUT else self._tape[r])
+            what.append("its input" if r == OWN_INPUT else f"'{r}'")
         return outs, what
 
 

@@ -22,7 +22,7 @@ from shapecli.model.args import Bound, bind_all
 from shapecli.model.memo import _memo_forward
 from shapecli.model.skipinit import skip_init
 from shapecli.shapes import dims_text
-from shapecli.spec.nodes import Node, Spec
+from shapecli.spec.nodes import OWN_INPUT, Node, Spec
 
 class OverBudget(Exception):
     """Real allocation would exceed the memory budget: the caller retries on the meta device."""
@@ -313,7 +313,7 @@ def build(spec: Spec, ctx: BuildContext | None = None) -> Network:
     root = Network(OrderedDict((c.key, make(c, spec.init, False)) for c in spec.root.children), ctx)
     ctx.root = root
     # Items referenced by `from:` record their outputs on the shared tape.
-    for ref in {ref for node in spec.nodes() for ref in node.refs}:
+    for ref in {ref for node in spec.nodes() for ref in node.refs if ref != OWN_INPUT}:
         root.get_submodule(ref).register_forward_hook(_Tape(ctx.tape, ref))
     return root
 

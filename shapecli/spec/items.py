@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from shapecli import layers as registry
 from shapecli.errors import Loc, SpecError, did_you_mean, literal, what
-from shapecli.spec.nodes import IDENT, MAX_NODES, MAX_REPEAT, RESERVED, Node
+from shapecli.spec.nodes import IDENT, MAX_NODES, MAX_REPEAT, OWN_INPUT, RESERVED, Node
 from shapecli.spec.variables import BAD, _Scope
 from shapecli.spec.yamlload import YList, YMap
 
@@ -67,6 +67,9 @@ class Items:
                 key, named = nm, True
         path = f"{parent}.{key}" if parent else key
         label = f"{path} ({layer_key})"
+        if named and key == OWN_INPUT:
+            self.err(f"`name: {OWN_INPUT}` is reserved: in a merge's `from:` it means the merge's own input; choose another name",
+                     extra.at("name"))
         if named:
             self.all_names.setdefault(key, extra.at("name"))
         repeat, index = 1, None
@@ -256,6 +259,11 @@ class Items:
                 if not isinstance(r, str):
                     self.err(f"`from:` names earlier items, got {_what(r)}", rl, label)
                     continue
+                if r == OWN_INPUT:  # `from: [skip, input]`: torch.cat([skip, x])
+                    if OWN_INPUT in node.refs:
+                        self.err(f"`from:` lists `{OWN_INPUT}` (the {kind}'s own input) twice", rl, label)
+                    node.refs.append(OWN_INPUT)
+                    continue
                 path = self.resolve_ref(r, rl, label)
                 if path is not None:
                     node.refs.append(path)
@@ -263,7 +271,8 @@ class Items:
                     unresolved += 1  # reported once, as an unknown name; not again as a missing input
         if branches is None and refs is None:
             self.err(f"{kind} needs `branches:` or `from:`", loc, label)
-        elif kind != "Concat" and len(node.children) + len(node.refs) + unresolved + (0 if node.children else 1) < 2:
+        elif kind != "Concat" and len(node.children) + len(node.refs) + unresolved + (
+                0 if node.children or OWN_INPUT in node.refs else 1) < 2:
             self.err(f"{kind} needs at least two inputs (branches, or x and `from:` outputs)", loc, label)
 
     def resolve_ref(self, ref: str, loc: Loc, label: str) -> str | None:

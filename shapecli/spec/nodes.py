@@ -16,6 +16,7 @@ MAX_INT = 1 << 40  # no layer size or dimension is larger; catches typos before 
 RESERVED = ("name", "repeat", "freeze", "init", "tie", "if")
 TOP_KEYS = ("name", "input", "vars", "init", "blocks", "layers")
 DTYPES = dtypes.INPUT  # the dtypes an input may have (the table: shapecli/dtypes.py)
+OWN_INPUT = "input"  # in a merge's `from:`, the merge's own input, where the list puts it
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
