@@ -305,9 +305,9 @@ def build(spec: Spec, ctx: BuildContext | None = None) -> Network:
             d = dict(kids)
             return glue.Residual(d["body"], d.get("shortcut"))
         if node.type == "Concat":
-            return glue.Concat([m for _, m in kids], node.refs, ctx.tape, dim=node.dim)
+            return glue.Concat([m for _, m in kids], _operands(node), ctx.tape, dim=node.dim)
         if node.type in ("Add", "Multiply"):
-            return getattr(glue, node.type)([m for _, m in kids], node.refs, ctx.tape)
+            return getattr(glue, node.type)([m for _, m in kids], _operands(node), ctx.tape)
         return Deferred(node, bound[node.path], ctx, inherited, freeze)
 
     root = Network(OrderedDict((c.key, make(c, spec.init, False)) for c in spec.root.children), ctx)
@@ -316,6 +316,11 @@ def build(spec: Spec, ctx: BuildContext | None = None) -> Network:
     for ref in {ref for node in spec.nodes() for ref in node.refs if ref != OWN_INPUT}:
         root.get_submodule(ref).register_forward_hook(_Tape(ctx.tape, ref))
     return root
+
+
+def _operands(node: Node) -> list:
+    """A merge's `from:` paths, None where `input` places the merge's own input."""
+    return [None if r == OWN_INPUT else r for r in node.refs]
 
 
 class _Tape:
