@@ -35,9 +35,12 @@ def condense(problems: list, text: str = "", file: str = "", sets: dict | None =
             notes += _from_set(first, text, file, sets)
         if len(ps) > 1 and _COPIES not in message:
             layers = [p.layer for p in ps if p.layer]
-            if len(set(layers)) > 1:
-                layer = _paths(layers)
-            notes.append(f"reported once for {len(ps)} {_COPIES}")
+            span = _paths(layers) if len(set(layers)) > 1 else None
+            if span:
+                layer = span
+            listed = "" if span or len(set(layers)) < 2 else ": " + ", ".join(
+                (_LABEL.match(x).group(1) if _LABEL.match(x) else x) for x in layers[:3]) + (", …" if len(layers) > 3 else "")
+            notes.append(f"reported once for {len(ps)} {_COPIES}{listed}")
         out.append(Problem(f"{message} ({'; '.join(notes)})" if notes else message, first.loc, layer))
     return out
 
@@ -57,8 +60,7 @@ def _paths(labels: list) -> str:
             span = f"{{{nums[0]}..{nums[-1]}}}" if nums == list(range(nums[0], nums[-1] + 1)) else \
                 "{" + ",".join(map(str, nums)) + "}"
             return ".".join(parts[0][:i] + [span] + parts[0][i + 1:]) + kind
-    shown = ", ".join(paths[:3]) + (", …" if len(paths) > 3 else "")
-    return shown + kind
+    return None  # the message lists them; the layer part stays one path
 
 
 def _from_set(p: Problem, text: str, file: str, sets: dict) -> list:
