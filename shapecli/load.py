@@ -23,10 +23,11 @@ def load_spec(path, overrides: dict | None = None):
 def parse_spec(text: str, file: str = "<spec>", overrides: dict | None = None):
     """Parse and validate spec text into a Spec; SpecError with every problem, in line order."""
     from shapecli.spec.parser import in_line_order, parse_partial
+    from shapecli.spec.problems import condense
 
     spec, problems = parse_partial(text, file, overrides)
     if problems:
         from shapecli.model.args import argument_problems
 
-        raise SpecError(in_line_order(problems + argument_problems(spec), file))
+        raise SpecError(condense(in_line_order(problems + argument_problems(spec), file), text, file, spec.sets))
     return spec

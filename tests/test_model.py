@@ -366,3 +366,20 @@ def test_unet_skips_concatenate():
     _, model, _ = built("unet")
     assert model.get_submodule("dec3.0").weight.shape == (64, 128, 3, 3)
     assert model.get_submodule("dec1.0").weight.shape == (16, 32, 3, 3)
+
+
+def test_from_input_puts_the_merges_own_input_where_the_list_does():
+    """`Concat: {from: [enc1, input]}` is torch.cat([enc1, x]); without `input` x comes first, as before."""
+    head = ("input: [1, 3, 8, 8]\nlayers:\n  - Conv2d: {out_channels: 4, kernel_size: 1}\n    name: enc1\n"
+            "  - Conv2d: {out_channels: 2, kernel_size: 1}\n    name: mid\n")
+    x = torch.randn(1, 3, 8, 8)
+    for merge, order in [("Concat: {from: [enc1, input]}", ("enc1", "mid")), ("Concat: {from: enc1}", ("mid", "enc1"))]:
+        model, report = shapecli.materialize(shapecli.parse_spec(head + f"  - {merge}\n", "x.yaml"))
+        assert report.runs[0].output.shape == [1, 6, 8, 8]
+        enc = model.enc1(x)
+        parts = {"enc1": enc, "mid": model.mid(enc)}
+        assert torch.equal(model(x), torch.cat([parts[k] for k in order], dim=1))
+    with pytest.raises(SpecError) as e:
+        shapecli.parse_spec(head + "  - Add: {from: input}\n", "x.yaml")
+    assert [str(p) for p in e.value.problems] == [
+        "x.yaml:7:5: error: layer 2 (Add): Add needs at least two inputs (branches, or x and `from:` outputs)"]

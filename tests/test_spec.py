@@ -1,4 +1,6 @@
 """shapecli/spec: parsing a spec into the Spec dataclasses (no torch)."""
+import re
+
 import pytest
 
 import shapecli
@@ -23,3 +25,92 @@ def test_a_name_from_the_file_name_is_escaped_in_table_and_markdown(cli, tmp_pat
         code, out, err = cli("inspect", str(f), *args)
         assert code == 0, err
         assert "\x1b" not in out and "x\\x1b[2Jy" in out
+
+
+def _problems(text, overrides=None):
+    """Every problem of a spec: the parser's, then (when it parsed) its arguments bound to their constructors."""
+    from shapecli.model.args import bind_all
+
+    with pytest.raises(SpecError) as e:
+        bind_all(shapecli.parse_spec(text, "x.yaml", overrides))
+    return [str(p) for p in e.value.problems]
+
+
+def test_yaml_mistakes_say_what_to_write():
+    msgs = _problems("input: [2, 20]\nlayers:\n  - Linear\n    out_features: 10\n")
+    assert msgs == ["x.yaml:3:11: error: invalid YAML: `- Linear` takes no keys; to give it the argument `out_features:`, "
+                    "write `- Linear:` with a colon and `out_features: 10` indented under `Linear`"]
+    msgs = _problems("input: [2, 20]\nvars: {d: 2}\nlayers: [Linear: [${d}, 3]]\n")
+    assert msgs == ['x.yaml:3:19: error: invalid YAML: `${d}` inside {...} or [...] must be quoted: write "${d}"']
+    # other YAML errors keep YAML's own words
+    assert _problems("input: [2, 20]\nlayers: [Linear: 4\n") == ["x.yaml:3:1: error: invalid YAML: expected ',' or ']', but got '<stream end>'"]
+
+
+def test_repeated_copies_are_reported_once_with_their_paths():
+    from shapecli.errors import Loc, Problem
+    from shapecli.spec.problems import condense
+
+    loc = Loc("x.yaml", 3, 5)
+    ps = [Problem("bad", loc, f"a.{i}.b (Linear)") for i in (0, 2, 5)] + [Problem("other", loc, "c (ReLU)")]
+    assert [str(p) for p in condense(ps)] == [
+        "x.yaml:3:5: error: layer a.{0,2,5}.b (Linear): bad (reported once for 3 repeated copies)",
+        "x.yaml:3:5: error: layer c (ReLU): other"]
+    msgs = _problems("input: [2, 4]\nvars: {d: 4}\nlayers:\n  - Linear: $d\n    repeat: 3\n", {"d": 0})
+    assert msgs == ["x.yaml:4:5: error: layer 0.{0..2} (Linear): out_features: must be at least 1, got 0 "
+                    "(from --set d=0; reported once for 3 repeated copies)"]
+    # a value written in the file is not blamed on --set
+    assert _problems("input: [2, 4]\nvars: {d: 4}\nlayers:\n  - Linear: 0\n", {"d": 0}) == [
+        "x.yaml:4:5: error: layer 0 (Linear): out_features: must be at least 1, got 0"]
+
+
+def test_input_without_a_dtype_keeps_the_specs_dtype():
+    from shapecli.spec.inputs import parse_input_text
+
+    spec = shapecli.parse_spec("input: {shape: [1, 64], dtype: int64}\nlayers:\n  - Embedding: [10, 4]\n", "x.yaml")
+    assert [(i.shape, i.dtype) for i in parse_input_text("2,32", spec.inputs)] == [([2, 32], "int64")]
+    assert [i.dtype for i in parse_input_text("2,32:float16", spec.inputs)] == ["float16"]
+    # a second tensor the spec does not have is float32
+    assert [i.dtype for i in parse_input_text("2,32;2,8", spec.inputs)] == ["int64", "float32"]
+
+
+def test_pytorch_argument_order_is_named_only_where_it_does_not_bind():
+    msgs = _problems("input: [2, 20]\nlayers:\n  - Linear: [256, 0.5]\n")
+    assert msgs == ["x.yaml:3:19: error: layer 0 (Linear): bias: expected bool, got the number 0.5"]
+    spec = shapecli.parse_spec("input: [2, 20]\nlayers:\n  - Linear: [256, false]\n", "x.yaml")
+    assert spec.root.children[0].args == [256, False]
+
+
+def test_expressions_for_loops_and_choices_stay_data():
+    from shapecli.spec.expr import ExprError, evaluate
+
+    env = {"d": [1, 2, 4, 8], "i": 2, "first": True}.__getitem__
+    assert [evaluate(t, env) for t in ("d[i]", "d[i] * 2", "len(d)", "d[-1]", "[3, 5][1]", "i > 0 and d[i] == 4",
+                                       "2 if first else 1", "not first", "1 < i <= 2")] == [4, 8, 4, 8, 5, True, 2, False, True]
+    for text, msg in [("d[9]", "index 9 is out of range for 'd' (4 items)"),
+                      ("d + 1", "variable 'd' is list [1, 2, 4, 8]; arithmetic takes integers"),
+                      ("i[0]", "'i' is int 2, not a list"), ("not i", "'i' is int 2, not a condition"),
+                      ("d[1:2]", "a slice is not allowed"), ("d < 3", "< <= > >= take integers"),
+                      ("__import__('os')", "a call (only min, max and len are allowed)"),
+                      ("d.pop()", "is not allowed in an expression")]:
+        with pytest.raises(ExprError, match=re.escape(msg)):
+            evaluate(text, env)
+
+
+def test_repeat_with_an_index_and_if_items():
+    spec = shapecli.parse_spec(
+        "input: [2, 8, 100]\nvars: {dil: [1, 2, 4]}\nlayers:\n"
+        "  - Conv1d: {out_channels: 8, kernel_size: 3, dilation: \"${dil[i]}\", padding: \"${dil[i]}\"}\n"
+        "    repeat: {times: \"${len(dil)}\", as: i}\n    name: tcn\n"
+        "  - BatchNorm1d:\n    if: ${len(dil) > 5}\n  - ReLU\n", "x.yaml")
+    tcn, relu = spec.root.children
+    assert [(c.path, c.kwargs["dilation"], c.kwargs["padding"]) for c in tcn.children] == [
+        ("tcn.0", 1, 1), ("tcn.1", 2, 2), ("tcn.2", 4, 4)]
+    assert (relu.path, relu.type) == ("1", "ReLU")  # numbered as if the left-out item were never written
+    msgs = _problems("input: [2, 4]\nvars: {w: [4, 8]}\nlayers:\n  - Linear: ${w[i]}\n    repeat: {times: 3, as: i}\n"
+                     "  - ReLU:\n    if: 1\n")
+    assert msgs == ["x.yaml:4:5: error: layer 0.2 (Linear): index 2 is out of range for 'w' (2 items) (in '${w[i]}')",
+                    "x.yaml:7:9: error: `if:` takes a condition such as ${i > 0} (true or false), got the number 1"]
+    assert _problems("input: [2, 4]\nlayers:\n  - Linear: 4\n    repeat: {time: 3, as: 1}\n") == [
+        "x.yaml:4:14: error: layer 0 (Linear): `repeat:` unknown key 'time' (did you mean times?); "
+        "write `repeat: N` or `repeat: {times: N, as: i}`",
+        "x.yaml:4:13: error: layer 0 (Linear): `repeat:` needs `times:`, e.g. `repeat: {times: 4, as: i}`"]

@@ -515,6 +515,16 @@ def test_transformer_and_embedding():
     assert_formulas_match(m, r, {"B": 2, "T": 5}, (2, 5), torch.int64)
 
 
+def test_a_position_table_bounds_the_sequence_far_from_the_sample():
+    """`T <= 1024` is broken only at 1025, far from a sample of 12: the bound is still found (GPT-2's wpe)."""
+    from shapecli.model.glue import PositionalEmbedding
+
+    m = nn.Sequential(nn.Embedding(100, 16), PositionalEmbedding(16, num_positions=1024))
+    r = run_symbolic(m, "B,T=12", dtype=torch.int64)
+    assert r.method == "symbolic", r.note
+    assert [c["message"] for c in r.constraints] == ["T must be ≤ 1024 (layer 1: PositionalEmbedding)"]
+
+
 def test_user_range_that_includes_failing_sizes():
     m = nn.Sequential(nn.Conv2d(3, 4, 7), nn.MaxPool2d(2))
     r = run_symbolic(m, "B,3,H=32..1024,W=4..64")

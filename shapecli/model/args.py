@@ -9,6 +9,7 @@ from shapecli._torch import torch
 from shapecli.dtypes import INPUT as DTYPES
 from shapecli.errors import Collector, SpecError, literal, what
 from shapecli.spec.nodes import MAX_INT, Node, Spec
+from shapecli.spec.problems import condense
 from shapecli.spec.variables import BAD
 
 # Arguments that are sizes: a zero or negative value is a spec error, not a torch crash.
@@ -39,7 +40,8 @@ def bind_all(spec: Spec) -> dict:
         b = bind(node, c)
         if b is not None:
             out[node.path] = b
-    c.raise_if_any(SpecError)
+    if c.problems:
+        raise SpecError(condense(c.problems, spec.text, spec.file, spec.sets))
     return out
 
 
@@ -69,6 +71,10 @@ def bind(node: Node, c: Collector) -> Bound | None:
     args = node.args
     if registry.get(node.type).list_arg and len(args) > 1 and all(type(a) is int for a in args):
         args = [list(args)]  # `Permute: [0, 2, 1]` is one list
+    pytorch_style = _pytorch_order(node, sig, args)
+    if pytorch_style:
+        c.add(pytorch_style, node.arg_locs.get(0, node.loc), label)
+        return None
     if len(args) > len(positional):
         names = ", ".join(p.name for p in positional) or "no arguments"
         c.add(f"{node.type} takes at most {len(positional)} positional argument(s) ({names}); got {len(node.args)}",
@@ -106,6 +112,28 @@ def bind(node: Node, c: Collector) -> Bound | None:
     if len(c.problems) > n0:
         return None
     return Bound(cls, checked, given_inferred)
+
+
+def _pytorch_order(node: Node, sig, args) -> str | None:
+    """`Linear: [20, 256]` written as in PyTorch, with the inferred size first: say what to write instead."""
+    inferred = [p for p in sig.params if p.inferred]
+    positional = sig.positional()
+    if not inferred or len(args) < 2 or not all(type(a) is int for a in args[:2]) or len(args) > len(sig.params):
+        return None
+    if all(check_value(v, p) is None for v, p in zip(args, positional)) and len(args) <= len(positional):
+        return None  # it binds as written
+    as_pytorch = [p for p in sig.params][: len(args)]  # PyTorch's own order, inferred arguments included
+    if not as_pytorch[0].inferred or any(check_value(v, p) for v, p in zip(args, as_pytorch)):
+        return None
+    def text(v):
+        return str(v).lower() if isinstance(v, bool) else literal(v, 20)
+
+    given = ", ".join(text(a) for a in args)
+    rest = args[1:]
+    fix = f"{node.type}: {text(rest[0])}" if len(rest) == 1 else f"{node.type}: [{', '.join(map(text, rest))}]"
+    names = " and ".join(p.name for p in inferred)
+    return (f"`{node.type}: [{given}]` is PyTorch's argument order; in shapecli {names} "
+            f"{'is' if len(inferred) == 1 else 'are'} inferred from the input, so write `{fix}`")
 
 
 def _dym(k: str, sig) -> str:

@@ -207,19 +207,25 @@ class _Merge(nn.Module):
         self._tape = tape  # shared with the Chains that fill it
 
     def inputs(self, x) -> tuple[list, list]:
+        """The operands in order: the branches' outputs (or the input itself), then `from:`'s, where
+        a None in `refs` (`input` in `from:`) places the merge's own input."""
         outs, what = [], []
         branches = list(self.children())
         if branches:
             for i, b in enumerate(branches):
                 outs.append(b(x))
                 what.append(f"branch {i}")
-        else:
+        elif None not in self.refs:
             outs.append(x)
             what.append("its input")
         for r in self.refs:
-            outs.append(self._tape[r])
-            what.append(f"'{r}'")
+            outs.append(x if r is None else self._tape[r])
+            what.append("its input" if r is None else f"'{r}'")
         return outs, what
+
+
+def _refs(refs: list) -> list:
+    return ["input" if r is None else r for r in refs]
 
 
 class Concat(_Merge):
@@ -233,7 +239,7 @@ class Concat(_Merge):
         return torch.cat(outs, dim=self.dim)
 
     def extra_repr(self) -> str:
-        return f"dim={self.dim}" + (f", from={self.refs}" if self.refs else "")
+        return f"dim={self.dim}" + (f", from={_refs(self.refs)}" if self.refs else "")
 
 
 class Add(_Merge):
@@ -252,7 +258,7 @@ class Add(_Merge):
         return a + b
 
     def extra_repr(self) -> str:
-        return f"from={self.refs}" if self.refs else ""
+        return f"from={_refs(self.refs)}" if self.refs else ""
 
 
 class Multiply(Add):

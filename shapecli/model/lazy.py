@@ -28,7 +28,7 @@ from shapecli.model.memo import _memo_forward
 from shapecli.model.placeholder import LazySave, copy_loaded, declare, loaded
 from shapecli.model.skipinit import skip_init
 from shapecli.shapes import dims_text
-from shapecli.spec.nodes import Node, Spec
+from shapecli.spec.nodes import OWN_INPUT, Node, Spec
 
 class OverBudget(Exception):
     """Real allocation would exceed the memory budget: the caller retries on the meta device."""
@@ -212,9 +212,12 @@ def check_input(node: Node, xs) -> None:
     lt = registry.get(node.type)
     need = lt.inputs
     if len(xs) < need or (len(xs) > 1 and not lt.multi_input):  # before torch says "forward() missing ... 'x2'"
-        raise ShapeError(f"takes {need} input tensor{'s' if need > 1 else ''}; got {len(xs)} ({shape_of(xs)})"
-                         + (": give the spec several inputs, e.g. `input: [[2, 10], [2, 20]]` or --input '2,10;2,20'"
-                            if need > 1 else ""))
+        hint = ": give the spec several inputs, e.g. `input: [[2, 10], [2, 20]]` or --input '2,10;2,20'" if need > 1 else ""
+        if node.type == "MultiheadAttention" and len(xs) == 1:  # self-attention: query, key and value are x
+            heads = node.kwargs.get("num_heads", node.args[0] if node.args else "...")
+            hint = (f"; for self-attention on one tensor write `- SelfAttention: {{num_heads: {heads}}}` "
+                    "(embed_dim is inferred; it returns the output tensor only)")
+        raise ShapeError(f"takes {need} input tensor{'s' if need > 1 else ''}; got {len(xs)} ({shape_of(xs)}){hint}")
     for x in xs:
         if isinstance(x, (tuple, list)) and not lt.takes_tuple:
             raise ShapeError(f"gets a tuple {shape_of([x])} from the layer before; add `- Item: 0` to pick one output")
@@ -332,9 +335,9 @@ def build(spec: Spec, ctx: BuildContext | None = None) -> Network:
             d = dict(kids)
             return glue.Residual(d["body"], d.get("shortcut"))
         if node.type == "Concat":
-            return glue.Concat([m for _, m in kids], node.refs, ctx.tape, dim=node.dim)
+            return glue.Concat([m for _, m in kids], _operands(node), ctx.tape, dim=node.dim)
         if node.type in ("Add", "Multiply"):
-            return getattr(glue, node.type)([m for _, m in kids], node.refs, ctx.tape)
+            return getattr(glue, node.type)([m for _, m in kids], _operands(node), ctx.tape)
         return Deferred(node, bound[node.path], ctx, inherited, freeze)
 
     root = Network(OrderedDict((c.key, make(c, spec.init, False)) for c in spec.root.children), saves(spec.root),
@@ -348,3 +351,8 @@ def build(spec: Spec, ctx: BuildContext | None = None) -> Network:
     hook = _Finalize(ctx)
     hook.handle = root.register_forward_hook(hook)
     return root
+
+
+def _operands(node: Node) -> list:
+    """A merge's `from:` paths, None where `input` places the merge's own input."""
+    return [None if r == OWN_INPUT else r for r in node.refs]

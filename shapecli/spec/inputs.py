@@ -28,14 +28,15 @@ def parse_input_text(text: str, default: list | None = None) -> list:
     A named dimension without a sample size takes it from the spec's default input (same
     position, same rank), or is the batch (first position, sample 2); anywhere else it must be
     written with one (`H=224`) or a range (`H=32..1024`), so a typo such as `--input abc` is an
-    error rather than a silent new input.
+    error rather than a silent new input. A tensor written without a dtype has the dtype of the
+    spec's input at its position (token ids stay int64), or float32.
     """
     if not text.strip():
         raise UsageError("--input is empty; write a shape such as 2,20")
     out = []
     for i, part in enumerate(text.split(";")):
         shape_text, _, dtype = part.strip().partition(":")
-        dtype = dtype.strip() or "float32"
+        dtype = dtype.strip() or (default[i].dtype if default and i < len(default) else "float32")
         if dtype not in DTYPES:
             raise UsageError(f"--input '{literal(text)}': unknown dtype '{literal(dtype)}'{did_you_mean(dtype, DTYPES)}")
         ref = default[i].shape if default and i < len(default) else None

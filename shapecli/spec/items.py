@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from shapecli import layers as registry
 from shapecli.errors import Loc, SpecError, did_you_mean, literal, what
-from shapecli.spec.nodes import IDENT, MAX_NODES, MAX_REPEAT, RESERVED, Node
+from shapecli.spec.nodes import IDENT, MAX_NODES, MAX_REPEAT, OWN_INPUT, RESERVED, Node
 from shapecli.spec.variables import BAD, _Scope
 from shapecli.spec.yamlload import YList, YMap
 
@@ -14,8 +14,12 @@ class Items:
     # -- items
     def items(self, seq: YList, parent: str, scope: _Scope) -> list:
         out, keys = [], {}
+        skipped = 0  # items whose `if:` is false: absent, and the next ones numbered as if they never were
         for i, raw in enumerate(seq):
-            node = self.item(raw, seq.at(i), str(i), parent, scope)
+            if isinstance(raw, YMap) and "if" in raw and not self.condition(raw, scope):
+                skipped += 1
+                continue
+            node = self.item(raw, seq.at(i), str(i - skipped), parent, scope)
             if node is None:
                 continue
             if node.key in keys:
@@ -63,27 +67,38 @@ class Items:
                 key, named = nm, True
         path = f"{parent}.{key}" if parent else key
         label = f"{path} ({layer_key})"
+        if named and key == OWN_INPUT:
+            self.err(f"`name: {OWN_INPUT}` is reserved: in a merge's `from:` it means the merge's own input; choose another name",
+                     extra.at("name"))
         if named:
             self.all_names.setdefault(key, extra.at("name"))
-        repeat = 1
+        repeat, index = 1, None
         if "repeat" in extra:
-            r = self.subst(extra["repeat"], extra.at("repeat"), scope, label)
+            r = extra["repeat"]
+            if isinstance(r, YMap):
+                r, index = self.counted_repeat(r, scope, label)
+            else:
+                r = self.subst(r, extra.at("repeat"), scope, label)
             if r is not BAD:
                 if type(r) is not int or not 1 <= r <= MAX_REPEAT:
                     self.err(f"`repeat:` must be an integer from 1 to {MAX_REPEAT:,}, got {_what(r)}", extra.at("repeat"), label)
                 else:
                     repeat = r
-        if repeat > 1:  # N independent copies, parsed anew so each has its own paths and names
-            one = YMap({k: v for k, v in extra.items() if k not in ("name", "repeat")})
+        if repeat > 1 or index is not None:  # N independent copies, parsed anew so each has its own paths and names
+            one = YMap({k: v for k, v in extra.items() if k not in ("name", "repeat", "if")})
             one.loc, one.key_locs, one.value_locs = extra.loc, extra.key_locs, extra.value_locs
             node = Node("Sequential", key, path, loc, named=named)
+
+            def copy(i):  # `repeat: {times: N, as: i}`: copy i sees i
+                return self.item(one, loc, str(i), path, _Scope({index: i}, {}, scope) if index else scope)
+
             before = self.count
-            first = self.item(one, loc, "0", path, scope)
+            first = copy(0)
             size = self.count - before
             if size * (repeat - 1) + self.count > MAX_NODES:
                 raise SpecError(f"`repeat: {repeat}` of {size} item(s) makes more than {MAX_NODES:,} items",
                                 extra.at("repeat"), label)
-            rest = [self.item(one, loc, str(i), path, scope) for i in range(1, repeat)]
+            rest = [copy(i) for i in range(1, repeat)]
             node.children = [c for c in [first, *rest] if c is not None]
             if named:
                 self.defined.append((key, path, loc))
@@ -128,6 +143,31 @@ class Items:
         if named:
             self.defined.append((key, path, loc))
         return node
+
+    def condition(self, raw: YMap, scope: _Scope) -> bool:
+        """An item's `if:`: true keeps it, false leaves it out (an error keeps it, to report what is in it)."""
+        v = self.subst(raw["if"], raw.at("if"), scope)
+        if v is BAD:
+            return True
+        if type(v) is not bool:
+            self.err(f"`if:` takes a condition such as ${{i > 0}} (true or false), got {_what(v)}", raw.at("if"))
+            return True
+        return v
+
+    def counted_repeat(self, r: YMap, scope: _Scope, label: str) -> tuple:
+        """`repeat: {times: N, as: i}`: (N, the index variable's name)."""
+        for k in r:
+            if k not in ("times", "as"):
+                self.err(f"`repeat:` unknown key '{literal(k)}'{did_you_mean(k, ['times', 'as'])}; "
+                         "write `repeat: N` or `repeat: {times: N, as: i}`", r.key_locs[k], label)
+        if "times" not in r:
+            self.err("`repeat:` needs `times:`, e.g. `repeat: {times: 4, as: i}`", r.loc, label)
+            return BAD, None
+        name = r.get("as")
+        if name is not None and (not isinstance(name, str) or not IDENT.match(name)):
+            self.err(f"`as:` names the index variable (an identifier such as i), got {_what(name)}", r.at("as"), label)
+            name = None
+        return self.subst(r["times"], r.at("times"), scope, label), name
 
     def layer_args(self, node: Node, value, loc: Loc, scope: _Scope, label: str) -> None:
         if isinstance(value, YMap):
@@ -219,6 +259,11 @@ class Items:
                 if not isinstance(r, str):
                     self.err(f"`from:` names earlier items, got {_what(r)}", rl, label)
                     continue
+                if r == OWN_INPUT:  # `from: [skip, input]`: torch.cat([skip, x])
+                    if OWN_INPUT in node.refs:
+                        self.err(f"`from:` lists `{OWN_INPUT}` (the {kind}'s own input) twice", rl, label)
+                    node.refs.append(OWN_INPUT)
+                    continue
                 path = self.resolve_ref(r, rl, label)
                 if path is not None:
                     node.refs.append(path)
@@ -226,7 +271,8 @@ class Items:
                     unresolved += 1  # reported once, as an unknown name; not again as a missing input
         if branches is None and refs is None:
             self.err(f"{kind} needs `branches:` or `from:`", loc, label)
-        elif kind != "Concat" and len(node.children) + len(node.refs) + unresolved + (0 if node.children else 1) < 2:
+        elif kind != "Concat" and len(node.children) + len(node.refs) + unresolved + (
+                0 if node.children or OWN_INPUT in node.refs else 1) < 2:
             self.err(f"{kind} needs at least two inputs (branches, or x and `from:` outputs)", loc, label)
 
     def resolve_ref(self, ref: str, loc: Loc, label: str) -> str | None:

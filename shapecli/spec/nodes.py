@@ -17,9 +17,10 @@ MAX_NODES = 50_000  # items after expanding blocks and repeat
 MAX_REPEAT = MAX_NODES
 MAX_VAR_DEPTH = 50  # variables defined through other variables, this many deep
 MAX_INT = 1 << 40  # no layer size or dimension is larger; catches typos before any allocation
-RESERVED = ("name", "repeat", "freeze", "init", "tie")
+RESERVED = ("name", "repeat", "freeze", "init", "tie", "if")
 TOP_KEYS = ("name", "input", "vars", "init", "blocks", "layers")
 DTYPES = dtypes.INPUT  # the dtypes an input may have (the table: shapecli/dtypes.py)
+OWN_INPUT = "input"  # in a merge's `from:`, the merge's own input, where the list puts it
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -81,6 +82,7 @@ class Spec:
     vars: dict  # resolved variables
     init: dict  # the global init map
     text: str = ""
+    sets: dict = field(default_factory=dict)  # the `--set` values it was parsed with
 
     def nodes(self):
         return self.root.walk()

@@ -16,9 +16,9 @@ from shapecli.spec.dims import parse_dims
 from shapecli.spec.inputs import _unified
 from shapecli.spec.items import Items, _what
 from shapecli.spec.nodes import DTYPES, IDENT, RESERVED, TOP_KEYS, InputSpec, Node, Spec
+from shapecli.spec.problems import condense
 from shapecli.spec.variables import BAD, Variables, _Scope
 from shapecli.spec.yamlload import YList, YMap, parse_yaml, read_text
-
 
 # ---------------------------------------------------------------------------- entry points
 
@@ -33,7 +33,7 @@ def parse_spec(text: str, file: str = "<spec>", overrides: dict | None = None) -
     """Parse a spec; SpecError with the parser's problems. `shapecli.parse_spec` adds the argument-binding ones."""
     spec, problems = parse_partial(text, file, overrides)
     if problems:
-        raise SpecError(problems)
+        raise SpecError(condense(problems, text, file, spec.sets))
     return spec
 
 
@@ -47,7 +47,7 @@ def parse_partial(text: str, file: str = "<spec>", overrides: dict | None = None
     doc = parse_yaml(text, file)
     p = _Parser(file)
     spec = p.parse(doc, overrides or {})
-    spec.text = text
+    spec.text, spec.sets = text, dict(overrides or {})
     return spec, in_line_order(p.c.problems, file)
 
 

@@ -182,6 +182,9 @@ def parse_yaml(text: str, file: str = "<spec>"):
         what = e.problem or e.context or "invalid YAML"
         if "expected a single document" in str(e):
             what = "a spec holds one YAML document; found a second one (---)"
+        fix = _fix_hint(text, file, mark, what) if mark else None
+        if fix:
+            raise SpecError(f"invalid YAML: {fix[0]}", fix[1]) from None
         raise SpecError(f"invalid YAML: {literal(what, 120)}", where) from None
     except yaml.YAMLError as e:  # ReaderError: a control character, an invalid code point
         raise SpecError(f"invalid YAML: {literal(str(e).splitlines()[0] if str(e) else e, 120)}", Loc(file)) from None
@@ -193,6 +196,39 @@ def parse_yaml(text: str, file: str = "<spec>"):
     if node is None:
         raise SpecError("the spec is empty", Loc(file))
     return _convert(node, file)
+
+
+_ITEM = re.compile(r"^(\s*)-\s+([A-Za-z_][A-Za-z0-9_]*)\s*(?:#.*)?$")
+_KEY = re.compile(r"^(\s*)([A-Za-z_][A-Za-z0-9_]*)\s*:\s*(.*?)\s*(?:#.*)?$")
+_UNQUOTED_REF = re.compile(r"\$\{[^}\n]*\}|\$[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _fix_hint(text: str, file: str, mark, problem: str):
+    """(what to write instead, where) for the YAML mistakes a spec writer makes most, else None."""
+    lines = text.splitlines()
+    line = lines[mark.line] if mark.line < len(lines) else ""
+    if problem == "mapping values are not allowed here" and 0 < mark.line:
+        # `- ReLU` then `name: relu` on the next line: the item needs a colon to take keys
+        prev = next((i for i in range(mark.line - 1, -1, -1) if lines[i].strip() and not lines[i].lstrip().startswith("#")), None)
+        item, key = (_ITEM.match(lines[prev]) if prev is not None else None), _KEY.match(line)
+        if item and key and len(key.group(1)) > len(item.group(1)):
+            layer, k, v = item.group(2), key.group(2), literal(key.group(3) or "...", 40)
+            col = len(item.group(1)) + lines[prev][len(item.group(1)):].index(layer) + 1
+            if k in ("name", "repeat", "freeze", "init", "tie"):
+                fix = (f"`- {layer}` takes no keys; to give it `{k}:`, write `- {layer}:` with a colon "
+                       f"and `{k}: {v}` under it, aligned with `{layer}`")
+            else:
+                fix = (f"`- {layer}` takes no keys; to give it the argument `{k}:`, write `- {layer}:` with a colon "
+                       f"and `{k}: {v}` indented under `{layer}`")
+            return fix, Loc(file, prev + 1, col + len(layer))
+    if problem.startswith("expected ',' or ") and problem.endswith("but got '{'"):
+        # `{out_features: ${d * 4}}`: in a flow mapping or list, `{` starts a mapping, so a ${...} needs quotes
+        for m in _UNQUOTED_REF.finditer(line):
+            if m.start() <= mark.column <= m.end():
+                ref = literal(m.group(), 60)
+                return (f"`{ref}` inside {{...}} or [...] must be quoted: write \"{ref}\"",
+                        Loc(file, mark.line + 1, m.start() + 1))
+    return None
 
 
 def read_text(path: str, max_bytes: int = MAX_BYTES) -> str:

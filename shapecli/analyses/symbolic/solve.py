@@ -239,8 +239,10 @@ def _point_text(point: dict) -> str:
 
 def _violating_points(space: _Space, cond: _Cond, keep_known: bool = True, n: int = 3) -> list:
     """Up to n sizes that break `cond` but keep every known constraint: the nearest to the
-    sample, the farthest, and one between (moving one variable)."""
+    sample, the farthest, and one between (moving one variable). Sizes next to the condition's own
+    numbers are tried too: `T <= 1024` (a table of 1024 positions) is broken only far from a sample of 64."""
     base = space.sample_point()
+    edges = sorted({int(a) + k for a in cond.expr.atoms() if getattr(a, "is_Integer", False) for k in (-1, 0, 1, 2)})
     found = []
     for v in cond.vars:
         allowed = set(space.allowed(v)) if keep_known else set(v.window())
@@ -248,6 +250,7 @@ def _violating_points(space: _Space, cond: _Cond, keep_known: bool = True, n: in
         for d in range(1, 65):
             cands += [v.sample + d, v.sample - d]
         cands += list(range(v.lo_w, v.lo_w + 17)) + [v.sample // 2, 2 * v.sample, 2 * v.sample + 16, 4 * v.sample]
+        cands += edges
         seen = set()
         for x in cands:
             if x in seen or not (v.lo_w <= x <= v.hi_w) or x not in allowed:
