@@ -26,9 +26,10 @@ MARK = "written by `shapecli schema -o`; regenerate it with the same command (do
 
 # `$name` or `${expression}`: numbers, names, + - * / // % **, parentheses, min(...) and max(...) (spec/expr.py);
 # no attribute (`h.__class__`), no other call, no string.
-_EXPR = r"(?!.*[A-Za-z_)\]]\s*\.)(?!.*(?<![A-Za-z0-9_])(?!(?:min|max)\s*\()[A-Za-z_][A-Za-z0-9_]*\s*\()[A-Za-z0-9_\s+\-*/%().,]{1,200}"
+_EXPR = r"(?!.*[A-Za-z_)\]]\s*\.)(?!.*(?<![A-Za-z0-9_])(?!(?:min|max|len)\s*\()[A-Za-z_][A-Za-z0-9_]*\s*\()[A-Za-z0-9_\s+\-*/%().,\[\]<>=!]{1,200}"
 _VAR_DEF = {"type": "string", "pattern": r"^\$(?:[A-Za-z_][A-Za-z0-9_]*|\{" + _EXPR + r"\})$",
-            "description": "a variable ($name) or an expression (${...}: numbers, names, + - * / // % **, min, max)"}
+            "description": "a variable ($name) or an expression (${...}: numbers, names, + - * / // % **, min, max, len, "
+                         "xs[i], comparisons, and/or/not, a if c else b)"}
 _VAR = {"$ref": "#/definitions/var"}
 _IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
@@ -214,8 +215,13 @@ def _item(variant: str, names: list) -> dict:
     props.update({
         "name": {"type": "string", "pattern": _IDENT, "description": "the item's name: its path in the table, "
                  "and what `from:`/`tie:` refer to"},
-        "repeat": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": MAX_REPEAT}, _VAR],
-                   "description": "N independent copies in a Sequential"},
+        "repeat": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": MAX_REPEAT}, _VAR,
+                             {"type": "object", "required": ["times"], "additionalProperties": False,
+                              "properties": {"times": {"anyOf": [{"type": "integer", "minimum": 1,
+                                                                  "maximum": MAX_REPEAT}, _VAR]},
+                                             "as": {"type": "string", "pattern": _IDENT}}}],
+                   "description": "N independent copies in a Sequential; {times: N, as: i} names the copy's index"},
+        "if": {"anyOf": [{"type": "boolean"}, _VAR], "description": "the item is left out when this is false"},
         "freeze": {"anyOf": [{"type": "boolean"}, _VAR], "description": "requires_grad=False for its parameters"},
         "init": _ref("init"),
         "tie": {"type": "string", "minLength": 1, "description": "an earlier item whose weight this item shares"},

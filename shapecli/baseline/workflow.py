@@ -221,9 +221,6 @@ def check_one(spec: str, bpath: str, *, update: bool = False, stats: bool = Fals
     changes = compare(old, new, stats=stats, tolerance=tolerance)
     r = Result(spec, bpath, "changed" if changes else "ok", name=report.name, changes=changes,
                old_totals=old["totals"], new_totals=new["totals"], mismatch=recorded_for_another(old, new))
-    if old.get("target", new.get("target")) != new.get("target"):  # recorded, never imported: only the named one runs
-        r.notes.append(f"the baseline was recorded from {old.get('target') or old.get('spec')}; "
-                       f"checked {new.get('target') or spec}")
     if stats and "stats" not in old and not update:
         r.notes.append("the baseline has no init statistics to compare; add them with `shapecli check --update --stats`")
     if update and (changes or without_stats(old) != without_stats(new) or (stats and "stats" not in old)):
@@ -246,8 +243,9 @@ def recorded_for_another(old: dict, new: dict) -> str | None:
     parts = []
     if old["name"] != new["name"]:
         parts.append(f"name '{old['name']}' (this spec: '{new['name']}')")
-    if old["spec"] != new["spec"] and "<stdin>" not in (old["spec"], new["spec"]):
-        parts.append(f"spec '{old['spec']}' (this spec: '{new['spec']}')")
+    was, now = old.get("spec") or old.get("target"), new.get("spec") or new.get("target")  # a spec file or a Python target
+    if was != now and "<stdin>" not in (was, now):
+        parts.append(f"{'spec' if 'spec' in old else 'target'} '{was}' (this {'spec' if 'spec' in new else 'target'}: '{now}')")
     if old["inputs"] != new["inputs"]:
         parts.append(f"input {shapes(old)} (this spec: {shapes(new)})")
     if not parts:
