@@ -28,8 +28,9 @@ def _normalize(text: str) -> str:
     import torch
 
     version = torch.__version__.split("+")[0]
-    text = text.replace(f"torch {version}", "torch <torch>").replace(f'"torch_version": "{version}"',
-                                                                     '"torch_version": "<torch>"')
+    # `torch 2.13.0` may wrap onto the next line in a narrow table's heading
+    text = re.sub(r"(torch\s+)" + re.escape(version), r"\1<torch>", text)
+    text = text.replace(f'"torch_version": "{version}"', '"torch_version": "<torch>"')
     return re.sub(r'"seconds": [0-9.eE+-]+', '"seconds": "<removed>"', text)
 
 
