@@ -90,3 +90,18 @@ def test_required_columns_stay_in_the_main_block():
     v = build(_report("vit_b16"))
     blocks = fit(v.table.columns, v.table.rows, 60).blocks
     assert {c.key for c in blocks[0].columns} >= {"layer", "output", "params"}
+
+
+def test_depth_folds_the_activations_table_too():
+    """`--depth 1` shows the top-level items only; a container at the cut stands for its output."""
+    report = shapecli.inspect(str(CONFIGS / "resnet18.yaml"), activations=True)
+    section = {s.name: s for s in build(report, depth=1).sections}["activations"]
+    keys = [row.cells["layer"] for row in section.table.rows]
+    assert keys == ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4",
+                    "avgpool", "flatten", "fc"]
+    by_path = {lay.path: lay for lay in report.layers}
+    layer4 = next(r for r in section.table.rows if r.cells["layer"] == "layer4")
+    assert layer4.cells["std"] == f"{by_path['layer4'].activation['std']:.4f}"
+    full = {s.name: s for s in build(report).sections}["activations"]
+    assert "layer1" not in [row.cells["layer"] for row in full.table.rows]  # unfolded: leaves only
+    assert len(full.table.rows) > 50

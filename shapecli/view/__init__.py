@@ -67,7 +67,7 @@ def build(report, depth: int | None = None, params: bool = True, expand: bool = 
     from shapecli.view.sections import sections
 
     table, folded = main_table(report, depth=depth, params=params, expand=expand, columns=columns)
-    return View(heading=heading(report), table=table, sections=sections(report, folded, trace=trace),
+    return View(heading=heading(report), table=table, sections=sections(report, folded, trace=trace, depth=depth),
                 name=report.name)
 
 

@@ -8,7 +8,7 @@ from shapecli.view.units import fmt_float, human_bytes, human_count, shape_str
 from shapecli.view import Column, Row, Section, Table
 
 
-def sections(report, folded: list, trace: bool = False) -> list:
+def sections(report, folded: list, trace: bool = False, depth: int | None = None) -> list:
     out = [_totals(report, folded)]
     for make in (_inputs, _symbolic, _diagnostics):
         s = make(report)
@@ -17,7 +17,7 @@ def sections(report, folded: list, trace: bool = False) -> list:
     if trace:
         out.append(_trace(report))
     if any(lay.activation for lay in report.layers):
-        out.append(_activations(report))
+        out.append(_activations(report, depth))
     if getattr(report, "estimates", None):
         from shapecli.view.estimates import estimates_section
 
@@ -115,13 +115,17 @@ def _split(text: str, sep: str = ", ") -> list:
     return [parts[0]] + [sep + p for p in parts[1:]]
 
 
-def _activations(report) -> Section:
+def _activations(report, depth: int | None = None) -> Section:
+    """One row per leaf layer; with `depth`, a container at the cut stands for what it holds (its output)."""
     cols = [Column("layer", "Layer"), Column("type", "Type"), Column("mean", "mean", "right"),
             Column("std", "std", "right"), Column("bar", "log10 std", priority=1)]
     rows = []
     for lay in report.layers:
         a = lay.activation
-        if not a or lay.is_container:
+        if depth is not None and lay.depth >= depth:
+            continue
+        cut = depth is not None and lay.depth == depth - 1
+        if not a or (lay.is_container and not cut):
             continue
         std = a["std"]
         if std and std > 0 and math.isfinite(std):
