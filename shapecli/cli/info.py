@@ -44,10 +44,24 @@ def layers(
 def schema(
     out: Optional[str] = typer.Option(None, "--out", "-o", metavar="PATH", help="Write it to PATH (e.g. "
                                       ".shapecli/spec.schema.json) instead of stdout; replaces only a file it wrote."),
+    report: bool = typer.Option(False, "--report", help="The JSON Schema of the report that `inspect --json` "
+                                                        "prints, instead of the spec's."),
 ) -> None:
     """Print the JSON Schema of the spec language (for YAML language servers in editors; docs/editors.md)."""
     import json
 
+    if report:  # no torch: the file shipped with the package
+        from shapecli.report import json_schema_text
+
+        text = json_schema_text()
+        if out is None:
+            sys.stdout.write(text)
+            return
+        from shapecli.fileio import SCHEMA_MARK, write_schema_file
+
+        doc = json.loads(text)
+        write_schema_file(out, {k: doc[k] for k in ("$schema", "$id") if k in doc} | {"$comment": SCHEMA_MARK} | doc)
+        return
     from shapecli.schema import spec_schema, write_schema
 
     if out is not None:

@@ -22,7 +22,7 @@ def inspect(
     seed: int = typer.Option(0, "--seed", help="RNG seed, set right before materialization."),
     device: str = typer.Option("auto", "--device", help="auto: real CPU tensors for small models, meta for big ones; cpu; meta."),
     depth: Optional[int] = typer.Option(None, "--depth", "-d", min=1, help="Fold layers nested deeper than this."),
-    json_: bool = typer.Option(False, "--json", help="Print the report as JSON (docs/report.schema.json)."),
+    json_: bool = typer.Option(False, "--json", help="Print the report as JSON (its schema: shapecli schema --report)."),
     format_: str = typer.Option("table", "--format", "-f", help="table, json, markdown, html or svg."),
     params: bool = typer.Option(True, "--params/--no-params", help="Show a row per parameter."),
     max_memory: str = typer.Option("256MiB", "--max-memory", help="Real memory for parameters before shaping on meta."),
