@@ -6,11 +6,12 @@ from typing import Optional
 
 import typer
 
+from shapecli.cli import complete
 from shapecli.errors import UsageError
 
 
 def layers(
-    name: Optional[str] = typer.Argument(None, help="Show one layer type in detail."),
+    name: Optional[str] = typer.Argument(None, autocompletion=complete.layer_names, help="Show one layer type in detail."),
     json_: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """List every layer type a spec may use, with its arguments and PyTorch's defaults; NAME shows one in detail."""

@@ -11,6 +11,8 @@ from shapecli.baseline.results import Result, check_document, summary, total_byt
 from shapecli.errors import literal
 from shapecli.view.units import human_bytes
 
+FORMATS = ("table", "json", "markdown", "github")  # check --format
+
 TITLE_REGRESSION = "shape regression"
 TITLE_ERROR = "shapecli error"
 TITLE_UPDATED = "baseline updated"
