@@ -14,7 +14,7 @@ import json
 
 from shapecli import layerdoc
 from shapecli import layers as registry
-from shapecli.dtypes import INPUT as DTYPES
+from shapecli.dtypes import INPUT as DTYPES, INPUT_SPELLINGS
 from shapecli.fileio import SCHEMA_MARK, write_schema_file
 from shapecli.model.args import _NONNEGATIVE, _POSITIVE
 from shapecli.spec import initschemes
@@ -250,7 +250,7 @@ def spec_schema() -> dict:
                      {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*(=([0-9]+|[0-9]*\.\.[0-9]*|[0-9]+@[0-9]*\.\.[0-9]*))?$"},
                      _VAR]}
     shape = {"type": "array", "items": dim, "minItems": 1}
-    tensor = {"anyOf": [shape, {"type": "object", "properties": {"shape": shape, "dtype": {"enum": list(DTYPES)}},
+    tensor = {"anyOf": [shape, {"type": "object", "properties": {"shape": shape, "dtype": {"enum": list(INPUT_SPELLINGS)}},
                                 "required": ["shape"], "additionalProperties": False}]}
     blocks_only = list(RESERVED) + names
     block = {"anyOf": [_ref("items_b"), {"type": "object", "properties": {
