@@ -6,9 +6,11 @@
     run = shapecli.snapshot("configs/mlp.yaml")                         # writes configs/mlp.shapes.json
 
 A spec is a path (str or os.PathLike, '-' for stdin), spec text (a str with a newline), or a
-Spec. Inputs are text ("2,20", "B,3,H=224,W=224", "2,10;2,20" for two tensors), a list of such
-texts (one sample each: the first materializes the model), a list of InputSpec (one sample), or
-a list of samples. Bad arguments raise shapecli.errors.UsageError; an invalid spec SpecError;
+Spec. Inputs are what --input takes, as text ("2,20", "B,3,H=224,W=224", "2,16:int64",
+"2,10;2,20" for two tensors) or as a shape ((2, 20), a torch.Size), a list of those (one sample
+each: the first materializes the model), a list of InputSpec (one sample), or a list of samples
+(each a text, a shape, a list of shapes or a list of InputSpec). Dtypes are what --dtype and
+--input take: "bfloat16", "bf16", "fp16", ..., or a torch.dtype (shapecli/dtypes.py parses both). Bad arguments raise shapecli.errors.UsageError; an invalid spec SpecError;
 a spec that data cannot flow through ShapeError (all ShapeCliError, exit code 2).
 Importing this module does not import torch: the calls that need it import it when called.
 """
@@ -96,7 +98,8 @@ def summary(model, input_size=None, input_data=None, *, dtypes=None, device=None
 
     input_size: a shape (`(1, 3, 224, 224)`), a list of shapes (one per model input), or `--input`
     text (`"B,3,H=224,W=224"`, named dims add symbolic shapes). input_data: a tensor or a list of
-    tensors (only their shapes and dtypes are used). dtypes: a torch dtype per input.
+    tensors (only their shapes and dtypes are used). dtypes: a dtype per input (torch.int64, "int64",
+    "bf16": what --input takes after its colon).
     device: None/"auto" (real CPU values for a CPU model within the budgets, else meta), "cpu" or
     "meta" (shapes only). estimates/flops: as for `inspect`.
     """
@@ -106,18 +109,29 @@ def summary(model, input_size=None, input_data=None, *, dtypes=None, device=None
     device = check_device("auto" if device is None else str(device))
     if isinstance(input_size, str):
         sample = parse_input(input_size)
+        if dtypes is not None:  # "1,16" with dtypes=[torch.int64]: as "1,16:int64"
+            sample = parse_input(";".join(f"{t}:{d}" for t, d in zip(input_size.split(";"), _count(dtypes, sample))))
     else:
         sample = samples_from(input_size, input_data, dtypes)
     opts = _options(seed, device, None, flops, False, estimates, activations, stats, False, budget, None)
     return inspect_module(model, [sample], opts, name=type(model).__name__, source=_instance_source(model))[1]
 
 
+def _count(dtypes, sample) -> list:
+    from shapecli.errors import UsageError
+
+    dtypes = [dtypes] if isinstance(dtypes, str) or not hasattr(dtypes, "__iter__") else list(dtypes)
+    if len(dtypes) != len(sample):
+        raise UsageError(f"dtypes: {len(dtypes)} given for {len(sample)} inputs")
+    return [str(d) for d in dtypes]
+
+
 def _options(seed, device, dtypes, flops, backward, estimates, activations, stats, sampled, budget, progress):
     names = None
     if dtypes or flops or backward or estimates:
-        from shapecli.analyses.estimate import parse_dtypes
+        from shapecli.dtypes import parse_estimate
 
-        names = parse_dtypes([dtypes] if isinstance(dtypes, str) else dtypes) or (
+        names = parse_estimate(dtypes) or (
             ["float32", "bfloat16"] if estimates else ["float32"])
     from shapecli.run.engine import Options
 
@@ -204,17 +218,39 @@ def _spec(spec, overrides: dict | None = None):
 
 
 def _samples(inputs, spec):
-    """None (the spec's input), or a list of samples, each a list of InputSpec."""
+    """None (the spec's input), or a list of samples, each a list of InputSpec. A shape is read as its
+    --input text (`(2, 20)` as "2,20"), so it takes the spec's dtype as --input does."""
     if inputs is None:
         return None
     from shapecli.spec.nodes import InputSpec
 
-    if isinstance(inputs, str):
+    if isinstance(inputs, str) or _is_shape(inputs):
         inputs = [inputs]
     inputs = list(inputs)
     if inputs and all(isinstance(s, InputSpec) for s in inputs):
         return [inputs]
-    return [parse_input(s, spec) if isinstance(s, str) else list(s) for s in inputs]
+    return [_sample(s, spec) for s in inputs]
+
+
+def _is_shape(x) -> bool:
+    """(2, 20), [2, 20] or a torch.Size: whole numbers only."""
+    return isinstance(x, (list, tuple)) and len(x) > 0 and all(type(d) is int for d in x)
+
+
+def _sample(s, spec) -> list:
+    from shapecli.errors import UsageError
+    from shapecli.spec.nodes import InputSpec
+
+    if isinstance(s, str):
+        return parse_input(s, spec)
+    if _is_shape(s):
+        return parse_input(",".join(map(str, s)), spec)
+    if isinstance(s, (list, tuple)) and s and all(isinstance(t, InputSpec) for t in s):
+        return list(s)
+    if isinstance(s, (list, tuple)) and s and all(_is_shape(t) for t in s):  # one sample of several tensors
+        return parse_input(";".join(",".join(map(str, t)) for t in s), spec)
+    raise UsageError(f"inputs: {s!r} is not a sample: give text ('2,20' or 'B,3,H=224,W=224'), a shape (2, 20), "
+                     "a list of shapes (one per model input) or a list of InputSpec")
 
 
 def _paths(specs) -> list:

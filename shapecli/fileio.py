@@ -122,3 +122,30 @@ def write_output(path: str, text: str, what: str, error: type[ShapeCliError] = O
         write_atomic(path, text)
     except OSError as e:
         raise error(f"cannot write the {what}: {e.strerror or e}", Loc(path)) from None
+
+
+# `shapecli schema -o` marks the schemas it writes, so that it replaces only its own files.
+SCHEMA_MARK = "written by `shapecli schema -o`; regenerate it with the same command (do not edit)"
+
+
+def write_schema_file(path: str, schema: dict) -> None:
+    """Write a JSON Schema (its "$comment" is SCHEMA_MARK) to `path` atomically, creating its folder;
+    refuse to replace a file that `shapecli schema -o` did not write."""
+    import json
+
+    if os.path.lexists(path):
+        try:
+            with open(path, encoding="utf-8") as f:
+                old = json.load(f)
+        except (OSError, ValueError):
+            old = None
+        if not (isinstance(old, dict) and old.get("$comment") == SCHEMA_MARK):
+            raise OutputError("exists and was not written by `shapecli schema -o`; not replacing it "
+                              "(move it away, or choose another path)", Loc(path))
+    d = os.path.dirname(path)
+    try:
+        if d:
+            os.makedirs(d, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"cannot create the folder: {e.strerror or e}", Loc(path)) from None
+    write_output(path, json.dumps(schema, indent=2) + "\n", "schema")

@@ -1,9 +1,9 @@
 """The Report: everything shapecli learned about a network, as plain data.
 
 No torch and no rich here. Gathering (run/collect.py) fills these dataclasses; renderers
-(render/) draw them; baseline/ compares them. `to_dict` is the JSON document (schema
-in docs/report.schema.json); keep field names stable and bump SCHEMA_VERSION on any change
-that is not a pure addition.
+(render/) draw them; baseline/ compares them. `to_dict` is the JSON document (its schema:
+shapecli/report.schema.json, package data, printed by `shapecli schema --report`); keep field
+names stable and bump SCHEMA_VERSION on any change that is not a pure addition.
 """
 from __future__ import annotations
 
@@ -12,6 +12,15 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Optional, Union
 
 SCHEMA_VERSION = 1  # of every JSON document shapecli writes: the report, baselines, check results
+SCHEMA_FILE = "report.schema.json"  # beside this module, installed with the package (pyproject: package-data)
+
+
+def json_schema_text() -> str:
+    """The report's JSON Schema (draft 2020-12), as shipped: the one copy, installed with the package."""
+    from importlib.resources import files
+
+    return files("shapecli").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+
 
 # A tensor's description. Shapes are ints, or strings for symbolic formulas ("H/4").
 @dataclass

@@ -11,18 +11,17 @@ builder's. Draft-07, the draft every yaml-language-server version validates. Nee
 from __future__ import annotations
 
 import json
-import os
 
 from shapecli import layerdoc
 from shapecli import layers as registry
-from shapecli.dtypes import INPUT as DTYPES
-from shapecli.errors import Loc, UsageError
+from shapecli.dtypes import INPUT as DTYPES, INPUT_SPELLINGS
+from shapecli.fileio import SCHEMA_MARK, write_schema_file
 from shapecli.model.args import _NONNEGATIVE, _POSITIVE
 from shapecli.spec import initschemes
 from shapecli.spec.nodes import MAX_INT, MAX_REPEAT, RESERVED
 
-SCHEMA_ID = "https://github.com/shapecli/shapecli/spec.schema.json"
-MARK = "written by `shapecli schema -o`; regenerate it with the same command (do not edit)"
+SCHEMA_ID = "urn:shapecli:spec-schema"  # an identifier, not an address: shapecli is not published
+MARK = SCHEMA_MARK
 
 # `$name` or `${expression}`: numbers, names, + - * / // % **, parentheses, min(...) and max(...) (spec/expr.py);
 # no attribute (`h.__class__`), no other call, no string.
@@ -251,7 +250,7 @@ def spec_schema() -> dict:
                      {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*(=([0-9]+|[0-9]*\.\.[0-9]*|[0-9]+@[0-9]*\.\.[0-9]*))?$"},
                      _VAR]}
     shape = {"type": "array", "items": dim, "minItems": 1}
-    tensor = {"anyOf": [shape, {"type": "object", "properties": {"shape": shape, "dtype": {"enum": list(DTYPES)}},
+    tensor = {"anyOf": [shape, {"type": "object", "properties": {"shape": shape, "dtype": {"enum": list(INPUT_SPELLINGS)}},
                                 "required": ["shape"], "additionalProperties": False}]}
     blocks_only = list(RESERVED) + names
     block = {"anyOf": [_ref("items_b"), {"type": "object", "properties": {
@@ -295,19 +294,5 @@ def spec_schema() -> dict:
 
 
 def write_schema(path: str) -> None:
-    """Write the schema to `path` atomically; refuse to replace a file that `shapecli schema -o` did not write."""
-    from shapecli.fileio import write_atomic
-
-    if os.path.lexists(path):
-        try:
-            with open(path, encoding="utf-8") as f:
-                old = json.load(f)
-        except (OSError, ValueError):
-            old = None
-        if not (isinstance(old, dict) and old.get("$comment") == MARK):
-            raise UsageError("exists and was not written by `shapecli schema -o`; not replacing it "
-                             "(move it away, or choose another path)", Loc(path))
-    d = os.path.dirname(path)
-    if d:
-        os.makedirs(d, exist_ok=True)
-    write_atomic(path, json.dumps(spec_schema(), indent=2) + "\n")
+    """Write the spec schema to `path` atomically; refuse to replace a file that `shapecli schema -o` did not write."""
+    write_schema_file(path, spec_schema())

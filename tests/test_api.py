@@ -127,3 +127,75 @@ def test_check_exit_codes(specs):
         shapecli.check("mlp.yaml", tolerance=-1)
     created = shapecli.check("mlp.yaml", update=True)
     assert created.exit_code == 0 and created.results[0].written == "created"
+
+
+EMBED = """name: tokens
+input: {shape: [2, 16], dtype: int64}
+layers:
+  - Embedding: {num_embeddings: 100, embedding_dim: 8}
+  - Flatten
+  - Linear: 4
+"""
+
+
+def test_the_api_takes_dtype_aliases_as_the_cli_does(cli):
+    import torch
+
+    from shapecli.analyses.estimate import estimate
+
+    by_alias = shapecli.inspect(MLP, dtypes=["bf16", "fp16"])
+    assert [m["dtype"] for m in by_alias.estimates["memory"]] == ["bfloat16", "float16"]
+    assert shapecli.inspect(MLP, dtypes="bfloat16,half").estimates == by_alias.estimates
+    assert shapecli.inspect(MLP, dtypes=[torch.bfloat16, torch.float16]).estimates == by_alias.estimates
+    code, out, _ = cli("inspect", str(MLP), "--dtype", "bf16,fp16", "--json")
+    assert code == 0 and json.loads(out)["estimates"] == json.loads(to_json(by_alias))["estimates"]
+    model, report = shapecli.materialize(MLP)
+    est = estimate(model, report, dtypes=["bf16", torch.float16, "fp32,int8"])  # raised for 'bf16' (issue 18)
+    assert [m["dtype"] for m in est.summary["memory"]] == ["bfloat16", "float16", "float32", "int8"]
+    with pytest.raises(UsageError, match="--dtype 'float13'"):
+        estimate(model, report, dtypes=["float13"])
+
+
+def test_the_api_takes_input_texts_and_shapes_as_the_cli_does(cli):
+    import torch
+
+    as_text = shapecli.inspect(MLP, "2,20")
+    assert [r.inputs[0].shape for r in as_text.runs] == [[2, 20]]
+    for same in ((2, 20), [2, 20], torch.Size([2, 20]), ["2,20"], [(2, 20)]):
+        assert shapecli.inspect(MLP, same).params == as_text.params, same
+    two = shapecli.inspect(MLP, [(2, 20), "5,20"])
+    assert [r.inputs[0].shape for r in two.runs] == [[2, 20], [5, 20]]
+    symbolic = shapecli.inspect(MLP, "B,20")
+    assert symbolic.symbolic["output"] == ["B", "10"]
+    # a spec whose input is int64: a shape keeps it, as --input does; an alias after the colon
+    tokens = shapecli.inspect(EMBED, (3, 16))
+    assert tokens.inputs[0].dtype == "int64" and tokens.inputs[0].shape == [3, 16]
+    code, out, _ = cli("inspect", "-", "--input", "3,16", "--json", stdin=EMBED)
+    assert code == 0 and json.loads(out)["inputs"] == json.loads(to_json(tokens))["inputs"]
+    assert shapecli.parse_input("2,20:bf16")[0].dtype == "bfloat16"
+    code, _, err = cli("inspect", str(MLP), "--input", "2,20:fp64", "--no-params")
+    assert "Double and Float" in err  # parsed as float64, then torch says the Linear is float32
+    spec = shapecli.parse_spec(EMBED.replace("dtype: int64", "dtype: i8"), "t.yaml")
+    assert spec.inputs[0].dtype == "int8"
+    with pytest.raises(UsageError, match="is not a sample"):
+        shapecli.inspect(MLP, [{"shape": [2, 20]}])
+
+
+def test_summary_takes_input_texts_and_dtype_names():
+    import torch
+
+    net = torch.nn.Sequential(torch.nn.Embedding(100, 8), torch.nn.Flatten(), torch.nn.Linear(128, 4))
+    by_dtype = shapecli.summary(net, (2, 16), dtypes=[torch.int64])
+    for same in (dict(input_size="2,16:int64"), dict(input_size="2,16", dtypes=["int64"]),
+                 dict(input_size=(2, 16), dtypes=["int64"]), dict(input_size=[2, 16], dtypes="int64")):
+        r = shapecli.summary(net, **same)
+        assert r.inputs == by_dtype.inputs and r.params == by_dtype.params, same
+    assert by_dtype.inputs[0].dtype == "int64"
+    half = shapecli.summary(torch.nn.Linear(4, 2).to(torch.bfloat16), (1, 4), dtypes=["bf16"])
+    assert half.inputs[0].dtype == "bfloat16" and half.runs[0].output.dtype == "bfloat16"
+    named = shapecli.summary(net, "B,16:int64")
+    assert named.symbolic["output"] == ["B", "4"]
+    with pytest.raises(UsageError, match="'float8' is not a dtype a sample input may have"):
+        shapecli.summary(net, (2, 16), dtypes=["float8"])
+    with pytest.raises(UsageError, match="dtypes: 2 given for 1 inputs"):
+        shapecli.summary(net, "2,16", dtypes=["int64", "int64"])

@@ -1,5 +1,6 @@
 """`shapecli snapshot` / `shapecli check`: the CI shape-regression check (docs/ci.md)."""
 import json
+import re
 import os
 
 import pytest
@@ -278,6 +279,42 @@ def test_json_format(cli, snap):
     assert c["message"] == "layer 2 (Linear): weight trainable -> frozen; bias trainable -> frozen"
     assert s["totals"]["trainable"] == {"old": 7946, "new": 5376, "delta": -2570}
     assert s["totals"]["params"]["delta"] == 0
+
+
+WIDE = """name: wide
+input: [2, 8]
+vars: {w: 16}
+blocks:
+  pair:
+    layers:
+      - Linear: $w
+      - ReLU
+layers:
+  - pair
+  - pair
+  - pair
+""" + "".join(f"  - Linear: $w    # {i}\n" for i in range(12))
+
+
+def test_github_annotations_one_per_spec_line_at_most_ten(cli, snap):
+    """One width change that reaches every layer: 3 uses of a block share its two lines, 12 more lines of their
+    own. ResNet-50's width change emitted 43 `::error` lines, up to 4 on one line (issue 18)."""
+    spec, _ = snap(WIDE, "wide.yaml")
+    mutate(spec, "vars: {w: 16}", "vars: {w: 24}")
+    code, out, _ = cli("check", spec, "-f", "github")
+    assert code == 1
+    errors = [ln for ln in out.splitlines() if ln.startswith("::error ")]
+    lines = [re.search(r",line=(\d+),", ln).group(1) for ln in errors]
+    assert len(errors) == 10 and len(set(lines)) == 10  # GitHub shows a step's first 10
+    assert lines[:4] == ["10", "7", "8", "11"]  # the first use of the block, then the block's own lines
+    assert errors[1].endswith("::layer 0.0 (Linear): output [2, 16] -> [2, 24]; weight [16, 8] -> [24, 8]; "
+                              "bias [16] -> [24]; 2 more changes on this line: 1.0, 2.0")
+    (notice,) = [ln for ln in out.splitlines() if ln.startswith("::notice ")]
+    assert "title=shapecli totals::" in notice
+    assert "21 changes on 17 lines (not annotated, past GitHub's 10: lines 18, 19, 20, 21, 22, 23, 24) · params " \
+           in notice
+    doc = json.loads(cli("check", spec, "-f", "json")[1])
+    assert len(doc["specs"][0]["changes"]) == 21  # every change is still in the other formats
 
 
 def test_github_escaping():

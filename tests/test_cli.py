@@ -134,6 +134,30 @@ def test_layers_and_schema(cli):
     assert code == 2 and "did you mean Conv2d" in err
 
 
+def test_schema_report_prints_the_shipped_report_schema_without_torch(tmp_path):
+    from shapecli.report import SCHEMA_VERSION
+
+    code = ("import sys, io, json; from shapecli.cli.app import main; out = io.StringIO(); sys.stdout = out; "
+            "rc = main(['schema', '--report']); sys.stdout = sys.__stdout__; assert rc == 0, rc; "
+            "assert 'torch' not in sys.modules, 'torch imported'; print(out.getvalue(), end='')")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode == 0, p.stderr
+    shipped = (ROOT / "shapecli" / "report.schema.json").read_text()
+    assert p.stdout == shipped  # the one copy, byte for byte
+    doc = json.loads(shipped)
+    assert doc["properties"]["schema_version"] == {"const": SCHEMA_VERSION}
+    assert f"(schema_version {SCHEMA_VERSION})" in doc["description"]
+    target = tmp_path / "schemas" / "report.schema.json"
+    p = run("schema", "--report", "-o", str(target))
+    assert (p.returncode, p.stdout, p.stderr) == (0, "", "")
+    written = json.loads(target.read_text())
+    assert written.pop("$comment").startswith("written by `shapecli schema -o`") and written == doc
+    assert run("schema", "--report", "-o", str(target)).returncode == 0  # its own file: replaced
+    (tmp_path / "mine.json").write_text("{}\n")
+    p = run("schema", "--report", "-o", str(tmp_path / "mine.json"))
+    assert p.returncode == 2 and "not replacing it" in p.stderr and (tmp_path / "mine.json").read_text() == "{}\n"
+
+
 def test_every_config_validates_against_the_spec_schema():
     jsonschema = pytest.importorskip("jsonschema")
     import yaml
@@ -154,7 +178,7 @@ def test_depth_folds_nested_layers(cli):
 @pytest.mark.parametrize("config", ["mlp", "lstm_classifier", "gpt2_small", "unet"])
 def test_json_matches_the_documented_schema(cli, config):
     jsonschema = pytest.importorskip("jsonschema")
-    schema = json.loads((ROOT / "docs" / "report.schema.json").read_text())
+    schema = json.loads((ROOT / "shapecli" / "report.schema.json").read_text())
     args = ["inspect", str(CONFIGS / f"{config}.yaml"), "--json"] + (["--device", "meta"] if config == "gpt2_small" else [])
     code, out, err = cli(*args)
     assert code == 0, err
@@ -166,7 +190,7 @@ def test_symbolic_input_gives_formulas_constraints_and_valid_json(cli):
     code, out, err = cli("inspect", str(CONFIGS / "unet.yaml"), "--input", "B,3,H=64,W=64", "--json")
     assert code == 0, err
     d = json.loads(out)
-    jsonschema.validate(d, json.loads((ROOT / "docs" / "report.schema.json").read_text()))
+    jsonschema.validate(d, json.loads((ROOT / "shapecli" / "report.schema.json").read_text()))
     assert d["symbolic"]["output"] == ["B", "2", "H", "W"]
     msgs = [c["message"] for c in d["symbolic"]["constraints"]]
     assert any(m.startswith("H must be a multiple of 8") for m in msgs)

@@ -20,7 +20,8 @@ def test_the_sets_are_names_in_the_table():
 
 def test_every_stage_reads_the_table():
     from shapecli import schema, spec
-    from shapecli.analyses.estimate import DTYPE_BITS, parse_dtypes
+    from shapecli.analyses.estimate import DTYPE_BITS
+    from shapecli.dtypes import parse_estimate as parse_dtypes
     from shapecli.run.inputs import _dtype
 
     assert spec.DTYPES == dtypes.INPUT
@@ -30,3 +31,21 @@ def test_every_stage_reads_the_table():
     assert [_dtype(n) for n in dtypes.INPUT] == [getattr(torch, n) for n in dtypes.INPUT]
     with pytest.raises(KeyError):
         _dtype("float8_e4m3fn")  # not an input dtype
+
+
+def test_one_parser_for_cli_and_api_spellings():
+    from shapecli.errors import UsageError
+
+    # estimates: --dtype's text, a list of texts, torch dtypes, mixed
+    assert dtypes.parse_estimate("float32,bf16") == ["float32", "bfloat16"]
+    assert dtypes.parse_estimate([torch.bfloat16, "FP16", "fp32, int8", "bfloat16"]) == \
+        ["bfloat16", "float16", "float32", "int8"]
+    assert dtypes.parse_estimate(torch.float8_e4m3fn) == ["float8_e4m3fn"]
+    assert dtypes.parse_estimate(None) == [] and dtypes.parse_estimate([]) == []
+    with pytest.raises(UsageError, match="--dtype 'complex64': choose from float64"):
+        dtypes.parse_estimate(["complex64"])
+    # inputs: every name and alias of an input dtype, and torch's own
+    assert [dtypes.input_name(n) for n in ("bf16", "half", "double", "i8", "u8", torch.int64, "int64")] == \
+        ["bfloat16", "float16", "float64", "int8", "uint8", "int64", "int64"]
+    assert dtypes.input_name("fp8") is None and dtypes.input_name("int4") is None and dtypes.input_name(3) is None
+    assert {dtypes.input_name(s) for s in dtypes.INPUT_SPELLINGS} == set(dtypes.INPUT)

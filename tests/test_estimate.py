@@ -9,7 +9,8 @@ import torch
 
 import shapecli
 from shapecli.errors import UsageError
-from shapecli.analyses.estimate import count_flops, estimate, parse_dtypes
+from shapecli.analyses.estimate import count_flops, estimate
+from shapecli.dtypes import parse_estimate as parse_dtypes
 
 ROOT = Path(__file__).resolve().parent.parent
 MLP = ROOT / "configs" / "mlp.yaml"

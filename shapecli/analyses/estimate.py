@@ -32,9 +32,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from shapecli import dtypes
+from shapecli import dtypes as _dtypes  # estimate()'s argument is called dtypes
 from shapecli import layers as layer_types
 from shapecli._torch import nn, torch
-from shapecli.errors import UsageError
 from shapecli.run import rng
 
 # bits per element of the dtypes one can ask for (the table: shapecli/dtypes.py)
@@ -47,23 +47,6 @@ FLOP_UNIT = "FLOPs (floating-point operations; one multiply-add counts 2)"
 ACTIVATION_NOTE = ("outputs of every layer and merge that makes a new tensor, plus the input, for the first sample "
                    "input; layer internals (attention scores, LSTM gates, norm statistics, dropout masks) not "
                    "included, so the true figure is higher")
-
-
-def parse_dtypes(values) -> list[str]:
-    """`["float32,bf16", "int8"]` -> ["float32", "bfloat16", "int8"] (order kept, duplicates dropped)."""
-    out: list[str] = []
-    for v in values or ():
-        for part in str(v).split(","):
-            name = part.strip().lower()
-            if not name:
-                continue
-            name = ALIASES.get(name, name)
-            if name not in DTYPE_BITS:
-                raise UsageError(f"--dtype '{part.strip()}': choose from {', '.join(DTYPE_BITS)} "
-                                 f"(or {', '.join(sorted(ALIASES))})")
-            if name not in out:
-                out.append(name)
-    return out
 
 
 def _nbytes(numel: int, bits: int) -> int:
@@ -319,10 +302,7 @@ def estimate(model: nn.Module, report, inputs=None, dtypes=None, flops: bool = F
     input; default: the report's first input). dtypes: names from DTYPE_BITS (default float32).
     backward implies flops.
     """
-    dtypes = list(dtypes) if dtypes else list(DEFAULT_DTYPES)
-    for d in dtypes:
-        if d not in DTYPE_BITS:
-            raise UsageError(f"unknown dtype '{d}' (one of {', '.join(DTYPE_BITS)})")
+    dtypes = _dtypes.parse_estimate(dtypes) or list(DEFAULT_DTYPES)  # 'bf16' as --dtype takes it
     counted = [p for p in report.params if p.shared_with is None]
     est: dict = {
         "counts": {"params": sum(p.numel for p in counted), "trainable": sum(p.numel for p in counted if p.trainable),

@@ -6,10 +6,13 @@ Neither torch nor rich's table code is imported at module level, so `--help` is 
 """
 from __future__ import annotations
 
+import os
 import sys
+
 import typer
 
 from shapecli import __version__
+from shapecli.cli.complete import COMPLETE_VAR
 from shapecli.cli.options import err as _err
 from shapecli.errors import ExitCode, ShapeCliError
 
@@ -18,7 +21,7 @@ app = typer.Typer(
     help="Inspect the shapes of a PyTorch network written as a YAML spec (deferred initialization).\n\n"
     "Exit codes: 0 ok, 1 shape regression (check) or warning under --strict, 2 invalid input, 3 internal error.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion, --show-completion (bash, zsh, fish): cli/complete.py
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
     rich_markup_mode=None,
@@ -66,6 +69,10 @@ def _click_exception() -> type:
 def _invoke(argv) -> int:
     cmd = typer.main.get_command(app)
     args = list(argv if argv is not None else sys.argv[1:])
+    if COMPLETE_VAR in os.environ:  # the shell asks for candidates (the scripts of --show-completion)
+        from shapecli.cli.complete import answer
+
+        return answer(cmd, os.environ[COMPLETE_VAR])
     try:  # click's main() without its handlers: typer's turns Ctrl-C into a silent exit 130
         with cmd.make_context("shapecli", args) as ctx:
             rv = cmd.invoke(ctx)
@@ -91,12 +98,12 @@ def _invoke(argv) -> int:
 
         quiet_pipe()
         return ExitCode.OK
-    except SystemExit:
+    except SystemExit as e:
+        if type(sys.stdout).__name__ != "PacifyFlushWrapper":  # --show-completion, --install-completion
+            return e.code if isinstance(e.code, int) else ExitCode.OK if e.code is None else ExitCode.INVALID
         # typer's Command.main turns a broken pipe (EPIPE) into sys.exit(1), even with standalone_mode=False,
         # after wrapping sys.stdout/stderr in click's PacifyFlushWrapper: `shapecli layers | head -1` exited 1
         # whenever head closed the pipe before the last write. The same quiet stop as a BrokenPipeError.
-        if type(sys.stdout).__name__ != "PacifyFlushWrapper":
-            raise
         sys.stdout, sys.stderr = sys.stdout.wrapped, getattr(sys.stderr, "wrapped", sys.stderr)
         from shapecli.cli.startup import quiet_pipe
 

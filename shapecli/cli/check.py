@@ -14,19 +14,19 @@ from typing import List, Optional
 import typer
 
 from shapecli.baseline import DEFAULT_TOLERANCE
+from shapecli.cli import complete
 from shapecli.cli.options import err
 from shapecli.cli.progress import progress
 from shapecli.errors import UsageError
 
-FORMATS = ("table", "json", "markdown", "github")
 SPECS_FOR_A_BAR = 2
 
-_DeviceOpt = typer.Option("auto", "--device", help="auto: real CPU tensors for small models, meta (shapes only) "
+_DeviceOpt = typer.Option("auto", "--device", autocompletion=complete.devices, help="auto: real CPU tensors for small models, meta (shapes only) "
                                                    "for big ones; cpu; meta.")
 
 
 def snapshot(
-    specs: List[str] = typer.Argument(..., metavar="SPEC", help="Spec files (or directories or globs of them)."),
+    specs: List[str] = typer.Argument(..., metavar="SPEC", autocompletion=complete.spec_files, help="Spec files (or directories or globs of them)."),
     out: Optional[str] = typer.Option(None, "--out", "-o", metavar="PATH",
                                       help="Where to write: a file (one spec), a directory (ending in / or existing), "
                                            "or - for stdout. Default: beside the spec, x.yaml -> x.shapes.json."),
@@ -61,7 +61,7 @@ def snapshot(
 
 
 def check(
-    specs: List[str] = typer.Argument(..., metavar="SPEC",
+    specs: List[str] = typer.Argument(..., metavar="SPEC", autocompletion=complete.spec_files,
                                       help="Spec files, directories (their *.yaml/*.yml files) or globs ('configs/**/*.yaml')."),
     baseline: Optional[str] = typer.Option(None, "--baseline", "-b", metavar="PATH",
                                            help="Where the baselines are: a file (one spec) or a directory. "
@@ -72,7 +72,7 @@ def check(
     stats: bool = typer.Option(False, "--stats", help="Also compare init statistics, when the baseline has them."),
     tolerance: float = typer.Option(DEFAULT_TOLERANCE, "--tolerance", metavar="REL",
                                     help="Relative tolerance for --stats (of the larger value, or of the std near zero)."),
-    format_: str = typer.Option("table", "--format", "-f", help="table, json, markdown (a PR comment) or github "
+    format_: str = typer.Option("table", "--format", "-f", autocompletion=complete.check_formats, help="table, json, markdown (a PR comment) or github "
                                                                 "(workflow annotations)."),
     skip_missing: bool = typer.Option(False, "--skip-missing", help="Skip specs without a baseline instead of "
                                                                     "failing (for pre-commit, which passes every YAML file)."),
@@ -83,6 +83,7 @@ def check(
     Exit 0: all match. 1: an architecture changed. 2: a spec or baseline could not be checked.
     """
     import shapecli
+    from shapecli.render.diff import FORMATS
 
     if format_ not in FORMATS:
         raise UsageError(f"--format '{format_}': choose table, json, markdown or github")

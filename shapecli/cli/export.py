@@ -7,12 +7,13 @@ from typing import List, Optional
 
 import typer
 
+from shapecli.cli import complete
 from shapecli.cli.options import InputOpt, SetOpt
 from shapecli.errors import UsageError
 
 
 def export(
-    spec: str = typer.Argument(..., metavar="SPEC", help="A spec file, or - for stdin."),
+    spec: str = typer.Argument(..., metavar="SPEC", autocompletion=complete.spec_files, help="A spec file, or - for stdin."),
     input: Optional[List[str]] = InputOpt,
     set_: Optional[List[str]] = SetOpt,
     output: Optional[str] = typer.Option(None, "--output", "-o", metavar="PATH",

@@ -6,11 +6,12 @@ from typing import Optional
 
 import typer
 
+from shapecli.cli import complete
 from shapecli.errors import UsageError
 
 
 def layers(
-    name: Optional[str] = typer.Argument(None, help="Show one layer type in detail."),
+    name: Optional[str] = typer.Argument(None, autocompletion=complete.layer_names, help="Show one layer type in detail."),
     json_: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """List every layer type a spec may use, with its arguments and PyTorch's defaults; NAME shows one in detail."""
@@ -44,10 +45,24 @@ def layers(
 def schema(
     out: Optional[str] = typer.Option(None, "--out", "-o", metavar="PATH", help="Write it to PATH (e.g. "
                                       ".shapecli/spec.schema.json) instead of stdout; replaces only a file it wrote."),
+    report: bool = typer.Option(False, "--report", help="The JSON Schema of the report that `inspect --json` "
+                                                        "prints, instead of the spec's."),
 ) -> None:
     """Print the JSON Schema of the spec language (for YAML language servers in editors; docs/editors.md)."""
     import json
 
+    if report:  # no torch: the file shipped with the package
+        from shapecli.report import json_schema_text
+
+        text = json_schema_text()
+        if out is None:
+            sys.stdout.write(text)
+            return
+        from shapecli.fileio import SCHEMA_MARK, write_schema_file
+
+        doc = json.loads(text)
+        write_schema_file(out, {k: doc[k] for k in ("$schema", "$id") if k in doc} | {"$comment": SCHEMA_MARK} | doc)
+        return
     from shapecli.schema import spec_schema, write_schema
 
     if out is not None:

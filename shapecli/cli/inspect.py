@@ -7,6 +7,7 @@ from typing import List, Optional
 
 import typer
 
+from shapecli.cli import complete
 from shapecli.cli.options import InputOpt, SetOpt, err, parse_budget as _parse_budget
 from shapecli.cli.progress import progress
 from shapecli.errors import ExitCode, UsageError
@@ -15,15 +16,15 @@ LAYERS_FOR_A_BAR = 500  # smaller specs finish before a progress bar would be wo
 
 
 def inspect(
-    spec: str = typer.Argument(..., metavar="SPEC", help="A spec file, - for stdin, or a model written in Python: "
+    spec: str = typer.Argument(..., metavar="SPEC", autocompletion=complete.spec_files, help="A spec file, - for stdin, or a model written in Python: "
                                "MODULE:ATTR or FILE.py:ATTR, e.g. 'torchvision.models:resnet50(num_classes=10)'."),
     input: Optional[List[str]] = InputOpt,
     set_: Optional[List[str]] = SetOpt,
     seed: int = typer.Option(0, "--seed", help="RNG seed, set right before materialization."),
-    device: str = typer.Option("auto", "--device", help="auto: real CPU tensors for small models, meta for big ones; cpu; meta."),
+    device: str = typer.Option("auto", "--device", autocompletion=complete.devices, help="auto: real CPU tensors for small models, meta for big ones; cpu; meta."),
     depth: Optional[int] = typer.Option(None, "--depth", "-d", min=1, help="Fold layers nested deeper than this."),
-    json_: bool = typer.Option(False, "--json", help="Print the report as JSON (docs/report.schema.json)."),
-    format_: str = typer.Option("table", "--format", "-f", help="table, json, markdown, html or svg."),
+    json_: bool = typer.Option(False, "--json", help="Print the report as JSON (its schema: shapecli schema --report)."),
+    format_: str = typer.Option("table", "--format", "-f", autocompletion=complete.inspect_formats, help="table, json, markdown, html or svg."),
     params: bool = typer.Option(True, "--params/--no-params", help="Show a row per parameter."),
     max_memory: str = typer.Option("256MiB", "--max-memory", help="Real memory for parameters before shaping on meta."),
     activations: bool = typer.Option(False, "--activations", help="Report each layer's output mean/std at init."),
@@ -34,7 +35,7 @@ def inspect(
     html: Optional[str] = typer.Option(None, "--html", metavar="PATH", help="Also save the table as an HTML file."),
     svg: Optional[str] = typer.Option(None, "--svg", metavar="PATH", help="Also save the table as an SVG picture."),
     force: bool = typer.Option(False, "--force", help="Let --html/--svg replace an existing file that shapecli did not write."),
-    dtype: Optional[List[str]] = typer.Option(None, "--dtype", metavar="DTYPES", help="Estimate memory per dtype, "
+    dtype: Optional[List[str]] = typer.Option(None, "--dtype", metavar="DTYPES", autocompletion=complete.dtypes, help="Estimate memory per dtype, "
                                               "e.g. float32,bfloat16,int8: weights, and training with Adam (docs/estimates.md)."),
     flops: bool = typer.Option(False, "--flops", help="Count forward FLOPs per layer (one more forward pass, on meta for big models)."),
     backward: bool = typer.Option(False, "--backward", help="Also estimate backward (2x forward) and training-step FLOPs; implies --flops."),

@@ -115,12 +115,15 @@ def _hand_over(model: nn.Module, measurer: _Measurer) -> None:
 def samples_from(input_size=None, input_data=None, dtypes=None) -> list:
     """torchinfo's input arguments as samples: `input_size` a shape or a list of shapes (one per
     model input), `input_data` a tensor or a list/tuple of tensors (their shapes and dtypes),
-    `dtypes` a torch dtype per input. One sample (a list of InputSpec)."""
+    `dtypes` a dtype per input (torch.int64, "int64", "bf16"). One sample (a list of InputSpec)."""
+    from shapecli.dtypes import INPUT, input_name
     from shapecli.spec.dims import Dim
     from shapecli.spec.nodes import InputSpec
 
     if (input_size is None) == (input_data is None):
         raise UsageError("give input_size or input_data (one of them)")
+    if isinstance(dtypes, (str, torch.dtype)):  # one input's
+        dtypes = [dtypes]
     if input_data is not None:
         tensors = [input_data] if isinstance(input_data, torch.Tensor) else list(input_data)
         if not all(isinstance(t, torch.Tensor) for t in tensors):
@@ -138,5 +141,8 @@ def samples_from(input_size=None, input_data=None, dtypes=None) -> list:
     for shape, dt in zip(shapes, kinds):
         if not all(type(d) is int and d >= 0 for d in shape):
             raise UsageError(f"input size {shape}: give whole numbers >= 0")
-        out.append(InputSpec([Dim(None, d) for d in shape], str(dt).replace("torch.", "")))
+        name = input_name(dt)  # torch.int64, "int64" or an alias such as "bf16", as --input takes it
+        if name is None:
+            raise UsageError(f"dtypes: '{dt}' is not a dtype a sample input may have (one of {', '.join(INPUT)})")
+        out.append(InputSpec([Dim(None, d) for d in shape], name))
     return out

@@ -32,7 +32,7 @@ def render(report, fmt: str = "text", width: int | None = None, **view_options) 
 
 
 def to_json(report, indent: int | None = 2) -> str:
-    """The documented JSON document (docs/report.schema.json): strict, no NaN or Infinity."""
+    """The documented JSON document (shapecli/report.schema.json): strict, no NaN or Infinity."""
     return json.dumps(report.to_dict(), indent=indent, allow_nan=False, ensure_ascii=False)
 
 

@@ -11,6 +11,8 @@ from shapecli.baseline.results import Result, check_document, summary, total_byt
 from shapecli.errors import literal
 from shapecli.view.units import human_bytes
 
+FORMATS = ("table", "json", "markdown", "github")  # check --format
+
 TITLE_REGRESSION = "shape regression"
 TITLE_ERROR = "shapecli error"
 TITLE_UPDATED = "baseline updated"
@@ -253,22 +255,64 @@ def gh_command(level: str, message: str, file: str | None = None, line: int | No
     return f"::{level} {','.join(props)}::{gh_data(message)}" if props else f"::{level}::{gh_data(message)}"
 
 
+GITHUB_SHOWN = 10  # a step's error annotations GitHub shows (also 10 warnings and 10 notices; actions/toolkit docs)
+
+
 def render_github(results: list) -> str:
+    """Workflow commands: at most one annotation per spec line (GitHub draws it on that line of the pull
+    request's diff), the first change there in full and the others named; at most GITHUB_SHOWN shape
+    regressions in all, the lines beyond them listed in their spec's notice, which also gives the totals."""
     out = []
+    shown = 0
     for r in results:
+        errors: dict = {}
         for p in r.errors:
             loc = p.loc
             file = loc.file if loc and loc.file and not loc.file.startswith("<") else r.spec
             msg = (f"layer {p.layer}: " if p.layer else "") + p.message
-            out.append(gh_command("error", msg, file, loc.line if loc else None, loc.col if loc else None, TITLE_ERROR))
+            errors.setdefault((file, loc.line if loc else None), []).append((msg, loc.col if loc else None, p.layer))
+        for (file, line), group in errors.items():
+            msg, col, _ = group[0]
+            out.append(gh_command("error", msg + _more([g[2] or g[0] for g in group[1:]], "problem"), file, line,
+                                  col, TITLE_ERROR))
+            shown += 1  # never left out: a spec that could not be checked is worse than a change
         if r.mismatch:
             out.append(gh_command("warning", r.mismatch, r.spec, None, None, TITLE_MISMATCH))
         level, title = ("notice", TITLE_UPDATED) if r.written else ("error", TITLE_REGRESSION)
+        by_line: dict = {}
         for c in r.changes:
-            out.append(gh_command(level, c.message(), r.spec, c.line, None, title))
+            by_line.setdefault(c.line or None, []).append(c)
+        unshown = []
+        for line, group in by_line.items():
+            if level == "error" and shown >= GITHUB_SHOWN:
+                unshown.append(line)
+                continue
+            shown += level == "error"
+            out.append(gh_command(level, group[0].message() + _more([layer_cell(c) for c in group[1:]], "change"),
+                                  r.spec, line, None, title))
         if r.changes and not r.written and r.old_totals and r.new_totals:
-            out.append(gh_command("notice", totals_line(r, "->"), r.spec, None, None, TITLE_TOTALS))
+            n, lines = len(r.changes), len(by_line)
+            text = ""  # one change per annotation: the annotations say it all
+            if n > lines or unshown:
+                text = f"{n} changes on {lines} line{'s' if lines != 1 else ''}"
+            if unshown:
+                where = ", ".join(str(x) if x else "(no line)" for x in unshown)
+                text += f" (not annotated, past GitHub's {GITHUB_SHOWN}: line{'s' if len(unshown) != 1 else ''} {where})"
+            text = f"{text} · {totals_line(r, '->')}" if text else totals_line(r, "->")
+            out.append(gh_command("notice", text, r.spec, None, None, TITLE_TOTALS))
     return "".join(line + "\n" for line in out)
+
+
+GITHUB_NAMED = 5  # the other changes on a line that an annotation names before it only counts them
+
+
+def _more(others: list, what: str) -> str:
+    """'; 3 more changes on this line: layer1.1, layer2.0.0, layer3 (+1)', or '' for none."""
+    if not others:
+        return ""
+    names = ", ".join(literal(str(o), 80) for o in others[:GITHUB_NAMED])
+    rest = f" (+{len(others) - GITHUB_NAMED})" if len(others) > GITHUB_NAMED else ""
+    return f"; {len(others)} more {what}{'s' if len(others) != 1 else ''} on this line: {names}{rest}"
 
 
 # ---------------------------------------------------------------------------- JSON

@@ -1,6 +1,7 @@
 """Command-line texts: `--input` shapes and `--set` pairs (no torch)."""
 from __future__ import annotations
 
+from shapecli.dtypes import input_name
 from shapecli.errors import UsageError, did_you_mean, literal
 from shapecli.spec.dims import parse_dims, unify_dims
 from shapecli.spec.nodes import DTYPES, IDENT, MAX_INT, InputSpec
@@ -23,7 +24,8 @@ def parse_set(items: list[str]) -> dict:
 
 
 def parse_input_text(text: str, default: list | None = None) -> list:
-    """`--input` text: `2,20`, `B,3,H=224,W=224`, `2,16:int64`, several tensors as `2,10;2,20`.
+    """`--input` text: `2,20`, `B,3,H=224,W=224`, `2,16:int64` (or `:bf16`, as --dtype spells it), several
+    tensors as `2,10;2,20`. The one parser of input texts: the CLI's --input and the Python API's inputs.
 
     A named dimension without a sample size takes it from the spec's default input (same
     position, same rank), or is the batch (first position, sample 2); anywhere else it must be
@@ -36,9 +38,10 @@ def parse_input_text(text: str, default: list | None = None) -> list:
     out = []
     for i, part in enumerate(text.split(";")):
         shape_text, _, dtype = part.strip().partition(":")
-        dtype = dtype.strip() or (default[i].dtype if default and i < len(default) else "float32")
-        if dtype not in DTYPES:
-            raise UsageError(f"--input '{literal(text)}': unknown dtype '{literal(dtype)}'{did_you_mean(dtype, DTYPES)}")
+        written = dtype.strip()
+        dtype = input_name(written) if written else default[i].dtype if default and i < len(default) else "float32"
+        if dtype is None:
+            raise UsageError(f"--input '{literal(text)}': unknown dtype '{literal(written)}'{did_you_mean(written, DTYPES)}")
         ref = default[i].shape if default and i < len(default) else None
         dims = parse_dims(shape_text, defaults=ref)
         same_rank = ref is not None and len(ref) == len(dims)

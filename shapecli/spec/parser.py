@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from shapecli import layers as registry
+from shapecli.dtypes import input_name
 from shapecli.errors import Collector, Loc, SpecError, UsageError, did_you_mean, literal
 from shapecli.spec.dims import parse_dims
 from shapecli.spec.inputs import _unified
@@ -173,9 +174,11 @@ class _Parser(Items, Variables):
                 unknown = set(v) - {"shape", "dtype"}
                 if unknown:
                     self.err(f"input: unknown key '{literal(sorted(unknown)[0])}' (an input is a shape, or {{shape: [...], dtype: ...}})", loc)
-                dtype = v.get("dtype", "float32")
-                if dtype not in DTYPES:
-                    self.err(f"input: unknown dtype '{literal(dtype)}'{did_you_mean(str(dtype), DTYPES)}", loc)
+                written = v.get("dtype", "float32")
+                dtype = input_name(written) if isinstance(written, str) else None  # bf16 as --input takes it
+                if dtype is None:
+                    self.err(f"input: unknown dtype '{literal(written)}'{did_you_mean(str(written), DTYPES)}", loc)
+                    dtype = written
                 v = v.get("shape")
             if not isinstance(v, list) or not v:
                 self.err("input: a shape is a non-empty list such as [2, 20]", loc)
