@@ -34,6 +34,7 @@ NOT_RUN = {
     "python tests/fuzz/run.py": "the fuzzing campaign (tests/test_fuzz_corpus.py replays its corpus)",
     "pip install": "installs packages",
     "python -m pip install": "installs packages",
+    "PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu pre-commit": "installs the hook's environment (network)",
     "pre-commit": "needs pre-commit and a git repository (tests/test_ci.py runs the hook)",
     "git": "a git command in a walk-through",
     "shapecli --install-completion": "writes to the user's shell start-up files",
