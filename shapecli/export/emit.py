@@ -81,6 +81,8 @@ class Emitter(ForwardCode):
             out += ["", self.forward_head()]
             self.fresh = set()
             self.captured = {}
+            if model:
+                self.bind_inputs()
             body: list = []
             var = "x"
             for i, c in enumerate(root.children):
@@ -90,8 +92,7 @@ class Emitter(ForwardCode):
 
     def forward_head(self) -> str:
         model = self.scope is self.plan.model
-        xs = ", ".join(f"x{i + 1}" for i in range(self.n_inputs)) if model and self.n_inputs > 1 else "x"
-        return f"{IND}def forward(self, {xs}):"
+        return f"{IND}def forward(self, {', '.join(self.input_vars()) if model else 'x'}):"
 
     # -- __init__
     def value(self, node, arg: str) -> str:
@@ -265,8 +266,11 @@ class Emitter(ForwardCode):
     def forward(self, node, v: str, out: list, ind: str, first: bool = False) -> None:
         p, root = self.plan, self.scope.root
         c = self.comment(node)
-        if p.callable(node, root):
-            xs = ", ".join(f"x{i + 1}" for i in range(self.n_inputs)) if first and self.n_inputs > 1 else v
+        handled, first = self.flow(node, v, out, ind, first, c)
+        if handled:
+            pass
+        elif p.callable(node, root):
+            xs = ", ".join(self.input_vars()) if first and self.n_inputs > 1 else v
             out += lines(f"{self.access(node)}({xs})", ind, f"{v} = ", comment=c)
         elif not node.is_container:
             out += self.glue(node, v, ind, c)
@@ -309,6 +313,7 @@ class Emitter(ForwardCode):
             else:
                 e = f" {'+' if node.type == 'Add' else '*'} ".join(ins)
             out += lines(e, ind, f"{v} = ", comment=c)
+        self.capture_outputs(node, v, out, ind)
         if node.path in p.refs:
             name = self.new(var_name(node.key if identifier(node.key) else node.path))
             self.captured[node.path] = name
