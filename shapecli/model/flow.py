@@ -13,7 +13,7 @@ from collections import OrderedDict
 
 from shapecli import layers as registry
 from shapecli._torch import nn, torch
-from shapecli.errors import Collector, ShapeError, did_you_mean, literal
+from shapecli.errors import Collector, Problem, ShapeError, did_you_mean, literal
 from shapecli.spec.nodes import OWN_INPUT, Node, input_key, output_key
 
 
@@ -29,6 +29,7 @@ class Chain(nn.Sequential):
         self.saves = {k: list(v) for k, v in saves.items()}  # child name -> [(tape key, element index or None)]
         self.feeds = dict(feeds or {})  # child name -> ([tape key or None], {keyword: tape key or None})
         self._tape = tape  # shared with the merges and chains that read it
+        self.where: dict = {}  # child name -> (Loc, label) of an item with `out:`, for its errors
 
     def forward(self, *xs):
         x = None
@@ -45,7 +46,7 @@ class Chain(nn.Sequential):
                 kw = {a: own if k is None else self._read(k) for a, k in feed[1].items()}
                 x = m(*args, **kw)
             for key, index in self.saves.get(name, ()):
-                self._tape[key] = x if index is None else _element(x, index, key)
+                self._tape[key] = x if index is None else _element(x, index, self.where.get(name))
         return x
 
     def _read(self, key: str):
@@ -54,12 +55,13 @@ class Chain(nn.Sequential):
         return self._tape[key]
 
 
-def _element(x, index: int, key: str):
+def _element(x, index: int, where):
+    loc, label = where or (None, None)
     if isinstance(x, torch.Tensor) or not isinstance(x, (tuple, list)):
-        raise ShapeError(f"`out:` names output {index + 1}, but the layer returns one tensor {list(x.shape)}; "
-                         "use `name:` to name it")
+        raise ShapeError(Problem(f"`out:` names output {index + 1}, but it returns one tensor {list(x.shape)}; "
+                                 "use `name:` to name it", loc, label))
     if index >= len(x):
-        raise ShapeError(f"`out:` names {index + 1} outputs, but the layer returns {len(x)}")
+        raise ShapeError(Problem(f"`out:` names {index + 1} outputs, but it returns {len(x)}", loc, label))
     return x[index]
 
 
@@ -80,6 +82,11 @@ class Network(Chain):
             return super().forward(*xs)
         finally:
             tape.clear()  # the model holds no activations between calls
+
+
+def locate_outputs(chain: Chain, node: Node) -> None:
+    """The places of the items with `out:` among a Chain's children, for the errors `out:` may give."""
+    chain.where = {c.key: (c.loc, c.label()) for c in node.children if c.outs}
 
 
 def wiring(spec) -> tuple:

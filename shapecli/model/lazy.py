@@ -24,7 +24,7 @@ from shapecli._torch import nn, torch
 from shapecli.model import glue
 from shapecli.errors import ShapeError, literal
 from shapecli.model.args import Bound, bind_all
-from shapecli.model.flow import Chain, Network, wiring
+from shapecli.model.flow import Chain, Network, locate_outputs, wiring
 from shapecli.model.memo import _memo_forward
 from shapecli.model.placeholder import LazySave, copy_loaded, declare, loaded
 from shapecli.model.skipinit import skip_init
@@ -318,7 +318,11 @@ def build(spec: Spec, ctx: BuildContext | None = None) -> Network:
         kids = [(c.key, make(c, {**inherited, **node.init}, freeze)) for c in node.children]
         if node.type == "Sequential":
             keep, feed = saves.get(node.path, {}), feeds.get(node.path, {})
-            return Chain(OrderedDict(kids), keep, ctx.tape, feed) if keep or feed else nn.Sequential(OrderedDict(kids))
+            if not (keep or feed):
+                return nn.Sequential(OrderedDict(kids))
+            chain = Chain(OrderedDict(kids), keep, ctx.tape, feed)
+            locate_outputs(chain, node)
+            return chain
         if node.type == "Residual":
             d = dict(kids)
             return glue.Residual(d["body"], d.get("shortcut"))
@@ -330,6 +334,7 @@ def build(spec: Spec, ctx: BuildContext | None = None) -> Network:
 
     root = Network(OrderedDict((c.key, make(c, spec.init, False)) for c in spec.root.children),
                    saves.get("", {}), ctx.tape, feeds.get("", {}), [i.name for i in spec.inputs])
+    locate_outputs(root, spec.root)
     ctx.root = root
     if ctx.placeholders:  # for a model a user sees before its first input; a run feeds it data at once
         probes: dict = {}  # equal layers share one probe of their parameters' names

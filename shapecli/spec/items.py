@@ -239,8 +239,8 @@ class Items:
             for k in value:
                 if k not in allowed:
                     self.err(f"{kind}: unknown key '{literal(k)}'{did_you_mean(k, allowed)}", value.key_locs[k], label)
-        elif value is None and node.ins is not None and len(node.ins) > 1:  # `- Add:` with `in: [a, b]`
-            return
+        elif value is None and node.ins is not None and (len(node.ins) > 1 or node.in_kw):  # `- Add:`, `in: [a, b]`
+            return  # (a mapping `in:` is reported by check_inputs)
         else:
             self.err(self.merge_usage(kind, node), loc, label)
             return
