@@ -278,12 +278,13 @@ class Items:
                     node.refs.append(path)
                 else:
                     unresolved += 1  # reported once, as an unknown name; not again as a missing input
-        if node.ins is not None and len(node.ins) > 1:
+        if node.ins is not None and len(node.ins) > 1 and (branches is not None or refs is not None):
             self.err(f"{kind} with `branches:` or `from:` reads one input; `in:` names {len(node.ins)} "
                      f"(to merge them alone, write `- {kind}:` with `in: [...]` and no branches or from)",
                      loc, label)
         if branches is None and refs is None:
-            self.err(f"{kind} needs `branches:` or `from:`", loc, label)
+            if node.ins is None or len(node.ins) < 2:  # `- Concat: {dim: -1}` with `in: [y, ctx]` merges those
+                self.err(f"{kind} needs `branches:` or `from:`, or two or more tensors in `in:`", loc, label)
         elif kind != "Concat" and len(node.children) + len(node.refs) + unresolved + (
                 0 if node.children or OWN_INPUT in node.refs else 1) < 2:
             self.err(f"{kind} needs at least two inputs (branches, or x and `from:` outputs)", loc, label)
