@@ -195,7 +195,7 @@ def _containers(items: dict, item: dict) -> dict:
         keys = dict(merge_keys, **({"dim": {"anyOf": [{"type": "integer"}, _VAR], "default": 1}} if m == "Concat" else {}))
         out[m] = {"anyOf": [{"type": "array", "items": one_or_many, "minItems": 1}, {"type": "null"},
                             {"type": "object", "properties": keys, "additionalProperties": False,
-                             "anyOf": [{"required": ["branches"]}, {"required": ["from"]}]}],
+                             "minProperties": 1}],  # {dim: -1} alone merges the tensors `in:` names
                   "description": f"{doc}; `from:` adds earlier named items' outputs (docs/spec.md)"}
     return out
 

@@ -2,10 +2,10 @@
 tensors, CausalMask; each checked against the same computation written in plain torch."""
 import pytest
 import torch
+from conftest import ROOT
 from torch import nn
 
 import shapecli
-from conftest import ROOT
 from shapecli.errors import ShapeError, SpecError, UsageError
 from shapecli.spec.inputs import parse_input_text
 

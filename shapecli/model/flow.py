@@ -24,7 +24,7 @@ def _name(key: str) -> str:
 class Chain(nn.Sequential):
     """A Sequential whose items may read named tensors (`in:`) and whose outputs may be read later."""
 
-    def __init__(self, items: "OrderedDict[str, nn.Module]", saves: dict, tape: dict, feeds: dict | None = None):
+    def __init__(self, items: OrderedDict[str, nn.Module], saves: dict, tape: dict, feeds: dict | None = None):
         super().__init__(items)
         self.saves = {k: list(v) for k, v in saves.items()}  # child name -> [(tape key, element index or None)]
         self.feeds = dict(feeds or {})  # child name -> ([tape key or None], {keyword: tape key or None})

@@ -216,7 +216,7 @@ def check_input(node: Node, xs) -> None:
     need, most = lt.inputs, max(lt.inputs, lt.max_inputs)
     if len(xs) < need or len(xs) > most:  # before torch says "forward() missing ... 'x2'"
         hint = (": give the spec several inputs, e.g. `input: [[2, 10], [2, 20]]` or --input '2,10;2,20', "
-                f"or name the tensors it reads with `in: [a, b]`") if need > 1 else ""
+                "or name the tensors it reads with `in: [a, b]`") if need > 1 else ""
         if node.type == "MultiheadAttention" and len(xs) == 1:  # self-attention: query, key and value are x
             heads = node.kwargs.get("num_heads", node.args[0] if node.args else "...")
             hint = (f"; for self-attention on one tensor write `- SelfAttention: {{num_heads: {heads}}}` "
