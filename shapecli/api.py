@@ -59,7 +59,9 @@ def inspect(spec, inputs=None, *, overrides: dict | None = None, seed: int = 0, 
     `spec` may also be a model written in Python: a target text (`"pkg.mod:Net"`,
     `"net.py:make(width=64)"`: its module is imported) or an nn.Module (see `summary`).
 
-    overrides: `--set` values for a spec path or text. device: "auto" (real CPU tensors within
+    inputs: `--input` text (`"2,20"`, several samples as a list), or for a spec with named inputs
+    `{"src": "2,7", "tgt": (2, 5)}` (an input left out keeps the spec's). overrides: `--set` values
+    for a spec path or text. device: "auto" (real CPU tensors within
     `budget` bytes of parameters, else meta), "cpu" or "meta". dtypes: memory estimates for these
     dtypes (names or "float32,bf16" text); flops: count forward FLOPs per layer; backward: also
     backward and training-step FLOPs; estimates: all of them (dtypes default float32, bfloat16).
@@ -224,6 +226,8 @@ def _samples(inputs, spec):
         return None
     from shapecli.spec.nodes import InputSpec
 
+    if isinstance(inputs, dict):  # {"src": "2,7:int64", "tgt": (2, 5)}: a spec's named inputs, one sample
+        inputs = ";".join(f"{k}={v if isinstance(v, str) else ','.join(map(str, v))}" for k, v in inputs.items())
     if isinstance(inputs, str) or _is_shape(inputs):
         inputs = [inputs]
     inputs = list(inputs)

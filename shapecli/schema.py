@@ -192,9 +192,9 @@ def _containers(items: dict, item: dict) -> dict:
     for m, doc in (("Concat", "torch.cat of the branches' outputs along dim (default 1)"),
                    ("Add", "the sum of the branches' outputs"), ("Multiply", "the product of the branches' outputs")):
         keys = dict(merge_keys, **({"dim": {"anyOf": [{"type": "integer"}, _VAR], "default": 1}} if m == "Concat" else {}))
-        out[m] = {"anyOf": [{"type": "array", "items": one_or_many, "minItems": 1},
+        out[m] = {"anyOf": [{"type": "array", "items": one_or_many, "minItems": 1}, {"type": "null"},
                             {"type": "object", "properties": keys, "additionalProperties": False,
-                             "anyOf": [{"required": ["branches"]}, {"required": ["from"]}]}],
+                             "minProperties": 1}],  # {dim: -1} alone merges the tensors `in:` names
                   "description": f"{doc}; `from:` adds earlier named items' outputs (docs/spec.md)"}
     return out
 
@@ -224,6 +224,15 @@ def _item(variant: str, names: list) -> dict:
         "freeze": {"anyOf": [{"type": "boolean"}, _VAR], "description": "requires_grad=False for its parameters"},
         "init": _ref("init"),
         "tie": {"type": "string", "minLength": 1, "description": "an earlier item whose weight this item shares"},
+        "in": {"anyOf": [{"type": "string", "minLength": 1}, {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                         {"type": "object", "minProperties": 1, "propertyNames": {"pattern": _IDENT},
+                          "additionalProperties": {"type": "string"}}],
+               "description": "the tensors the item reads: a named input, an earlier item or `out:` name, or input "
+                              "(its own); a mapping gives them by the forward's argument names"},
+        "out": {"anyOf": [{"type": "string", "pattern": _IDENT},
+                          {"type": "array", "minItems": 1, "items": {"anyOf": [{"type": "string", "pattern": _IDENT},
+                                                                                {"type": "null"}]}}],
+                "description": "names for the elements of a tuple output (`out: [y, h]`; `_` leaves one unnamed)"},
     })
     one_key = {n: {"propertyNames": {"enum": [n, *RESERVED]}} for n in props if n not in RESERVED}
     mapping = {"type": "object", "properties": props, "minProperties": 1,
@@ -265,8 +274,12 @@ def spec_schema() -> dict:
         "type": "object",
         "properties": {
             "name": {"type": "string", "description": "the network's name (default: the file's name)"},
-            "input": {"anyOf": [tensor, {"type": "array", "items": tensor, "minItems": 1}, _VAR],
-                      "description": "[2, 20], [B, 3, H=224, W=224], {shape: [...], dtype: int64}, or a list of those"},
+            "input": {"anyOf": [tensor, {"type": "array", "items": tensor, "minItems": 1}, _VAR,
+                                {"type": "object", "minProperties": 1, "not": {"required": ["shape"]},
+                                 "propertyNames": {"pattern": _IDENT, "not": {"enum": ["input", "dtype"]}},
+                                 "additionalProperties": tensor}],
+                      "description": "[2, 20], [B, 3, H=224, W=224], {shape: [...], dtype: int64}, a list of those, "
+                                     "or named inputs {src: ..., tgt: ...}"},
             "vars": {"type": "object", "propertyNames": {"pattern": _IDENT},
                      "description": "variables: use them as $name or ${expression} anywhere below"},
             "init": _ref("init"),

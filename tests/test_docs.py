@@ -41,3 +41,33 @@ def test_output_examples_are_what_shapecli_prints():
         report.spec_file = spec
         got = render(report, "text", int(width), params="--no-params" not in opts)
         assert re.sub(r"torch \S+", "torch X", got) == re.sub(r"torch \S+", "torch X", want)
+
+
+def test_side_by_side_page_is_one_model():
+    """docs/pytorch-side-by-side.md: the PyTorch class and the spec are the same model (names, shapes, outputs)."""
+    import torch
+
+    text = (ROOT / "docs" / "pytorch-side-by-side.md").read_text()
+    (code,) = re.findall(r"```python\n(.*?)```", text, re.S)
+    (spec_text,) = re.findall(r"```yaml\n(.*?)```", text, re.S)
+    namespace: dict = {}
+    exec(compile(code, "pytorch-side-by-side.md", "exec"), namespace)  # the page's own PyTorch code
+    model, report = shapecli.materialize(shapecli.parse_spec(spec_text, "side_by_side.yaml"))
+    twin = namespace["Seq2SeqAttention"]()
+    assert [(n, list(p.shape)) for n, p in model.named_parameters()] == \
+        [(n, list(p.shape)) for n, p in twin.named_parameters()]
+    assert report.totals.params == sum(p.numel() for p in twin.parameters()) == 323_560
+    assert "323,560 parameters" in text
+    twin.load_state_dict(model.state_dict(), strict=True)
+    g = torch.Generator().manual_seed(0)
+    src, tgt = torch.randint(0, 1000, (2, 12), generator=g), torch.randint(0, 1000, (2, 9), generator=g)
+    pad = torch.zeros(2, 12, dtype=torch.bool)
+    pad[1, 8:] = True  # the second source is 8 tokens long
+    model.eval()
+    twin.eval()
+    with torch.no_grad():
+        got, want = model(src, tgt, pad), twin(src, tgt, pad)
+        unpadded = model(src, tgt, torch.zeros_like(pad))
+    assert got.shape == (2, 9, 1000)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(got[1], unpadded[1])  # the mask reaches the attention

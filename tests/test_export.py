@@ -21,6 +21,9 @@ ZOO = sorted(p.stem for p in (ROOT / "configs").glob("*.yaml"))
 # Layers whose forward draws from the RNG in training mode (shapecli's materializing pass runs in it).
 STOCHASTIC = ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout", "RReLU",
               "FractionalMaxPool2d", "FractionalMaxPool3d")
+# layers with a dropout inside (their default p): stochastic when it is above 0
+INNER_DROPOUT = {"TransformerEncoderLayer": 0.1, "TransformerDecoderLayer": 0.1, "Transformer": 0.1,
+                 "MultiheadAttention": 0.0, "SelfAttention": 0.0, "LSTM": 0.0, "GRU": 0.0, "RNN": 0.0}
 
 
 def load(source: str, path: Path, name: str = "exported"):
@@ -66,6 +69,8 @@ def comparable(spec, report) -> set:
         out.add(t["layer"])
         args = lays[t["layer"]].args
         if types[t["layer"]].type in STOCHASTIC and (args.get("p", 0.5) > 0 or types[t["layer"]].type == "RReLU"):
+            break
+        if types[t["layer"]].type in INNER_DROPOUT and args.get("dropout", INNER_DROPOUT[types[t["layer"]].type]) > 0:
             break
     return out
 

@@ -332,6 +332,26 @@ def test_totals_match_twin(name):
     assert report.totals.trainable == sum(p.numel() for p in m.parameters() if p.requires_grad)
 
 
+@pytest.mark.parametrize("name", [n for n in WITH_TWIN if TWINS[n].same_outputs])
+def test_outputs_and_buffers_match_twin(name):
+    """The twin with the spec model's weights loaded (strict: the same names) computes the same outputs."""
+    _, model, _ = built(name)
+    t = TWINS[name]
+    twin_model = t.make("cpu")
+    assert [(n, list(b.shape)) for n, b in model.named_buffers()] == \
+        [(n, list(b.shape)) for n, b in twin_model.named_buffers()]
+    twin_model.load_state_dict(model.state_dict(), strict=True)
+    g = torch.Generator().manual_seed(3)
+    xs = [torch.randint(0, 50, shape, generator=g, dtype=dtype) for shape, dtype in t.inputs]
+    model.eval()
+    twin_model.eval()
+    with torch.no_grad():
+        got, want = model(*xs), twin_model(*xs)
+    assert got.shape == want.shape == t.output
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    assert not torch.equal(got[:, 0], got[:, 1])  # positions differ: the test can tell a wrong wiring
+
+
 @pytest.mark.parametrize("name", list(PUBLISHED))
 def test_published_total(name):
     _, _, report = built(name)

@@ -45,6 +45,17 @@ NEEDS_MORE_THAN_A_SCHEMA = {
     "two_inputs_for_one.yaml": "the number of inputs",
     "undefined_var.yaml": "the variables defined",
     "var_chain_recursion.yaml": "the depth of variable chains",
+    "flow_branches_and_two_inputs.yaml": "in:'s length together with the merge's keys",
+    "flow_gru_three_inputs.yaml": "the number of tensors a layer's forward takes",
+    "flow_in_keywords_on_merge.yaml": "in:'s form together with the layer key (a mapping on a merge)",
+    "flow_in_unknown_keyword.yaml": "a layer's forward's argument names",
+    "flow_input_names_mixed.yaml": "a --input value given on the command line",
+    "flow_mha_query_only.yaml": "the number of inputs",
+    "flow_out_on_one_tensor.yaml": "whether a layer returns a tuple",
+    "flow_out_too_many.yaml": "how many outputs a layer returns",
+    "flow_tie_to_a_tensor.yaml": "what a name refers to (an item or a tensor)",
+    "flow_unknown_in.yaml": "the names of inputs and earlier items",
+    "set_refused_by_constructor.yaml": "a --set value given on the command line",
 }
 
 

@@ -460,6 +460,44 @@ def vit_b16():
     )
 
 
+class GRUSeq2Seq(nn.Module):
+    """Teacher-forced GRU seq2seq: the encoder's final state starts the decoder (configs/gru_seq2seq.yaml)."""
+
+    def __init__(self, vocab=1000, emb=64, hidden=128):
+        super().__init__()
+        self.src_embed = nn.Embedding(vocab, emb)
+        self.encoder = nn.GRU(emb, hidden, batch_first=True)
+        self.tgt_embed = nn.Embedding(vocab, emb)
+        self.decoder = nn.GRU(emb, hidden, batch_first=True)
+        self.fc = nn.Linear(hidden, vocab)
+
+    def forward(self, src, tgt):
+        _, state = self.encoder(self.src_embed(src))
+        y, _ = self.decoder(self.tgt_embed(tgt), state)
+        return self.fc(y)
+
+
+class TransformerEncDec(nn.Module):
+    """nn.Transformer's encoder and decoder (final norms included) between embeddings and a head,
+    with a causal target mask (configs/transformer_encdec.yaml)."""
+
+    def __init__(self, vocab=1000, d=128, heads=4, ffn=512, n=2):
+        super().__init__()
+        self.src_embed = nn.Embedding(vocab, d)
+        self.encoder = nn.TransformerEncoder(
+            nn.TransformerEncoderLayer(d, heads, ffn, batch_first=True), n, norm=nn.LayerNorm(d),
+            enable_nested_tensor=False)
+        self.tgt_embed = nn.Embedding(vocab, d)
+        self.decoder = nn.TransformerDecoder(
+            nn.TransformerDecoderLayer(d, heads, ffn, batch_first=True), n, norm=nn.LayerNorm(d))
+        self.head = nn.Linear(d, vocab)
+
+    def forward(self, src, tgt):
+        mask = nn.Transformer.generate_square_subsequent_mask(tgt.shape[1], device=tgt.device)
+        memory = self.encoder(self.src_embed(src))
+        return self.head(self.decoder(self.tgt_embed(tgt), memory, tgt_mask=mask, tgt_is_causal=True))
+
+
 # --------------------------------------------------------------------------- registry
 
 
@@ -469,6 +507,7 @@ class Twin:
     inputs: tuple  # ((shape, dtype), ...): the spec's default `input`
     output: tuple  # the expected output shape
     published: Optional[int] = None  # the published parameter total (tied counted once)
+    same_outputs: bool = False  # with the spec model's state_dict loaded, the twin's outputs are the same
 
     def make(self, device: str = "meta") -> nn.Module:
         with torch.device(device):
@@ -496,6 +535,8 @@ TWINS: dict[str, Twin] = {
     "lstm_classifier": Twin(lstm_classifier, (((2, 16), I64),), (2, 4)),
     "gpt2_small": Twin(gpt2_small, (((1, 64), I64),), (1, 64, 50257), 124_439_808),
     "vit_b16": Twin(vit_b16, IMG224, (1, 1000), 86_567_656),
+    "gru_seq2seq": Twin(GRUSeq2Seq, (((2, 12), I64), ((2, 9), I64)), (2, 9, 1000), same_outputs=True),
+    "transformer_encdec": Twin(TransformerEncDec, (((2, 12), I64), ((2, 9), I64)), (2, 9, 1000), same_outputs=True),
 }
 
 

@@ -11,11 +11,20 @@ import inspect
 import re
 
 from shapecli import layers as registry
-from shapecli.export.plan import INLINE, ExportError, Plan, Scope, _digit_keys
-from shapecli.export.pyfmt import IND, Call, identifier, lines, literal, type_name, var_name
+from shapecli.export.forward import ForwardCode
+from shapecli.export.plan import ExportError, Plan, Scope, _digit_keys
+from shapecli.export.pyfmt import (
+    IND,
+    Call,
+    identifier,
+    lines,
+    literal,
+    type_name,
+    var_name,
+)
 
 
-class Emitter:
+class Emitter(ForwardCode):
     def __init__(self, plan: Plan, n_inputs: int):
         self.plan, self.n_inputs = plan, n_inputs
 
@@ -72,6 +81,8 @@ class Emitter:
             out += ["", self.forward_head()]
             self.fresh = set()
             self.captured = {}
+            if model:
+                self.bind_inputs()
             body: list = []
             var = "x"
             for i, c in enumerate(root.children):
@@ -81,8 +92,7 @@ class Emitter:
 
     def forward_head(self) -> str:
         model = self.scope is self.plan.model
-        xs = ", ".join(f"x{i + 1}" for i in range(self.n_inputs)) if model and self.n_inputs > 1 else "x"
-        return f"{IND}def forward(self, {xs}):"
+        return f"{IND}def forward(self, {', '.join(self.input_vars()) if model else 'x'}):"
 
     # -- __init__
     def value(self, node, arg: str) -> str:
@@ -256,8 +266,11 @@ class Emitter:
     def forward(self, node, v: str, out: list, ind: str, first: bool = False) -> None:
         p, root = self.plan, self.scope.root
         c = self.comment(node)
-        if p.callable(node, root):
-            xs = ", ".join(f"x{i + 1}" for i in range(self.n_inputs)) if first and self.n_inputs > 1 else v
+        handled, first = self.flow(node, v, out, ind, first, c)
+        if handled:
+            pass
+        elif p.callable(node, root):
+            xs = ", ".join(self.input_vars()) if first and self.n_inputs > 1 else v
             out += lines(f"{self.access(node)}({xs})", ind, f"{v} = ", comment=c)
         elif not node.is_container:
             out += self.glue(node, v, ind, c)
@@ -300,45 +313,11 @@ class Emitter:
             else:
                 e = f" {'+' if node.type == 'Add' else '*'} ".join(ins)
             out += lines(e, ind, f"{v} = ", comment=c)
+        self.capture_outputs(node, v, out, ind)
         if node.path in p.refs:
             name = self.new(var_name(node.key if identifier(node.key) else node.path))
             self.captured[node.path] = name
             out.append(f"{ind}{name} = {v}")
-
-    def glue(self, node, v: str, ind: str, c) -> list:
-        a, acc = self.plan.args(node), (self.access(node) if node.type not in INLINE else "")
-        t = node.type
-        if t == "Item":
-            e = f"{v}[{a['index']}]"
-        elif t == "Select":
-            d, i = a["dim"], a["index"]
-            e = f"{v}[{', '.join([':'] * d + [str(i)])}]" if 0 <= d <= 3 else f"{v}.select({d}, {i})"
-        elif t == "Permute":
-            e = f"{v}.permute({', '.join(map(str, a['dims']))})"
-        elif t == "Transpose":
-            e = f"{v}.transpose({a['dim0']}, {a['dim1']})"
-        elif t == "Reshape":
-            e = f"{v}.reshape({v}.shape[0], {', '.join(map(str, a['shape']))})"
-        elif t == "Mean":
-            d = a["dim"]
-            e = f"{v}.mean(dim={literal(d)}" + (", keepdim=True" if a.get("keepdim") else "") + ")"
-        elif t == "ClassToken":
-            e = f"torch.cat([{acc}.token.expand({v}.shape[0], -1, -1), {v}], dim=1)"
-        elif t == "PositionalEmbedding":
-            n = self.new("n")
-            return [f"{ind}{n} = {v}.shape[-2]"] + lines(f"{v} + {acc}.weight[:{n}]", ind, f"{v} = ", comment=c)
-        elif t == "SelfAttention":
-            out = []
-            mask = ""
-            if a.get("causal"):
-                n, m = self.new("n"), self.new("mask")
-                out.append(f"{ind}{n} = {v}.shape[-2]")
-                out += lines(f"torch.ones({n}, {n}, dtype=torch.bool, device={v}.device).triu(1)", ind, f"{m} = ")
-                mask = f", attn_mask={m}"
-            return out + lines(f"{acc}({v}, {v}, {v}, need_weights=False{mask})[0]", ind, f"{v} = ", comment=c)
-        else:  # pragma: no cover - plan.callable() sends every other leaf to a module call
-            raise ExportError(f"{node.label()}: no plain code for {t}")
-        return lines(e, ind, f"{v} = ", comment=c)
 
 
 def _shape_of(lay):

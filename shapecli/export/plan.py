@@ -17,7 +17,7 @@ from shapecli.export.pyfmt import class_name, identifier
 from shapecli.spec.initschemes import scheme_for
 
 # Glue layers without parameters: written as plain code in forward(), no module.
-INLINE = ("Item", "Select", "Permute", "Transpose", "Reshape", "Mean")
+INLINE = ("Item", "Select", "Permute", "Transpose", "Reshape", "Mean", "CausalMask")
 # Glue layers with parameters: a parameter on a plain nn.Module (the name stays), code in forward().
 PARAM_GLUE = ("ClassToken", "PositionalEmbedding")
 # Arguments that only the forward uses: part of a class's structure, never a constructor parameter.
@@ -53,7 +53,7 @@ class Plan:
     def __init__(self, spec, report, model_name: str | None = None):
         self.spec = spec
         self.layers = {lay.path: lay for lay in report.layers}
-        self.refs = {r for n in spec.nodes() for r in n.refs}
+        self.refs = {r for n in spec.nodes() for r in n.reads}  # what a later `from:` or `in:` reads
         self.params_of: dict = {}  # layer path -> [(local name, ndim)]
         for p in report.params:
             if p.layer:
@@ -98,7 +98,8 @@ class Plan:
             return node.type not in INLINE + PARAM_GLUE + ("SelfAttention",)
         if node.type != "Sequential":
             return False
-        return all(self.callable(c, root) and c.path not in self.refs for c in node.children)
+        return all(self.callable(c, root) and c.path not in self.refs and c.ins is None and not c.outs
+                   for c in node.children)
 
     def has_module(self, node, root) -> bool:
         if not node.is_container or (self.is_block(node) and node is not root):
@@ -147,10 +148,15 @@ class Plan:
             return ("L", rel, node.type, tuple(k for k in args if k not in fwd),
                     tuple((k, json.dumps(args.get(k))) for k in fwd),
                     tuple((n, s.describe()) for n, s in self.schemes.get(node.path, [])),
-                    node.path in self.refs)
+                    node.path in self.refs, self._flow(node, root))
         refs = tuple(self.rel_ref(r, root) for r in node.refs)
         return ("C", rel, node.type, node.dim, refs, node.path in self.refs and node is not root,
-                tuple(self._sig(c, root) for c in node.children))
+                self._flow(node, root), tuple(self._sig(c, root) for c in node.children))
+
+    def _flow(self, node, root) -> tuple:
+        """What `in:` and `out:` make of a node, in the terms of the class it is written in."""
+        ins = None if node.ins is None else tuple(self.rel_ref(r, root) for r in node.ins)
+        return (ins, tuple((k, self.rel_ref(r, root)) for k, r in node.in_kw.items()), tuple(node.outs))
 
     def rel_ref(self, ref: str, root) -> str:
         if not root.path:

@@ -108,7 +108,7 @@ _add("shape", "PixelShuffle PixelUnshuffle ChannelShuffle")
 _add("shape", "Fold Unfold", out_size=UNGUARDED)
 _add("embedding", "Embedding", skip_args=("_weight", "_freeze"), out_size="embedding")
 _add("embedding", "EmbeddingBag", skip_args=("_weight",), out_size=UNGUARDED)
-_rnn = dict(inferred=_from(("input_size", -1)))
+_rnn = dict(inferred=_from(("input_size", -1)), max_inputs=2)  # (x, h0): `in: [x, h0]`
 _add("recurrent", "RNN", signature_of="RNNBase", tuple_output=True, symbolic="rnn",
      extra_params=(("hidden_size", "nonlinearity", ("str",), "tanh", ("tanh", "relu")),), **_rnn)
 _add("recurrent", "LSTM GRU", signature_of="RNNBase", tuple_output=True, symbolic="rnn", **_rnn)
@@ -133,6 +133,7 @@ _add("glue", "ClassToken", inferred=_from(("embed_dim", -1)), out_size=UNGUARDED
 _add("glue", "PositionalEmbedding", inferred=_from(("embed_dim", -1), ("num_positions", -2)),
      loose=("num_positions",), init=SCHEMES, init_schemes=(("weight", "normal", (("std", 0.02),)),))
 _add("glue", "SelfAttention", inferred=_from(("embed_dim", -1)), init="mha")
+_add("glue", "CausalMask", out_size=UNGUARDED, batchless=True)  # [T, T] from [B, T, ...]: may be bigger than its input
 
 # Containers: written with their own syntax (docs/spec.md), built by model/lazy.py's build().
 CONTAINERS = ("Sequential", "Residual", "Concat", "Add", "Multiply")

@@ -69,9 +69,11 @@ class LayerType:
     spatial: int = 0  # N for Conv{N}d-like layers: the channel dim is -(N+1)
     ranks: tuple = ()  # accepted input ranks, checked before torch sees the input; () = any
     inputs: int = 1  # input tensors its forward requires
+    max_inputs: int = 0  # with the optional ones (an RNN's initial state), when more than `inputs`
     dtype: str = "any"  # "float": integer input refused (token ids go into an Embedding); "ids"; "any"
     takes_tuple: bool = False  # its input may be a tuple (Item picks from one)
     tuple_output: bool = False  # forward returns a tuple (LSTM: output, (h, c))
+    batchless: bool = False  # its output has no batch dimension by design (an attention mask [T, T])
 
     # ---- run and estimate
     out_size: Rule = None  # a rule of run/guard.py, NO_BIGGER or UNGUARDED
@@ -92,7 +94,7 @@ class LayerType:
 
     @property
     def multi_input(self) -> bool:
-        return self.inputs > 1
+        return max(self.inputs, self.max_inputs) > 1
 
     def words(self, arg: str) -> str:
         return next((i.words for i in self.inferred if i.arg == arg), arg)

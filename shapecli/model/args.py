@@ -8,6 +8,7 @@ from shapecli import layers as registry
 from shapecli._torch import torch
 from shapecli.dtypes import INPUT as DTYPES
 from shapecli.errors import Collector, SpecError, literal, what
+from shapecli.model.flow import forward_problems
 from shapecli.spec.nodes import MAX_INT, Node, Spec
 from shapecli.spec.problems import condense
 from shapecli.spec.variables import BAD
@@ -109,6 +110,7 @@ def bind(node: Node, c: Collector) -> Bound | None:
     for p in sig.params:
         if p.required and p.name not in kwargs:
             c.add(f"{node.type} needs {p.name}{_needs_hint(node.type, positional)}", node.loc, label)
+    forward_problems(node, cls, c)
     if len(c.problems) > n0:
         return None
     return Bound(cls, checked, given_inferred)

@@ -1,12 +1,11 @@
 """shapecli's own small layers: the glue real models need between torch.nn layers.
 
 Each is a plain nn.Module a user could train; docs/spec.md documents them. Containers
-(Residual, Concat, Add, and Chain: a Sequential that keeps what `from:` reads) are here too;
+(Residual, Concat, Add, Multiply) are here too (the Chain that feeds them is model/flow.py's);
 model/lazy.py's build() wires their children. None of them needs a hook: a `from:` reference is
 a dict (the tape) that the Chain holding the named item writes and the merge reads, inside their
 forward, and that the network empties before and after each call.
 """
-from collections import OrderedDict
 
 from shapecli._torch import nn, torch
 from shapecli.errors import ShapeError
@@ -140,8 +139,24 @@ class SelfAttention(nn.MultiheadAttention):
         return super().forward(x, x, x, need_weights=False, attn_mask=mask, is_causal=False)[0]
 
 
+class CausalMask(nn.Module):
+    """A [T, T] float mask, -inf above the diagonal, for a sequence of length T = x.shape[dim]:
+    nn.Transformer.generate_square_subsequent_mask(T), made in the forward as nn.Transformer's users do."""
+
+    def __init__(self, dim: int = 1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        n = x.shape[self.dim]
+        return torch.full((n, n), float("-inf"), device=x.device).triu(1)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
 GLUE = {c.__name__: c for c in (Item, Select, Permute, Transpose, Reshape, Mean, ClassToken,
-                                  PositionalEmbedding, SelfAttention)}
+                                  PositionalEmbedding, SelfAttention, CausalMask)}
 
 
 # ---------------------------------------------------------------------------- containers
@@ -180,22 +195,6 @@ class Residual(nn.Module):
         return y + s
 
 
-class Chain(nn.Sequential):
-    """A Sequential that also writes the outputs of its items named by a later `from:` on the tape."""
-
-    def __init__(self, items: "OrderedDict[str, nn.Module]", saves: dict, tape: dict):
-        super().__init__(items)
-        self.saves = dict(saves)  # child name -> the path a merge reads it by
-        self._tape = tape  # shared with the merges that read it
-
-    def forward(self, x):
-        for name, m in self._modules.items():
-            x = m(x)
-            if name in self.saves:
-                self._tape[self.saves[name]] = x
-        return x
-
-
 class _Merge(nn.Module):
     """Branches run on the same input, plus outputs of earlier named items (`from:`)."""
 
@@ -206,11 +205,20 @@ class _Merge(nn.Module):
         self.refs = list(refs)
         self._tape = tape  # shared with the Chains that fill it
 
-    def inputs(self, x) -> tuple[list, list]:
+    def inputs(self, *xs) -> tuple[list, list]:
         """The operands in order: the branches' outputs (or the input itself), then `from:`'s, where
-        a None in `refs` (`input` in `from:`) places the merge's own input."""
+        a None in `refs` (`input` in `from:`) places the merge's own input. Without either, the
+        tensors it was given (`in: [a, b]`)."""
         outs, what = [], []
         branches = list(self.children())
+        if not branches and not self.refs:
+            if len(xs) < 2:
+                raise ShapeError(f"{type(self).__name__} without branches or from: merges the tensors `in:` names; "
+                                 f"it got {len(xs)}")
+            return list(xs), [f"input {i + 1}" for i in range(len(xs))]
+        if len(xs) != 1:
+            raise ShapeError(f"{type(self).__name__} with branches or from: reads one input; it got {len(xs)}")
+        x = xs[0]
         if branches:
             for i, b in enumerate(branches):
                 outs.append(b(x))
@@ -233,8 +241,8 @@ class Concat(_Merge):
         super().__init__(branches, refs, tape)
         self.dim = dim
 
-    def forward(self, x):
-        outs, what = self.inputs(x)
+    def forward(self, *xs):
+        outs, what = self.inputs(*xs)
         _check_same("Concat", what, outs, self.dim)
         return torch.cat(outs, dim=self.dim)
 
@@ -245,8 +253,8 @@ class Concat(_Merge):
 class Add(_Merge):
     """The sum of the branches (and `from:` outputs)."""
 
-    def forward(self, x):
-        outs, what = self.inputs(x)
+    def forward(self, *xs):
+        outs, what = self.inputs(*xs)
         _check_same(type(self).__name__, what, outs)
         out = outs[0]
         for o in outs[1:]:

@@ -24,6 +24,7 @@ from shapecli._torch import nn, torch
 from shapecli.model import glue
 from shapecli.errors import ShapeError, literal
 from shapecli.model.args import Bound, bind_all
+from shapecli.model.flow import Chain, Network, locate_outputs, wiring
 from shapecli.model.memo import _memo_forward
 from shapecli.model.placeholder import LazySave, copy_loaded, declare, loaded
 from shapecli.model.skipinit import skip_init
@@ -41,7 +42,7 @@ class BuildContext:
     budget_bytes: float = math.inf  # real (non-meta) parameter + buffer bytes allowed
     used_bytes: int = 0
     trace: list = field(default_factory=list)  # materialization order, for --trace-init
-    tape: dict = field(default_factory=dict)  # outputs of items referenced by `from:` (glue.Chain writes them)
+    tape: dict = field(default_factory=dict)  # named inputs and outputs `from:`/`in:` read (model/flow.py)
     root: nn.Module | None = None
     pending: bool = True  # placeholders not yet swapped out
     schemes: dict = field(default_factory=dict)  # layer path -> {local param name: InitScheme | None}
@@ -67,9 +68,11 @@ class Deferred(LazySave, nn.Module):
     def extra_repr(self) -> str:
         return f"{self.node.type}, uninitialized"
 
-    def forward(self, *xs):
+    def forward(self, *xs, **kw):
         if self.real is None:
             self._materialize(xs)
+        if kw:  # `in: {attn_mask: m}`: keyword tensors, past the memo
+            return self.real(*xs, **kw)
         if _device(xs).type == "meta" and not torch.is_grad_enabled():
             return _memo_forward(self, xs)
         return self.real(*xs)
@@ -210,16 +213,21 @@ _DIMS = {1: "L", 2: "H, W", 3: "D, H, W"}
 def check_input(node: Node, xs) -> None:
     """Reject inputs a layer cannot take, in the spec's terms, before torch does."""
     lt = registry.get(node.type)
-    need = lt.inputs
-    if len(xs) < need or (len(xs) > 1 and not lt.multi_input):  # before torch says "forward() missing ... 'x2'"
-        hint = ": give the spec several inputs, e.g. `input: [[2, 10], [2, 20]]` or --input '2,10;2,20'" if need > 1 else ""
+    need, most = lt.inputs, max(lt.inputs, lt.max_inputs)
+    if len(xs) < need or len(xs) > most:  # before torch says "forward() missing ... 'x2'"
+        hint = (": give the spec several inputs, e.g. `input: [[2, 10], [2, 20]]` or --input '2,10;2,20', "
+                "or name the tensors it reads with `in: [a, b]`") if need > 1 else ""
         if node.type == "MultiheadAttention" and len(xs) == 1:  # self-attention: query, key and value are x
             heads = node.kwargs.get("num_heads", node.args[0] if node.args else "...")
             hint = (f"; for self-attention on one tensor write `- SelfAttention: {{num_heads: {heads}}}` "
-                    "(embed_dim is inferred; it returns the output tensor only)")
-        raise ShapeError(f"takes {need} input tensor{'s' if need > 1 else ''}; got {len(xs)} ({shape_of(xs)}){hint}")
-    for x in xs:
-        if isinstance(x, (tuple, list)) and not lt.takes_tuple:
+                    "(embed_dim is inferred; it returns the output tensor only), or give query, key and value "
+                    "with `in: [q, k, v]`")
+        if len(xs) > most and need == 1 and lt.max_inputs < 2 and node.ins is None:
+            hint = "; name the tensor it reads with `in: name`"
+        want = f"{need} to {most}" if most > need else f"{need}"
+        raise ShapeError(f"takes {want} input tensor{'s' if most > 1 else ''}; got {len(xs)} ({shape_of(xs)}){hint}")
+    for j, x in enumerate(xs):
+        if isinstance(x, (tuple, list)) and not lt.takes_tuple and not (j >= lt.inputs and node.type == "LSTM"):
             raise ShapeError(f"gets a tuple {shape_of([x])} from the layer before; add `- Item: 0` to pick one output")
     x = xs[0] if xs else None
     if not isinstance(x, torch.Tensor):
@@ -264,23 +272,6 @@ def check_refit(node: Node, inferred: dict, xs) -> None:
                 raise ShapeError(f"was materialized for {inferred[inf.arg]} {inf.words}; this input has {actual}")
 
 
-class Network(glue.Chain):
-    """The root: a Chain whose first item gets all inputs; the tape is emptied after each call."""
-
-    def forward(self, *xs):
-        tape = self._tape
-        if tape:
-            tape.clear()
-        x = xs
-        for i, (name, m) in enumerate(self._modules.items()):
-            x = m(x) if i else m(*xs)
-            if name in self.saves:
-                tape[self.saves[name]] = x
-        if tape:
-            tape.clear()  # the model holds no activations between calls
-        return x
-
-
 def resolve(root: nn.Module, path: str) -> nn.Module:
     m = root.get_submodule(path)
     return m.real if isinstance(m, Deferred) and m.real is not None else m
@@ -320,17 +311,18 @@ def build(spec: Spec, ctx: BuildContext | None = None) -> Network:
     bound = bind_all(spec)
     ctx = ctx or BuildContext()
 
-    refs = {ref for node in spec.nodes() for ref in node.refs}
-
-    def saves(node: Node) -> dict:  # the children a later `from:` reads: the Chain holding them keeps their outputs
-        return {c.key: c.path for c in node.children if c.path in refs}
+    saves, feeds = wiring(spec)  # what each Chain keeps on the tape for a later `from:`/`in:`, and what it reads
 
     def make(node: Node, inherited: dict, freeze: bool) -> nn.Module:
         freeze = freeze or node.freeze
         kids = [(c.key, make(c, {**inherited, **node.init}, freeze)) for c in node.children]
         if node.type == "Sequential":
-            keep = saves(node)
-            return glue.Chain(OrderedDict(kids), keep, ctx.tape) if keep else nn.Sequential(OrderedDict(kids))
+            keep, feed = saves.get(node.path, {}), feeds.get(node.path, {})
+            if not (keep or feed):
+                return nn.Sequential(OrderedDict(kids))
+            chain = Chain(OrderedDict(kids), keep, ctx.tape, feed)
+            locate_outputs(chain, node)
+            return chain
         if node.type == "Residual":
             d = dict(kids)
             return glue.Residual(d["body"], d.get("shortcut"))
@@ -340,8 +332,9 @@ def build(spec: Spec, ctx: BuildContext | None = None) -> Network:
             return getattr(glue, node.type)([m for _, m in kids], _operands(node), ctx.tape)
         return Deferred(node, bound[node.path], ctx, inherited, freeze)
 
-    root = Network(OrderedDict((c.key, make(c, spec.init, False)) for c in spec.root.children), saves(spec.root),
-                   ctx.tape)
+    root = Network(OrderedDict((c.key, make(c, spec.init, False)) for c in spec.root.children),
+                   saves.get("", {}), ctx.tape, feeds.get("", {}), [i.name for i in spec.inputs])
+    locate_outputs(root, spec.root)
     ctx.root = root
     if ctx.placeholders:  # for a model a user sees before its first input; a run feeds it data at once
         probes: dict = {}  # equal layers share one probe of their parameters' names

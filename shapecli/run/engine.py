@@ -17,6 +17,7 @@ from shapecli import layers as registry
 from shapecli import warncapture
 from shapecli._torch import nn, torch
 from shapecli.errors import ShapeCliError, ShapeError, UsageError, literal
+from shapecli.spec.problems import built_with_sets
 from shapecli.model.lazy import BuildContext, OverBudget, build
 from shapecli.report import (
     Diagnostic,
@@ -184,7 +185,13 @@ def _materialize(spec: Spec, samples: list, opts: Options, device: str):
         if measurer:  # a spec error found while building: end the measuring thread too
             measurer.stop()
         raise
-    return shape_model(model, of_spec(spec), samples, opts, device, ctx, measurer, fresh=fresh)
+    try:
+        return shape_model(model, of_spec(spec), samples, opts, device, ctx, measurer, fresh=fresh)
+    except ShapeError as e:
+        if spec.sets:  # `--set d=7` that makes a constructor refuse: the message names it
+            e.problems = built_with_sets(e.problems, spec.sets)
+            e.args = ("\n".join(str(p) for p in e.problems),)
+        raise
 
 
 def shape_model(model: nn.Module, outline, samples: list, opts: Options, device: str, ctx: BuildContext,

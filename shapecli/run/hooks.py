@@ -109,6 +109,8 @@ def _run(model, xs, rec: _Recorder):
     except OverBudget:
         raise
     except ShapeCliError as e:
+        if not rec.stack and e.problems[0].loc is not None:  # located where it was raised (an item's `out:`)
+            raise
         raise _locate(e.problems[0].message, rec, xs) from e
     except (RuntimeError, ValueError, TypeError, IndexError, AssertionError) as e:
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__

@@ -1,6 +1,8 @@
 """Command-line texts: `--input` shapes and `--set` pairs (no torch)."""
 from __future__ import annotations
 
+import re
+
 from shapecli.dtypes import input_name
 from shapecli.errors import UsageError, did_you_mean, literal
 from shapecli.spec.dims import parse_dims, unify_dims
@@ -35,8 +37,12 @@ def parse_input_text(text: str, default: list | None = None) -> list:
     """
     if not text.strip():
         raise UsageError("--input is empty; write a shape such as 2,20")
+    parts = text.split(";")
+    names = [d.name for d in default or []]
+    if any(names) and any(_NAMED.match(p) and _NAMED.match(p).group(1) in names for p in parts):
+        parts = _by_name(text, parts, names, default)
     out = []
-    for i, part in enumerate(text.split(";")):
+    for i, part in enumerate(parts):
         shape_text, _, dtype = part.strip().partition(":")
         written = dtype.strip()
         dtype = input_name(written) if written else default[i].dtype if default and i < len(default) else "float32"
@@ -52,8 +58,27 @@ def parse_input_text(text: str, default: list | None = None) -> list:
                                  f"{literal(d.name)}=<size> (e.g. {literal(d.name)}=224) or a range")
             if d.size > MAX_INT:
                 raise UsageError(f"--input '{literal(text)}': {d.size} is too large")
-        out.append(InputSpec(dims, dtype))
+        out.append(InputSpec(dims, dtype, default[i].name if default and i < len(default) else None))
     return _unified(out)
+
+
+_NAMED = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$")
+
+
+def _by_name(text: str, parts: list, names: list, default: list) -> list:
+    """`src=2,7;tgt=2,5` for a spec with named inputs: each part put at its input's place, in any order;
+    an input not given keeps the spec's shape and dtype."""
+    out = [None] * len(names)
+    for part in parts:
+        m = _NAMED.match(part)
+        if not m or m.group(1) not in names:
+            raise UsageError(f"--input '{literal(text)}': name every tensor ({'; '.join(f'{n}=...' for n in names)}), "
+                             f"or give them all in order without names")
+        i = names.index(m.group(1))
+        if out[i] is not None:
+            raise UsageError(f"--input '{literal(text)}': {m.group(1)} is given twice")
+        out[i] = m.group(2)
+    return [p if p is not None else ",".join(map(str, d.shape)) + ":" + d.dtype for p, d in zip(out, default)]
 
 
 def _unified(inputs: list) -> list:

@@ -118,6 +118,10 @@ class Items:
                 self.err(f"`tie:` names an earlier item, got {_what(t)}", extra.at("tie"), label)
             else:
                 node.tie = self.resolve_ref(t, extra.at("tie"), label)
+                if node.tie is not None and not self.check_tie(node.tie, extra.at("tie"), label):
+                    node.tie = None
+        if "in" in extra:
+            self.item_inputs(node, extra, label)
 
         # the layer key
         if layer_key in self.blocks:
@@ -140,6 +144,9 @@ class Items:
                 self.merge(node, value, loc, scope, label)
             else:
                 self.layer_args(node, value, loc, scope, label)
+        self.check_inputs(node, extra.at("in") if "in" in extra else loc, label)
+        if "out" in extra:
+            self.item_outputs(node, extra, label)
         if named:
             self.defined.append((key, path, loc))
         return node
@@ -232,8 +239,10 @@ class Items:
             for k in value:
                 if k not in allowed:
                     self.err(f"{kind}: unknown key '{literal(k)}'{did_you_mean(k, allowed)}", value.key_locs[k], label)
+        elif value is None and node.ins is not None and (len(node.ins) > 1 or node.in_kw):  # `- Add:`, `in: [a, b]`
+            return  # (a mapping `in:` is reported by check_inputs)
         else:
-            self.err(f"{kind} takes {{branches: [[...], [...]]}} and/or {{from: name}}", loc, label)
+            self.err(self.merge_usage(kind, node), loc, label)
             return
         if "dim" in value:
             d = self.subst(value["dim"], locs["dim"], scope, label)
@@ -269,8 +278,13 @@ class Items:
                     node.refs.append(path)
                 else:
                     unresolved += 1  # reported once, as an unknown name; not again as a missing input
+        if node.ins is not None and len(node.ins) > 1 and (branches is not None or refs is not None):
+            self.err(f"{kind} with `branches:` or `from:` reads one input; `in:` names {len(node.ins)} "
+                     f"(to merge them alone, write `- {kind}:` with `in: [...]` and no branches or from)",
+                     loc, label)
         if branches is None and refs is None:
-            self.err(f"{kind} needs `branches:` or `from:`", loc, label)
+            if node.ins is None or len(node.ins) < 2:  # `- Concat: {dim: -1}` with `in: [y, ctx]` merges those
+                self.err(f"{kind} needs `branches:` or `from:`, or two or more tensors in `in:`", loc, label)
         elif kind != "Concat" and len(node.children) + len(node.refs) + unresolved + (
                 0 if node.children or OWN_INPUT in node.refs else 1) < 2:
             self.err(f"{kind} needs at least two inputs (branches, or x and `from:` outputs)", loc, label)

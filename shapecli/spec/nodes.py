@@ -17,17 +17,33 @@ MAX_NODES = 50_000  # items after expanding blocks and repeat
 MAX_REPEAT = MAX_NODES
 MAX_VAR_DEPTH = 50  # variables defined through other variables, this many deep
 MAX_INT = 1 << 40  # no layer size or dimension is larger; catches typos before any allocation
-RESERVED = ("name", "repeat", "freeze", "init", "tie", "if")
+RESERVED = ("name", "repeat", "freeze", "init", "tie", "if", "in", "out")
 TOP_KEYS = ("name", "input", "vars", "init", "blocks", "layers")
 DTYPES = dtypes.INPUT  # the dtypes an input may have (the table: shapecli/dtypes.py)
 OWN_INPUT = "input"  # in a merge's `from:`, the merge's own input, where the list puts it
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+def input_key(name: str) -> str:
+    """The tape key of a named model input (`input: {src: ...}`): no item path has a ':'."""
+    return ":" + name
+
+
+def output_key(path: str, i: int) -> str:
+    """The tape key of output `i` of the item at `path` (`out: [y, h]`)."""
+    return f"{path}:{i}"
+
+
+def is_tensor_key(key: str) -> bool:
+    """A named input or one of an item's `out:` outputs, not an item's path."""
+    return ":" in key
+
+
 @dataclass
 class InputSpec:
     dims: list  # [Dim]
     dtype: str = "float32"
+    name: str | None = None  # `input: {src: [2, 7], tgt: [2, 5]}`: items read it with `in: src`
 
     @property
     def shape(self) -> list:
@@ -56,12 +72,20 @@ class Node:
     tie: str | None = None  # path of the item whose weight this item's weight is
     refs: list = field(default_factory=list)  # `from:` paths, for Concat/Add
     dim: int = 1  # Concat's dim
+    ins: list | None = None  # `in: [a, b]`: tape keys (or OWN_INPUT) given positionally; None: the previous output
+    in_kw: dict = field(default_factory=dict)  # `in: {query: a, key_padding_mask: pad}`: keyword -> tape key
+    outs: list = field(default_factory=list)  # `out: [y, h]`: [(index, name)] of its tuple output's elements
     block: str | None = None  # the block this Sequential was expanded from
     block_args: dict = field(default_factory=dict)  # that block's parameters as resolved here (those used)
 
     @property
     def is_container(self) -> bool:
         return self.type in registry.CONTAINERS
+
+    @property
+    def reads(self) -> list:
+        """Every tape key it reads: `from:` outputs, then `in:` tensors (OWN_INPUT left out)."""
+        return [r for r in [*self.refs, *(self.ins or []), *self.in_kw.values()] if r != OWN_INPUT]
 
     def walk(self):
         yield self

@@ -15,8 +15,9 @@ from shapecli.dtypes import input_name
 from shapecli.errors import Collector, Loc, SpecError, UsageError, did_you_mean, literal
 from shapecli.spec.dims import parse_dims
 from shapecli.spec.inputs import _unified
+from shapecli.spec.flow import Flow
 from shapecli.spec.items import Items, _what
-from shapecli.spec.nodes import DTYPES, IDENT, RESERVED, TOP_KEYS, InputSpec, Node, Spec
+from shapecli.spec.nodes import DTYPES, IDENT, OWN_INPUT, RESERVED, TOP_KEYS, InputSpec, Node, Spec, input_key
 from shapecli.spec.problems import condense
 from shapecli.spec.variables import BAD, Variables, _Scope
 from shapecli.spec.yamlload import YList, YMap, parse_yaml, read_text
@@ -61,7 +62,7 @@ def in_line_order(problems: list, file: str) -> list:
 
 # ---------------------------------------------------------------------------- the parser
 
-class _Parser(Items, Variables):
+class _Parser(Items, Flow, Variables):
     def __init__(self, file: str):
         self.file = file
         self.c = Collector()
@@ -71,6 +72,7 @@ class _Parser(Items, Variables):
         self.defined: list = []  # [(key, path, loc)] of finished named items, in execution order
         self.pending_refs: list = []  # (name, loc, label) not found when used
         self.all_names: dict = {}  # name -> loc of every named item anywhere
+        self.inputs: list = []  # the spec's inputs (InputSpec), once parsed
 
     # -- errors
     def err(self, msg: str, loc: Loc | None, node_label: str | None = None):
@@ -131,6 +133,11 @@ class _Parser(Items, Variables):
                     self.add_block(bname, body, blocks.key_locs[bname], blocks.at(bname))
 
         inputs = self.parse_inputs(doc["input"], doc.at("input")) if "input" in doc else []
+        for inp in inputs:  # named inputs are tensors `in:` and `from:` can read, defined before any item
+            if inp.name:
+                self.defined.append((inp.name, input_key(inp.name), doc.at("input")))
+                self.all_names.setdefault(inp.name, doc.at("input"))
+        self.inputs = inputs
 
         root = Node("Sequential", "", "", Loc(self.file, 1, 1))
         if "layers" not in doc:
@@ -167,8 +174,18 @@ class _Parser(Items, Variables):
         if value is BAD:
             return []
         many = isinstance(value, list) and value and all(isinstance(v, (list, dict)) for v in value)
+        names = [None]
+        if isinstance(value, dict) and value and "shape" not in value:  # named inputs: {src: [2, 7], tgt: ...}
+            names = list(value)
+            for n in names:
+                if not isinstance(n, str) or not IDENT.match(n) or n in (OWN_INPUT, "dtype"):
+                    self.err(f"input: '{literal(n)}' cannot name an input (an identifier other than input or dtype; "
+                             "a single input is [2, 20] or {shape: [2, 20], dtype: int64})", loc)
+                    return []
+            value = list(value.values())
+            many = True
         out = []
-        for v in value if many else [value]:
+        for i, v in enumerate(value if many else [value]):
             dtype = "float32"
             if isinstance(v, dict):
                 unknown = set(v) - {"shape", "dtype"}
@@ -192,7 +209,7 @@ class _Parser(Items, Variables):
             except UsageError as e:
                 self.err("input: " + e.problems[0].message.split(": ", 1)[-1], loc)
                 continue
-            out.append(InputSpec(dims, dtype))
+            out.append(InputSpec(dims, dtype, names[i] if names != [None] else None))
         try:
             return _unified(out)
         except UsageError as e:

@@ -76,3 +76,15 @@ def _from_set(p: Problem, text: str, file: str, sets: dict) -> list:
         names += _IDENT.findall(m.group(1)) if m.group(1) is not None else [m.group(2)]
     hits = [n for n in dict.fromkeys(names) if n in sets and str(sets[n]) in p.message]
     return [f"from {', '.join(f'--set {n}={literal(sets[n], 30)}' for n in hits)}"] if hits else []
+
+
+def built_with_sets(problems: list, sets: dict) -> list:
+    """A problem found while building or running (a constructor's refusal) that quotes a `--set` value as an
+    argument (`embed_dim=7` for `--set d=7`) says so: the spec's own values may be right."""
+    out = []
+    for p in problems:
+        hits = [n for n, v in (sets or {}).items() if "--set" not in p.message and type(v) in (int, float, str)
+                and re.search(rf"(?:=|got ){re.escape(str(v))}(?![\w.])", p.message)]
+        note = f" (from {', '.join(f'--set {n}={literal(sets[n], 30)}' for n in hits)})" if hits else ""
+        out.append(Problem(p.message + note, p.loc, p.layer) if note else p)
+    return out

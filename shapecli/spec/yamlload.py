@@ -214,7 +214,7 @@ def _fix_hint(text: str, file: str, mark, problem: str):
         if item and key and len(key.group(1)) > len(item.group(1)):
             layer, k, v = item.group(2), key.group(2), literal(key.group(3) or "...", 40)
             col = len(item.group(1)) + lines[prev][len(item.group(1)):].index(layer) + 1
-            if k in ("name", "repeat", "freeze", "init", "tie"):
+            if k in ("name", "repeat", "freeze", "init", "tie", "if", "in", "out"):  # spec/nodes.RESERVED
                 fix = (f"`- {layer}` takes no keys; to give it `{k}:`, write `- {layer}:` with a colon "
                        f"and `{k}: {v}` under it, aligned with `{layer}`")
             else:

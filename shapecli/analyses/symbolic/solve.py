@@ -7,6 +7,8 @@ from __future__ import annotations
 import random
 from typing import Optional
 
+from shapecli import layers as registry
+
 from shapecli.analyses.symbolic.constraints import _constraints
 from shapecli.analyses.symbolic.context import _Ctx, _input_formulas, _shape_text, _Unfollowable
 from shapecli.analyses.symbolic.evaluate import _NoEval
@@ -318,7 +320,8 @@ def _batch_issue(ctx: _Ctx, space: _Space, tracer: _Tracer, env_map, constraints
         for s in struct:
             yield from scan(s)
 
-    items = [(tracer.order[p], ctx.layer_label(p), tracer.outputs[p]) for p in tracer.outputs]
+    items = [(tracer.order[p], ctx.layer_label(p), tracer.outputs[p]) for p in tracer.outputs
+             if not _batchless(ctx.type_of.get(p, ""))]  # a causal mask [T, T] has no batch by design
     items.append((float("inf"), "the network's output", out_struct))
     for order, who, struct in sorted(items, key=lambda t: t[0]):
         for kind, exprs in scan(struct):
@@ -334,3 +337,7 @@ def _batch_issue(ctx: _Ctx, space: _Space, tracer: _Tracer, env_map, constraints
         return None
     events.sort(key=lambda t: t[0])
     return events[0][1]
+
+
+def _batchless(kind: str) -> bool:
+    return kind in registry.REGISTRY and registry.get(kind).batchless
