@@ -164,20 +164,35 @@ def _check_same(label: str, what: list[str], outs: list, dim: int | None = None)
             raise ShapeError(f"{label}: {what[0]} gives {ref} but {w} gives {s}{along}")
 
 
-class Residual(nn.Module):
-    """body(x) + shortcut(x); the shortcut is the identity when absent."""
+class Parts(nn.Module):
+    """A container whose children run in groups (its parts), each group in order: a Residual's body,
+    shortcut and after, a merge's branches. A child a later `from:` reads writes its output on the tape."""
 
-    def __init__(self, body: nn.Module, shortcut: nn.Module | None = None):
+    def __init__(self, items: "OrderedDict[str, nn.Module]", parts: list, saves: dict, tape: dict):
         super().__init__()
-        self.body = body
-        self.shortcut = shortcut
+        for k, m in items.items():
+            self.add_module(k, m)
+        self.parts = [tuple(p) for p in parts]  # names, not modules: the swap of a placeholder replaces _modules' entry
+        self.saves = dict(saves)
+        self._tape = tape
+
+    def run(self, i: int, x):
+        for name in self.parts[i]:
+            x = self._modules[name](x)
+            if name in self.saves:
+                self._tape[self.saves[name]] = x
+        return x
+
+
+class Residual(Parts):
+    """after(body(x) + shortcut(x)); the shortcut is the identity when it has no items, and so is after."""
 
     def forward(self, x):
-        y = self.body(x)
-        s = self.shortcut(x) if self.shortcut is not None else x
+        y = self.run(0, x)
+        s = self.run(1, x) if self.parts[1] else x
         if not (isinstance(y, torch.Tensor) and isinstance(s, torch.Tensor) and y.shape == s.shape):
-            _check_same("Residual", ["the body", "the shortcut" if self.shortcut is not None else "the identity shortcut"], [y, s])
-        return y + s
+            _check_same("Residual", ["the body", "the shortcut" if self.parts[1] else "the identity shortcut"], [y, s])
+        return self.run(2, y + s)
 
 
 class Chain(nn.Sequential):
@@ -196,24 +211,20 @@ class Chain(nn.Sequential):
         return x
 
 
-class _Merge(nn.Module):
+class _Merge(Parts):
     """Branches run on the same input, plus outputs of earlier named items (`from:`)."""
 
-    def __init__(self, branches: list[nn.Module], refs: list[str], tape: dict):
-        super().__init__()
-        for i, b in enumerate(branches):
-            self.add_module(str(i), b)
+    def __init__(self, items, parts: list, refs: list[str], saves: dict, tape: dict):
+        super().__init__(items, parts, saves, tape)
         self.refs = list(refs)
-        self._tape = tape  # shared with the Chains that fill it
 
     def inputs(self, x) -> tuple[list, list]:
         """The operands in order: the branches' outputs (or the input itself), then `from:`'s, where
         a None in `refs` (`input` in `from:`) places the merge's own input."""
         outs, what = [], []
-        branches = list(self.children())
-        if branches:
-            for i, b in enumerate(branches):
-                outs.append(b(x))
+        if self.parts:
+            for i in range(len(self.parts)):
+                outs.append(self.run(i, x))
                 what.append(f"branch {i}")
         elif None not in self.refs:
             outs.append(x)
@@ -229,8 +240,8 @@ def _refs(refs: list) -> list:
 
 
 class Concat(_Merge):
-    def __init__(self, branches, refs, tape, dim: int = 1):
-        super().__init__(branches, refs, tape)
+    def __init__(self, items, parts, refs, saves, tape, dim: int = 1):
+        super().__init__(items, parts, refs, saves, tape)
         self.dim = dim
 
     def forward(self, x):
