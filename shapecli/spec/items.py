@@ -27,6 +27,13 @@ class Items(Parts):
         return out
 
     def item(self, raw, loc: Loc, ns: Names, scope: _Scope) -> Node | None:
+        depth = len(self.uses)
+        try:
+            return self._item(raw, loc, ns, scope)
+        finally:
+            del self.uses[depth:]  # an inline use's expansion ends with the item
+
+    def _item(self, raw, loc: Loc, ns: Names, scope: _Scope) -> Node | None:
         self.count += 1
         if self.count > MAX_NODES:
             raise SpecError(f"the network has more than {MAX_NODES:,} items after expanding blocks and repeat", loc)
@@ -88,8 +95,9 @@ class Items(Parts):
         if splice:  # no level of its own: its children register on `ns`, in its place
             key, path = None, ns.path
             inner = OneName(ns, name, extra.at("name"), layer_key) if renames else ns
+            self.uses.append((ns, loc))
         else:
-            key = ns.claim(name, extra.at("name") if name is not None else loc, self.err)
+            key = ns.claim(name, extra.at("name") if name is not None else loc, self)
             path = ns.sub(key)
             inner = Names(path)
             if name is not None:

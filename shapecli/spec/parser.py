@@ -73,6 +73,7 @@ class _Parser(Items, Variables):
         self.defined: list = []  # [(key, path, loc)] of finished named items, in execution order
         self.pending_refs: list = []  # (name, loc, label) not found when used
         self.all_names: dict = {}  # name -> loc of every named item anywhere
+        self.uses: list = []  # [(Names, loc)]: the inline items being expanded, outermost first
 
     # -- errors
     def err(self, msg: str, loc: Loc | None, node_label: str | None = None):

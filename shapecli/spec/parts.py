@@ -21,16 +21,20 @@ class Names:
     def __init__(self, path: str):
         self.path, self.count, self.taken = path, 0, {}
 
-    def claim(self, name: str | None, loc: Loc, err) -> str:
-        """The next child's key: its `name:`, or its index among the module's children."""
+    def claim(self, name: str | None, loc: Loc, p) -> str:
+        """The next child's key: its `name:`, or its index among the module's children. `p`: the parser
+        (its errors, and the inline uses being expanded, so that a clash points at the use)."""
         key = name if name is not None else str(self.count)
         self.count += 1
         if name is not None:
+            use = next((u for ns, u in p.uses if ns is self), None)  # the outermost inline use putting items here
             if name in self.taken:
-                where = f" in {self.path}" if self.path else ""
-                err(f"two items are named '{name}'{where} (the first at line {self.taken[name].line}); "
-                    "names must be unique in the module that holds them", loc)
-            self.taken.setdefault(name, loc)
+                first, first_use = self.taken[name]
+                at = f"line {first.line}" + (f", from the use at line {first_use.line}" if first_use else "")
+                where = f" in layer {self.path}" if self.path else " at the top level"
+                p.err(f"two items are named '{name}'{where} (the first at {at}); names must be unique in the module "
+                      "that holds them", use or loc)
+            self.taken.setdefault(name, (loc, use))
         return key
 
     def sub(self, key: str) -> str:
@@ -44,13 +48,13 @@ class OneName:
         self.ns, self.name, self.loc, self.block, self.used = ns, name, loc, block, False
         self.path = ns.path
 
-    def claim(self, name: str | None, loc: Loc, err) -> str:
+    def claim(self, name: str | None, loc: Loc, p) -> str:
         if self.used:
-            err(f"block '{self.block}' is inline and holds more than one item, so its use cannot take `name:` "
-                f"(name: {self.name}); name the items inside it, or make the block `inline: false`", self.loc)
-            return self.ns.claim(name, loc, err)
+            p.err(f"block '{self.block}' is inline and holds more than one item, so its use cannot take `name:` "
+                f"(name: {self.name}); name the items inside it, or give this use `inline: false`", self.loc)
+            return self.ns.claim(name, loc, p)
         self.used = True
-        return self.ns.claim(self.name, self.loc, err)
+        return self.ns.claim(self.name, self.loc, p)
 
     @property
     def count(self) -> int:
@@ -74,7 +78,7 @@ class Parts:
             return []
         if flat:
             return self.items(value, ns, scope)
-        k = ns.claim(key, loc, self.err)
+        k = ns.claim(key, loc, self)
         path = ns.sub(k)
         return [Node("Sequential", k, path, loc, children=self.items(value, Names(path), scope))]
 
