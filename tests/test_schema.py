@@ -45,6 +45,11 @@ NEEDS_MORE_THAN_A_SCHEMA = {
     "two_inputs_for_one.yaml": "the number of inputs",
     "undefined_var.yaml": "the variables defined",
     "var_chain_recursion.yaml": "the depth of variable chains",
+    "inline_on_a_layer.yaml": "which layer types hold items (schema: inline: on any item)",
+    "inline_sequential_named.yaml": "whether an inline item has a module of its own (a block's item count)",
+    "inline_block_named_use.yaml": "how many items an inline block holds",
+    "inline_duplicate_name.yaml": "the names an inline block's uses put in one module",
+    "residual_duplicate_name.yaml": "the names a Residual's parts put in one module",
 }
 
 
