@@ -130,10 +130,10 @@ layers:
     ("  - Sequential: [Conv2d: [3, 1]]\n    inline: true\n    freeze: true\n", "put `freeze:` on the items inside it"),
     ("  - Conv2d: [3, 1]\n    inline: true\n", "Conv2d holds none"),
     ("  - Sequential: [Conv2d: [3, 1]]\n    inline: 1\n", "`inline:` must be true or false, got the number 1"),
-    ("  - Residual:\n      body:\n        - ReLU:\n          name: a\n      after:\n        - ReLU:\n          name: a\n"
-     "    inline: true\n", "two items are named 'a' in layer 0 (the first at line 6)"),
-    ("  - Sequential:\n      - ReLU:\n        name: a\n      - Sequential:\n          - ReLU:\n            name: a\n"
-     "        inline: true\n", "two items are named 'a' in layer 0 (the first at line 5)"),
+    (("  - Residual:\n      body:\n        - ReLU:\n          name: a\n      after:\n        - ReLU:\n          name: a\n"
+      "    inline: true\n"), "two items are named 'a' in layer 0 (the first at line 6)"),
+    (("  - Sequential:\n      - ReLU:\n        name: a\n      - Sequential:\n          - ReLU:\n            name: a\n"
+      "        inline: true\n"), "two items are named 'a' in layer 0 (the first at line 5)"),
 ])
 def test_bad_names_are_errors_at_their_place(layers, message):
     with pytest.raises(SpecError) as e:
