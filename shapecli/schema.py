@@ -187,8 +187,9 @@ def _containers(items: dict, item: dict) -> dict:
                   "from": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]}}
     out = {"Sequential": {**items, "description": "the items in order (docs/spec.md)"},
            "Residual": {"anyOf": [items, {"type": "object", "properties": {"body": one_or_many, "shortcut": {
-               "anyOf": [one_or_many, {"type": "null"}]}}, "required": ["body"], "additionalProperties": False}],
-               "description": "x + body(x), or body(x) + shortcut(x) (docs/spec.md)"}}
+               "anyOf": [one_or_many, {"type": "null"}]}, "after": one_or_many}, "required": ["body"],
+               "additionalProperties": False}],
+               "description": "x + body(x), or after(body(x) + shortcut(x)) (docs/spec.md)"}}
     for m, doc in (("Concat", "torch.cat of the branches' outputs along dim (default 1)"),
                    ("Add", "the sum of the branches' outputs"), ("Multiply", "the product of the branches' outputs")):
         keys = dict(merge_keys, **({"dim": {"anyOf": [{"type": "integer"}, _VAR], "default": 1}} if m == "Concat" else {}))
@@ -233,6 +234,8 @@ def _item(variant: str, names: list) -> dict:
                           {"type": "array", "minItems": 1, "items": {"anyOf": [{"type": "string", "pattern": _IDENT},
                                                                                 {"type": "null"}]}}],
                 "description": "names for the elements of a tuple output (`out: [y, h]`; `_` leaves one unnamed)"},
+        "inline": {"anyOf": [{"type": "boolean"}, _VAR], "description": "its items register on the enclosing "
+                   "module (a Sequential, block or repeat), or its parts' items on it (a Residual or merge)"},
     })
     one_key = {n: {"propertyNames": {"enum": [n, *RESERVED]}} for n in props if n not in RESERVED}
     mapping = {"type": "object", "properties": props, "minProperties": 1,
@@ -263,7 +266,8 @@ def spec_schema() -> dict:
                                 "required": ["shape"], "additionalProperties": False}]}
     blocks_only = list(RESERVED) + names
     block = {"anyOf": [_ref("items_b"), {"type": "object", "properties": {
-        "params": {"type": "object", "propertyNames": {"pattern": _IDENT}}, "layers": _ref("items_b")},
+        "params": {"type": "object", "propertyNames": {"pattern": _IDENT}}, "layers": _ref("items_b"),
+        "inline": {"type": "boolean", "description": "a use of the block adds no level: its items take its place"}},
         "required": ["layers"], "additionalProperties": False}]}
     return {
         "$schema": "http://json-schema.org/draft-07/schema#",

@@ -131,10 +131,12 @@ def test_ruff_accepts_the_export(name, tmp_path):
 
 def test_blocks_become_classes_with_their_sizes_as_parameters():
     src = export_code(ROOT / "configs" / "resnet18.yaml")
-    assert "class Basic(nn.ModuleDict):" in src and "class BasicDown(nn.ModuleDict):" in src
+    assert "class Basic(nn.Module):" in src and "class Basic2(nn.Module):" in src  # uses with and without downsample
     assert "class Stage(nn.Sequential):" in src
+    assert "        self.downsample = nn.Sequential(\n" in src and "        x = x + self.downsample(identity)\n" in src
+    assert "        x = self.relu2(x)  # [1, c, *, *]\n" in src  # the Residual's after: once the sum is made
     assert "def __init__(self, c: int, in_channels: int) -> None:" in src  # in_channels: inferred, differs
-    assert "self.layer3 = Stage(c=256, in_channels=128)" in src
+    assert "self.layer3 = Stage2(c=256, in_channels=128)" in src
     assert "nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)" in src  # in_channels 3 written out
     assert "x = self.layer4(x)  # [1, 512, 7, 7]" in src
 

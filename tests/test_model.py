@@ -403,3 +403,19 @@ def test_from_input_puts_the_merges_own_input_where_the_list_does():
         shapecli.parse_spec(head + "  - Add: {from: input}\n", "x.yaml")
     assert [str(p) for p in e.value.problems] == [
         "x.yaml:7:5: error: layer 2 (Add): Add needs at least two inputs (branches, or x and `from:` outputs)"]
+
+
+def test_an_inline_residual_runs_its_parts_by_name():
+    """after(body(x) + shortcut(x)) with the parts' layers the Residual's own children (spec/parts.py)."""
+    spec = shapecli.parse_spec(
+        "input: [2, 4]\nlayers:\n  - Residual:\n      body:\n        - Linear: 4\n          name: fc1\n"
+        "        - Tanh\n      shortcut:\n        - Linear: 4\n          name: proj\n      after: [ReLU]\n"
+        "    inline: true\n    name: block\n  - Add: {from: [block.fc1, block]}\n")
+    model, _ = shapecli.materialize(spec)
+    block = model.block
+    assert list(block._modules) == ["fc1", "1", "proj", "3"]
+    x = torch.randn(2, 4)
+    with torch.no_grad():
+        fc1 = block.fc1(x)
+        want = torch.relu(torch.tanh(fc1) + block.proj(x))
+        assert torch.equal(model(x), want + fc1 + want)  # the Add: its input, then fc1's output, then block's

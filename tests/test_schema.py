@@ -56,6 +56,11 @@ NEEDS_MORE_THAN_A_SCHEMA = {
     "flow_tie_to_a_tensor.yaml": "what a name refers to (an item or a tensor)",
     "flow_unknown_in.yaml": "the names of inputs and earlier items",
     "set_refused_by_constructor.yaml": "a --set value given on the command line",
+    "inline_on_a_layer.yaml": "which layer types hold items (schema: inline: on any item)",
+    "inline_sequential_named.yaml": "whether an inline item has a module of its own (a block's item count)",
+    "inline_block_named_use.yaml": "how many items an inline block holds",
+    "inline_duplicate_name.yaml": "the names an inline block's uses put in one module",
+    "residual_duplicate_name.yaml": "the names a Residual's parts put in one module",
 }
 
 

@@ -36,3 +36,28 @@ def test_torchvision_model_has_the_specs_totals(cli, config, target, shape):
     for k in ("params", "trainable", "buffers", "param_bytes"):
         assert got["totals"][k] == want["totals"][k], k
     assert got["outputs"] == want["outputs"]
+
+
+WEIGHT_COMPATIBLE = [c for c in CASES if c[0] != "vit_b16"]  # ViT-B/16: its own parameters come first (docs/spec.md)
+
+
+@pytest.mark.parametrize("config, target, shape", WEIGHT_COMPATIBLE, ids=[c[0] for c in WEIGHT_COMPATIBLE])
+def test_torchvision_weights_load_strictly_into_the_spec_model(config, target, shape):
+    """torchvision's own state_dict (names, shapes, dtypes) loads strictly, and gives the same outputs."""
+    import torch
+    import torchvision.models as tvm
+    from conftest import CONFIGS
+
+    import shapecli
+
+    call = target.split(":", 1)[1]
+    kwargs = {"aux_logits": False, "init_weights": False} if config == "inception" else {}
+    torch.manual_seed(0)
+    ref = getattr(tvm, call.split("(")[0])(**kwargs).eval()
+    model, _ = shapecli.materialize(str(CONFIGS / f"{config}.yaml"), device="cpu", budget=4 << 30)
+    result = model.load_state_dict(ref.state_dict(), strict=True)
+    assert not result.missing_keys and not result.unexpected_keys
+    model.eval()
+    x = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        assert torch.allclose(model(x), ref(x), atol=1e-4, rtol=1e-4)

@@ -10,6 +10,9 @@ structure that docs/spec.md says the matching spec must produce, so its `named_p
   copies of the item);
 * `Residual` has children `body` and `shortcut` (each a Sequential of the list's items);
   `Concat`/`Add` branches are children `0`, `1`, ... (each a Sequential);
+* `inline: true` (torchvision's names): an inline Sequential, block or repeat adds no level (its
+  items are numbered on in the enclosing Sequential); an inline Residual (`FlatResidual`) or
+  Concat holds its parts' items itself, named, or by their index among all of them;
 * glue layers (ClassToken, PositionalEmbedding, SelfAttention, Item, Select, ...) are the tiny
   equivalents below.
 
@@ -115,13 +118,41 @@ class Residual(nn.Module):
         return self.body(x) + (self.shortcut(x) if self._has_shortcut else x)
 
 
-class Concat(nn.Module):
-    """Branches (children `0`, `1`, ...) run on the same input, concatenated along `dim`."""
+class FlatResidual(nn.Module):
+    """`Residual` with `inline: true`: after(body(x) + shortcut(x)), the parts' items its own children
+    (a (name, module) pair, or a module named by its index among all of them); an empty shortcut is x."""
 
-    def __init__(self, *branches: nn.Module, dim: int = 1):
+    def __init__(self, body: list, shortcut: list = (), after: list = ()):
+        super().__init__()
+        self.parts, i = [], 0
+        for items in (body, shortcut, after):
+            names = []
+            for it in items:
+                name, mod = it if isinstance(it, tuple) else (str(i), it)
+                self.add_module(name, mod)
+                names.append(name)
+                i += 1
+            self.parts.append(names)
+
+    def _run(self, names: list, x):
+        for n in names:
+            x = getattr(self, n)(x)
+        return x
+
+    def forward(self, x):
+        body, shortcut, after = self.parts
+        return self._run(after, self._run(body, x) + self._run(shortcut, x))
+
+
+class Concat(nn.Module):
+    """Branches (children `0`, `1`, ..., or named by (name, module) pairs) run on the same input,
+    concatenated along `dim`."""
+
+    def __init__(self, *branches, dim: int = 1):
         super().__init__()
         for i, b in enumerate(branches):
-            self.add_module(str(i), b)
+            name, mod = b if isinstance(b, tuple) else (str(i), b)
+            self.add_module(name, mod)
         self.dim = dim
 
     def forward(self, x):
@@ -202,16 +233,16 @@ def alexnet():
 
 
 def vgg11_bn():
-    def conv(cin, c):  # block `conv`
-        return seq(nn.Conv2d(cin, c, 3, padding=1), nn.BatchNorm2d(c), nn.ReLU())
+    def conv(cin, c):  # block `conv`, inline: its layers are the features' own
+        return [nn.Conv2d(cin, c, 3, padding=1), nn.BatchNorm2d(c), nn.ReLU()]
 
     pool = lambda: nn.MaxPool2d(2, 2)  # noqa: E731
-    features = seq(
-        conv(3, 64), pool(),
-        conv(64, 128), pool(),
-        rep(2, lambda i: conv(128 if i == 0 else 256, 256)), pool(),
-        rep(2, lambda i: conv(256 if i == 0 else 512, 512)), pool(),
-        rep(2, lambda i: conv(512, 512)), pool(),
+    features = seq(  # torchvision's make_layers numbering: features.0 .. features.28
+        *conv(3, 64), pool(),
+        *conv(64, 128), pool(),
+        *conv(128, 256), *conv(256, 256), pool(),
+        *conv(256, 512), *conv(512, 512), pool(),
+        *conv(512, 512), *conv(512, 512), pool(),
     )
     classifier = seq(
         nn.Linear(512 * 7 * 7, 4096), nn.ReLU(), nn.Dropout(0.5),
@@ -236,20 +267,18 @@ def _resnet_head(c):
 
 
 def resnet18():
-    def basic(cin, c, stride=1, down=False):  # blocks `basic` / `basic_down`
-        body = seq(
-            nn.Conv2d(cin, c, 3, stride, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU(),
-            nn.Conv2d(c, c, 3, 1, 1, bias=False), nn.BatchNorm2d(c),
-        )
-        shortcut = seq(nn.Conv2d(cin, c, 1, stride, bias=False), nn.BatchNorm2d(c)) if down else None
-        return seq(Residual(body, shortcut), nn.ReLU())
+    def basic(cin, c, stride=1):  # block `basic`: torchvision's BasicBlock
+        down = [("downsample", seq(nn.Conv2d(cin, c, 1, stride, bias=False), nn.BatchNorm2d(c)))] if stride > 1 else []
+        body = [("conv1", nn.Conv2d(cin, c, 3, stride, 1, bias=False)), ("bn1", nn.BatchNorm2d(c)), ("relu1", nn.ReLU()),
+                ("conv2", nn.Conv2d(c, c, 3, 1, 1, bias=False)), ("bn2", nn.BatchNorm2d(c))]
+        return FlatResidual(body, down, [("relu2", nn.ReLU())])
 
-    def stage(cin, c):  # block `stage`: a downsampling block, then a plain one
-        return seq(basic(cin, c, 2, down=True), basic(c, c))
+    def stage(cin, c, stride=2):  # block `stage`: the copies are its own items
+        return seq(basic(cin, c, stride), basic(c, c))
 
     return seq(
         *_resnet_stem(),
-        ("layer1", rep(2, lambda i: basic(64, 64))),
+        ("layer1", stage(64, 64, 1)),
         ("layer2", stage(64, 128)),
         ("layer3", stage(128, 256)),
         ("layer4", stage(256, 512)),
@@ -258,17 +287,15 @@ def resnet18():
 
 
 def resnet50():
-    def bottleneck(cin, c, stride=1, down=False):  # blocks `bottleneck` / `bottleneck_down`
-        body = seq(
-            nn.Conv2d(cin, c, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU(),
-            nn.Conv2d(c, c, 3, stride, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU(),
-            nn.Conv2d(c, 4 * c, 1, bias=False), nn.BatchNorm2d(4 * c),
-        )
-        shortcut = seq(nn.Conv2d(cin, 4 * c, 1, stride, bias=False), nn.BatchNorm2d(4 * c)) if down else None
-        return seq(Residual(body, shortcut), nn.ReLU())
+    def bottleneck(cin, c, stride=1, down=False):  # block `bottleneck`: torchvision's Bottleneck
+        body = [("conv1", nn.Conv2d(cin, c, 1, bias=False)), ("bn1", nn.BatchNorm2d(c)), ("relu1", nn.ReLU()),
+                ("conv2", nn.Conv2d(c, c, 3, stride, 1, bias=False)), ("bn2", nn.BatchNorm2d(c)), ("relu2", nn.ReLU()),
+                ("conv3", nn.Conv2d(c, 4 * c, 1, bias=False)), ("bn3", nn.BatchNorm2d(4 * c))]
+        shortcut = [("downsample", seq(nn.Conv2d(cin, 4 * c, 1, stride, bias=False), nn.BatchNorm2d(4 * c)))]
+        return FlatResidual(body, shortcut if down else [], [("relu3", nn.ReLU())])
 
     def stage(cin, c, n, stride):  # block `stage`
-        return seq(bottleneck(cin, c, stride, down=True), rep(n - 1, lambda i: bottleneck(4 * c, c)))
+        return seq(bottleneck(cin, c, stride, down=True), *[bottleneck(4 * c, c) for _ in range(n - 1)])
 
     return seq(
         *_resnet_stem(),
@@ -281,37 +308,24 @@ def resnet50():
 
 
 def mobilenet_v2():
-    def conv_bn_relu6(cin, c, k=3, s=1):
-        return seq(nn.Conv2d(cin, c, k, s, (k - 1) // 2, bias=False), nn.BatchNorm2d(c), nn.ReLU6())
+    def conv_bn_relu6(cin, c, k=3, s=1, g=1):  # torchvision's Conv2dNormActivation
+        return seq(nn.Conv2d(cin, c, k, s, (k - 1) // 2, groups=g, bias=False), nn.BatchNorm2d(c), nn.ReLU6())
 
-    def dw_sep(cin, c):  # t = 1: depthwise 3x3, then linear 1x1 projection
-        return seq(
-            nn.Conv2d(cin, cin, 3, 1, 1, groups=cin, bias=False), nn.BatchNorm2d(cin), nn.ReLU6(),
-            nn.Conv2d(cin, c, 1, bias=False), nn.BatchNorm2d(c),
-        )
-
-    def inverted(cin, c, t=6, s=1):  # expand 1x1, depthwise 3x3, linear 1x1 projection
+    def bottleneck(cin, c, t, s):  # expand 1x1 (not for t = 1), depthwise 3x3, linear 1x1 projection
         h = cin * t
-        return seq(
-            nn.Conv2d(cin, h, 1, bias=False), nn.BatchNorm2d(h), nn.ReLU6(),
-            nn.Conv2d(h, h, 3, s, 1, groups=h, bias=False), nn.BatchNorm2d(h), nn.ReLU6(),
-            nn.Conv2d(h, c, 1, bias=False), nn.BatchNorm2d(c),
-        )
+        expand = [conv_bn_relu6(cin, h, k=1)] if t > 1 else []
+        return seq(*expand, conv_bn_relu6(h, h, s=s, g=h), nn.Conv2d(h, c, 1, bias=False), nn.BatchNorm2d(c))
 
-    def inverted_res(c, t=6):  # stride 1, c -> c: with the identity shortcut
-        return seq(Residual(seq(inverted(c, c, t))))
+    def inverted(cin, c, t, s):  # torchvision's InvertedResidual: its child `conv`, x + conv(x) where the shape is kept
+        conv = bottleneck(cin, c, t, s)
+        return FlatResidual([("conv", conv)]) if s == 1 and cin == c else seq(("conv", conv))
 
-    features = seq(
-        conv_bn_relu6(3, 32, s=2),
-        dw_sep(32, 16),
-        inverted(16, 24, s=2), inverted_res(24),
-        inverted(24, 32, s=2), rep(2, lambda i: inverted_res(32)),
-        inverted(32, 64, s=2), rep(3, lambda i: inverted_res(64)),
-        inverted(64, 96, s=1), rep(2, lambda i: inverted_res(96)),
-        inverted(96, 160, s=2), rep(2, lambda i: inverted_res(160)),
-        inverted(160, 320, s=1),
-        conv_bn_relu6(320, 1280, k=1),
-    )
+    blocks, cin = [], 32
+    for t, c, n, s in [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
+                       (6, 320, 1, 1)]:  # table 2
+        blocks += [inverted(cin if j == 0 else c, c, t, s if j == 0 else 1) for j in range(n)]
+        cin = c
+    features = seq(conv_bn_relu6(3, 32, s=2), *blocks, conv_bn_relu6(320, 1280, k=1))
     return seq(
         ("features", features),
         ("pool", nn.AdaptiveAvgPool2d(1)),
@@ -347,15 +361,15 @@ def inception():
     """torchvision's GoogLeNet (Inception v1), aux_logits=False."""
 
     def conv(cin, c, k=1, s=1, p=0):  # block `conv` (torchvision's BasicConv2d)
-        return seq(nn.Conv2d(cin, c, k, s, p, bias=False), nn.BatchNorm2d(c, eps=0.001), nn.ReLU())
+        return seq(("conv", nn.Conv2d(cin, c, k, s, p, bias=False)), ("bn", nn.BatchNorm2d(c, eps=0.001)), nn.ReLU())
 
-    def module(cin, c1, c3r, c3, c5r, c5, pp):  # block `inception`
-        return seq(Concat(
-            seq(conv(cin, c1)),
-            seq(conv(cin, c3r), conv(c3r, c3, 3, p=1)),
-            seq(conv(cin, c5r), conv(c5r, c5, 3, p=1)),  # 3x3, as in torchvision
-            seq(nn.MaxPool2d(3, 1, 1, ceil_mode=True), conv(cin, pp)),
-        ))
+    def module(cin, c1, c3r, c3, c5r, c5, pp):  # block `inception`: its Concat, the branches its own children
+        return Concat(
+            ("branch1", conv(cin, c1)),
+            ("branch2", seq(conv(cin, c3r), conv(c3r, c3, 3, p=1))),
+            ("branch3", seq(conv(cin, c5r), conv(c5r, c5, 3, p=1))),  # 3x3, as in torchvision
+            ("branch4", seq(nn.MaxPool2d(3, 1, 1, ceil_mode=True), conv(cin, pp))),
+        )
 
     return seq(
         ("conv1", conv(3, 64, 7, 2, 3)),
@@ -376,7 +390,7 @@ def inception():
         ("inception5b", module(832, 384, 192, 384, 48, 128, 128)),
         ("avgpool", nn.AdaptiveAvgPool2d(1)),
         nn.Flatten(),
-        nn.Dropout(0.2),
+        ("dropout", nn.Dropout(0.2)),
         ("fc", nn.Linear(1024, 1000)),
     )
 

@@ -12,7 +12,7 @@ import re
 
 from shapecli import layers as registry
 from shapecli.export.forward import ForwardCode
-from shapecli.export.plan import ExportError, Plan, Scope, _digit_keys
+from shapecli.export.plan import ExportError, Plan, Scope, _digit_keys, parts
 from shapecli.export.pyfmt import (
     IND,
     Call,
@@ -84,10 +84,9 @@ class Emitter(ForwardCode):
             if model:
                 self.bind_inputs()
             body: list = []
-            var = "x"
-            for i, c in enumerate(root.children):
-                self.forward(c, var, body, IND * 2, first=(model and i == 0))
-            out += body + [f"{IND * 2}return {var}"]
+            for i, c in enumerate(root.children if root.type == "Sequential" else [root]):  # a block may be a Residual
+                self.forward(c, "x", body, IND * 2, first=(model and i == 0))
+            out += body + [f"{IND * 2}return x"]
         return out
 
     def forward_head(self) -> str:
@@ -279,30 +278,28 @@ class Emitter(ForwardCode):
                 raise ExportError(f"{node.label()}: the first item gets {self.n_inputs} inputs; export needs a layer there")
             for i, ch in enumerate(node.children):
                 self.forward(ch, v, out, ind)
-        elif node.type == "Residual":
+        elif node.type == "Residual":  # parts: body, shortcut, after (docs/spec.md)
+            body, short, after = parts(node)
             ident = self.new("identity")
             out.append(f"{ind}{ident} = {v}")
-            self.forward(node.children[0], v, out, ind)
-            if len(node.children) > 1:
-                sc = node.children[1]
-                if p.callable(sc, root):
-                    out += lines(f"{v} + {self.access(sc)}({ident})", ind, f"{v} = ", comment=c)
-                else:
-                    self.forward(sc, ident, out, ind)
-                    out += lines(f"{v} + {ident}", ind, f"{v} = ", comment=c)
+            self.chain(body, v, out, ind)
+            if len(short) == 1 and p.callable(short[0], root):
+                out += lines(f"{v} + {self.access(short[0])}({ident})", ind, f"{v} = ", comment=None if after else c)
             else:
-                out += lines(f"{v} + {ident}", ind, f"{v} = ", comment=c)
+                self.chain(short, ident, out, ind)
+                out += lines(f"{v} + {ident}", ind, f"{v} = ", comment=None if after else c)
+            self.chain(after, v, out, ind)
         else:
             ins = []
-            for i, br in enumerate(node.children):
+            for i, br in enumerate(parts(node)):
                 y = self.new(f"y{i}")
-                if p.callable(br, root):
-                    out += lines(f"{self.access(br)}({v})", ind, f"{y} = ")
+                if len(br) == 1 and p.callable(br[0], root):
+                    out += lines(f"{self.access(br[0])}({v})", ind, f"{y} = ")
                 else:
                     out.append(f"{ind}{y} = {v}")
-                    self.forward(br, y, out, ind)
+                    self.chain(br, y, out, ind)
                 ins.append(y)
-            if not node.children:
+            if not node.parts:
                 ins.append(v)
             for r in node.refs:
                 if r not in self.captured:
@@ -318,6 +315,10 @@ class Emitter(ForwardCode):
             name = self.new(var_name(node.key if identifier(node.key) else node.path))
             self.captured[node.path] = name
             out.append(f"{ind}{name} = {v}")
+
+    def chain(self, nodes: list, v: str, out: list, ind: str) -> None:
+        for ch in nodes:
+            self.forward(ch, v, out, ind)
 
 
 def _shape_of(lay):

@@ -151,7 +151,8 @@ class Plan:
                     node.path in self.refs, self._flow(node, root))
         refs = tuple(self.rel_ref(r, root) for r in node.refs)
         return ("C", rel, node.type, node.dim, refs, node.path in self.refs and node is not root,
-                self._flow(node, root), tuple(self._sig(c, root) for c in node.children))
+                self._flow(node, root), tuple(self._sig(c, root) for c in node.children),
+                tuple(map(tuple, node.parts)))
 
     def _flow(self, node, root) -> tuple:
         """What `in:` and `out:` make of a node, in the terms of the class it is written in."""
@@ -233,6 +234,12 @@ class Plan:
         if built != leaves:
             raise ExportError("the layers were materialized in an order other than the module order; "
                               "export cannot reproduce their initial values")
+
+
+def parts(node) -> list:
+    """A Residual's or merge's parts (docs/spec.md), each the child Nodes it runs in order."""
+    kids = {c.key: c for c in node.children}
+    return [[kids[k] for k in part] for part in node.parts]
 
 
 def _digit_keys(seq) -> bool:

@@ -179,39 +179,58 @@ def _check_same(label: str, what: list[str], outs: list, dim: int | None = None)
             raise ShapeError(f"{label}: {what[0]} gives {ref} but {w} gives {s}{along}")
 
 
-class Residual(nn.Module):
-    """body(x) + shortcut(x); the shortcut is the identity when absent."""
+class Parts(nn.Module):
+    """A container whose children run in groups (its parts), each group in order: a Residual's body,
+    shortcut and after, a merge's branches. Its children read and write the tape as a Chain's do
+    (model/flow.py): `saves` is what they write, `feeds` what they read (`in:`)."""
 
-    def __init__(self, body: nn.Module, shortcut: nn.Module | None = None):
+    def __init__(self, items: "OrderedDict[str, nn.Module]", parts: list, saves: dict, tape: dict,
+                 feeds: dict | None = None):
         super().__init__()
-        self.body = body
-        self.shortcut = shortcut
+        for k, m in items.items():
+            self.add_module(k, m)
+        self.parts = [tuple(p) for p in parts]  # names, not modules: the swap of a placeholder replaces _modules' entry
+        self.saves = {k: list(v) for k, v in saves.items()}  # child name -> [(tape key, element index or None)]
+        self.feeds = dict(feeds or {})  # child name -> ([tape key or None], {keyword: tape key or None})
+        self._tape = tape
+
+    def run(self, i: int, x):
+        for name in self.parts[i]:
+            feed = self.feeds.get(name)
+            if feed is None:
+                x = self._modules[name](x)
+            else:
+                x = self._modules[name](*[x if k is None else self._tape[k] for k in feed[0]],
+                                        **{a: x if k is None else self._tape[k] for a, k in feed[1].items()})
+            for key, index in self.saves.get(name, ()):
+                self._tape[key] = x if index is None else x[index]
+        return x
+
+
+class Residual(Parts):
+    """after(body(x) + shortcut(x)); the shortcut is the identity when it has no items, and so is after."""
 
     def forward(self, x):
-        y = self.body(x)
-        s = self.shortcut(x) if self.shortcut is not None else x
+        y = self.run(0, x)
+        s = self.run(1, x) if self.parts[1] else x
         if not (isinstance(y, torch.Tensor) and isinstance(s, torch.Tensor) and y.shape == s.shape):
-            _check_same("Residual", ["the body", "the shortcut" if self.shortcut is not None else "the identity shortcut"], [y, s])
-        return y + s
+            _check_same("Residual", ["the body", "the shortcut" if self.parts[1] else "the identity shortcut"], [y, s])
+        return self.run(2, y + s)
 
 
-class _Merge(nn.Module):
+class _Merge(Parts):
     """Branches run on the same input, plus outputs of earlier named items (`from:`)."""
 
-    def __init__(self, branches: list[nn.Module], refs: list[str], tape: dict):
-        super().__init__()
-        for i, b in enumerate(branches):
-            self.add_module(str(i), b)
+    def __init__(self, items, parts: list, refs: list[str], saves: dict, tape: dict, feeds: dict | None = None):
+        super().__init__(items, parts, saves, tape, feeds)
         self.refs = list(refs)
-        self._tape = tape  # shared with the Chains that fill it
 
     def inputs(self, *xs) -> tuple[list, list]:
         """The operands in order: the branches' outputs (or the input itself), then `from:`'s, where
         a None in `refs` (`input` in `from:`) places the merge's own input. Without either, the
         tensors it was given (`in: [a, b]`)."""
         outs, what = [], []
-        branches = list(self.children())
-        if not branches and not self.refs:
+        if not self.parts and not self.refs:
             if len(xs) < 2:
                 raise ShapeError(f"{type(self).__name__} without branches or from: merges the tensors `in:` names; "
                                  f"it got {len(xs)}")
@@ -219,9 +238,9 @@ class _Merge(nn.Module):
         if len(xs) != 1:
             raise ShapeError(f"{type(self).__name__} with branches or from: reads one input; it got {len(xs)}")
         x = xs[0]
-        if branches:
-            for i, b in enumerate(branches):
-                outs.append(b(x))
+        if self.parts:
+            for i in range(len(self.parts)):
+                outs.append(self.run(i, x))
                 what.append(f"branch {i}")
         elif None not in self.refs:
             outs.append(x)
@@ -237,8 +256,8 @@ def _refs(refs: list) -> list:
 
 
 class Concat(_Merge):
-    def __init__(self, branches, refs, tape, dim: int = 1):
-        super().__init__(branches, refs, tape)
+    def __init__(self, items, parts, refs, saves, tape, feeds: dict | None = None, dim: int = 1):
+        super().__init__(items, parts, refs, saves, tape, feeds)
         self.dim = dim
 
     def forward(self, *xs):

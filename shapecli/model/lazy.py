@@ -324,12 +324,14 @@ def build(spec: Spec, ctx: BuildContext | None = None) -> Network:
             locate_outputs(chain, node)
             return chain
         if node.type == "Residual":
-            d = dict(kids)
-            return glue.Residual(d["body"], d.get("shortcut"))
+            return glue.Residual(OrderedDict(kids), node.parts, saves.get(node.path, {}), ctx.tape,
+                                 feeds.get(node.path, {}))
         if node.type == "Concat":
-            return glue.Concat([m for _, m in kids], _operands(node), ctx.tape, dim=node.dim)
+            return glue.Concat(OrderedDict(kids), node.parts, _operands(node), saves.get(node.path, {}), ctx.tape,
+                               feeds.get(node.path, {}), dim=node.dim)
         if node.type in ("Add", "Multiply"):
-            return getattr(glue, node.type)([m for _, m in kids], _operands(node), ctx.tape)
+            return getattr(glue, node.type)(OrderedDict(kids), node.parts, _operands(node), saves.get(node.path, {}),
+                                                    ctx.tape, feeds.get(node.path, {}))
         return Deferred(node, bound[node.path], ctx, inherited, freeze)
 
     root = Network(OrderedDict((c.key, make(c, spec.init, False)) for c in spec.root.children),

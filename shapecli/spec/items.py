@@ -4,31 +4,36 @@ from __future__ import annotations
 from shapecli import layers as registry
 from shapecli.errors import Loc, SpecError, did_you_mean, literal, what
 from shapecli.spec.nodes import IDENT, MAX_NODES, MAX_REPEAT, OWN_INPUT, RESERVED, Node
+from shapecli.spec.parts import Names, OneName, Parts
 from shapecli.spec.variables import BAD, _Scope
 from shapecli.spec.yamlload import YList, YMap
 
+SPLICED = ("Sequential",)  # besides blocks and `repeat:`: items whose `inline: true` removes their own level
 
-class Items:
-    """The parser's item parsing (a part of `_Parser`)."""
+
+class Items(Parts):
+    """The parser's item parsing (a part of `_Parser`); a container's parts: spec/parts.py."""
 
     # -- items
-    def items(self, seq: YList, parent: str, scope: _Scope) -> list:
-        out, keys = [], {}
-        skipped = 0  # items whose `if:` is false: absent, and the next ones numbered as if they never were
+    def items(self, seq: YList, ns: Names, scope: _Scope) -> list:
+        """The items of a list, registered on the module `ns` (an `inline:` item's children in its place)."""
+        out = []
         for i, raw in enumerate(seq):
             if isinstance(raw, YMap) and "if" in raw and not self.condition(raw, scope):
-                skipped += 1
-                continue
-            node = self.item(raw, seq.at(i), str(i - skipped), parent, scope)
-            if node is None:
-                continue
-            if node.key in keys:
-                self.err(f"two items are named '{node.key}' (the first at line {keys[node.key].line})", node.loc)
-            keys[node.key] = node.loc
-            out.append(node)
+                continue  # absent: the next ones are numbered as if it never were
+            node = self.item(raw, seq.at(i), ns, scope)
+            if node is not None:
+                out.extend(node.children if node.inline else [node])
         return out
 
-    def item(self, raw, loc: Loc, index: str, parent: str, scope: _Scope) -> Node | None:
+    def item(self, raw, loc: Loc, ns: Names, scope: _Scope) -> Node | None:
+        depth = len(self.uses)
+        try:
+            return self._item(raw, loc, ns, scope)
+        finally:
+            del self.uses[depth:]  # an inline use's expansion ends with the item
+
+    def _item(self, raw, loc: Loc, ns: Names, scope: _Scope) -> Node | None:
         self.count += 1
         if self.count > MAX_NODES:
             raise SpecError(f"the network has more than {MAX_NODES:,} items after expanding blocks and repeat", loc)
@@ -58,20 +63,17 @@ class Items:
             return None
 
         # reserved keys
-        key, named = index, False
+        name = None
         if "name" in extra:
             nm = extra["name"]
             if not isinstance(nm, str) or not IDENT.match(nm):
                 self.err(f"`name:` must be an identifier (letters, digits, _), got {_what(nm)}", extra.at("name"))
             else:
-                key, named = nm, True
-        path = f"{parent}.{key}" if parent else key
-        label = f"{path} ({layer_key})"
-        if named and key == OWN_INPUT:
+                name = nm
+        label = f"{ns.sub(name or str(ns.count))} ({layer_key})"
+        if name == OWN_INPUT:
             self.err(f"`name: {OWN_INPUT}` is reserved: in a merge's `from:` it means the merge's own input; choose another name",
                      extra.at("name"))
-        if named:
-            self.all_names.setdefault(key, extra.at("name"))
         repeat, index = 1, None
         if "repeat" in extra:
             r = extra["repeat"]
@@ -84,13 +86,31 @@ class Items:
                     self.err(f"`repeat:` must be an integer from 1 to {MAX_REPEAT:,}, got {_what(r)}", extra.at("repeat"), label)
                 else:
                     repeat = r
-        if repeat > 1 or index is not None:  # N independent copies, parsed anew so each has its own paths and names
-            one = YMap({k: v for k, v in extra.items() if k not in ("name", "repeat", "if")})
+        copies = repeat > 1 or index is not None
+        inline = self.inline_of(extra, layer_key, copies, scope, label)
+        splice = inline and (copies or layer_key in self.blocks or registry.canonical(layer_key) in SPLICED)
+        renames = splice and name is not None and not copies and layer_key in self.blocks  # its one item's name
+        if splice and not self.can_splice(extra, layer_key, renames, label):
+            splice = inline = renames = False
+        if splice:  # no level of its own: its children register on `ns`, in its place
+            key, path = None, ns.path
+            inner = OneName(ns, name, extra.at("name"), layer_key) if renames else ns
+            self.uses.append((ns, loc))
+        else:
+            key = ns.claim(name, extra.at("name") if name is not None else loc, self)
+            path = ns.sub(key)
+            inner = Names(path)
+            if name is not None:
+                self.all_names.setdefault(key, extra.at("name"))
+        label = f"{path or '<network>'} ({layer_key})"
+        if copies:  # N independent copies, parsed anew so each has its own paths and names
+            one = YMap({k: v for k, v in extra.items() if k not in ("name", "repeat", "if", "inline")})
             one.loc, one.key_locs, one.value_locs = extra.loc, extra.key_locs, extra.value_locs
-            node = Node("Sequential", key, path, loc, named=named)
+            node = Node("Sequential", key, path, loc, named=name is not None, inline=splice)
 
             def copy(i):  # `repeat: {times: N, as: i}`: copy i sees i
-                return self.item(one, loc, str(i), path, _Scope({index: i}, {}, scope) if index else scope)
+                c = self.item(one, loc, inner, _Scope({index: i}, {}, scope) if index else scope)
+                return [] if c is None else c.children if c.inline else [c]
 
             before = self.count
             first = copy(0)
@@ -98,13 +118,12 @@ class Items:
             if size * (repeat - 1) + self.count > MAX_NODES:
                 raise SpecError(f"`repeat: {repeat}` of {size} item(s) makes more than {MAX_NODES:,} items",
                                 extra.at("repeat"), label)
-            rest = [copy(i) for i in range(1, repeat)]
-            node.children = [c for c in [first, *rest] if c is not None]
-            if named:
+            node.children = first + [c for i in range(1, repeat) for c in copy(i)]
+            if name is not None:
                 self.defined.append((key, path, loc))
             return node
 
-        node = Node("Sequential", key, path, loc, named=named)
+        node = Node("Sequential", key, path, loc, named=name is not None, inline=splice)
         if "freeze" in extra:
             f = self.subst(extra["freeze"], extra.at("freeze"), scope, label)
             if type(f) is not bool and f is not BAD:
@@ -125,31 +144,62 @@ class Items:
 
         # the layer key
         if layer_key in self.blocks:
-            self.expand_block(node, layer_key, value, loc, scope, label)
+            self.expand_block(node, layer_key, value, loc, inner, scope, label)
         else:
             canon = registry.canonical(layer_key)
             if canon is None:
                 self.err(_unknown_layer(layer_key, self.blocks), loc, None)
                 return None
             node.type = canon
-            label = f"{path} ({canon})"
+            label = f"{path or '<network>'} ({canon})"
+            if inline and canon not in registry.CONTAINERS:
+                self.err(f"`inline:` is for an item that holds items (Sequential, a block, `repeat:`, Residual, "
+                         f"Concat, Add, Multiply); {canon} holds none", extra.at("inline"), label)
             if canon == "Sequential":
                 if not isinstance(value, YList) or not value:
                     self.err("`Sequential:` takes a non-empty list of items", loc, label)
                 else:
-                    node.children = self.items(value, path, scope)
+                    node.children = self.items(value, inner, scope)
             elif canon == "Residual":
-                self.residual(node, value, loc, scope, label)
+                self.residual(node, value, loc, inner, inline, scope, label)
             elif canon in ("Concat", "Add", "Multiply"):
-                self.merge(node, value, loc, scope, label)
+                self.merge(node, value, loc, inner, inline, scope, label)
             else:
                 self.layer_args(node, value, loc, scope, label)
         self.check_inputs(node, extra.at("in") if "in" in extra else loc, label)
         if "out" in extra:
             self.item_outputs(node, extra, label)
-        if named:
+        if name is not None and not splice:
             self.defined.append((key, path, loc))
+        if renames and len(node.children) == 1:
+            node.children[0].named = True
+            self.all_names.setdefault(name, extra.at("name"))
+            self.defined.append((name, node.children[0].path, loc))
         return node
+
+    def inline_of(self, extra: YMap, layer_key: str, copies: bool, scope: _Scope, label: str) -> bool:
+        """The item's `inline:`; without one, a block's own (for a use, not for `repeat:` copies)."""
+        if "inline" not in extra:
+            return not copies and layer_key in self.blocks and self.blocks[layer_key][4]
+        v = self.subst(extra["inline"], extra.at("inline"), scope, label)
+        if type(v) is not bool:
+            if v is not BAD:
+                self.err(f"`inline:` must be true or false, got {_what(v)}", extra.at("inline"), label)
+            return False
+        return v
+
+    def can_splice(self, extra: YMap, layer_key: str, renames: bool, label: str) -> bool:
+        """An item without a level of its own has no module to name (but a block's one item), freeze, init or tie."""
+        own = [k for k in ("name", "freeze", "init", "tie") if k in extra and not (k == "name" and renames)]
+        if not own:
+            return True
+        k = own[0]
+        why = ("`inline: true`" if "inline" in extra else
+               f"block '{layer_key}' is inline (its items take its place)")
+        self.err(f"{why}: the item has no module of its own, so it cannot take `{k}:`; "
+                 + ("name the items inside it, or drop `inline:`" if k == "name" else f"put `{k}:` on the items inside it"),
+                 extra.key_locs.get(k, extra.loc), label)
+        return False
 
     def condition(self, raw: YMap, scope: _Scope) -> bool:
         """An item's `if:`: true keeps it, false leaves it out (an error keeps it, to report what is in it)."""
@@ -195,100 +245,6 @@ class Items:
                 node.args.append(v)
                 node.arg_locs[0] = loc
 
-    def seq(self, value, loc: Loc, parent: str, key: str, scope: _Scope, what: str, label: str) -> Node | None:
-        path = f"{parent}.{key}"
-        if isinstance(value, (str, YMap)):
-            value = YList([value])
-            value.loc, value.item_locs = loc, [loc]
-        if not isinstance(value, YList) or not value:
-            self.err(f"{what} must be a non-empty list of items", loc, label)
-            return None
-        return Node("Sequential", key, path, loc, children=self.items(value, path, scope))
-
-    def residual(self, node: Node, value, loc: Loc, scope: _Scope, label: str) -> None:
-        if isinstance(value, YList):
-            value = {"body": value}
-            locs = {"body": loc}
-        elif isinstance(value, YMap):
-            locs = value.value_locs
-            for k in value:
-                if k not in ("body", "shortcut"):
-                    self.err(f"Residual: unknown key '{literal(k)}'{did_you_mean(k, ['body', 'shortcut'])}; "
-                             "Residual takes body: [...] and an optional shortcut: [...]", value.key_locs[k], label)
-        else:
-            self.err("Residual takes a list of items (its body), or {body: [...], shortcut: [...]}", loc, label)
-            return
-        if "body" not in value:
-            self.err("Residual needs a `body:` list", loc, label)
-            return
-        body = self.seq(value["body"], locs.get("body", loc), node.path, "body", scope, "Residual body", label)
-        node.children = [body] if body else []
-        if value.get("shortcut") is not None:
-            sc = self.seq(value["shortcut"], locs.get("shortcut", loc), node.path, "shortcut", scope, "Residual shortcut", label)
-            if sc:
-                node.children.append(sc)
-
-    def merge(self, node: Node, value, loc: Loc, scope: _Scope, label: str) -> None:
-        kind = node.type
-        if isinstance(value, YList):
-            value = {"branches": value}
-            locs = {"branches": loc}
-        elif isinstance(value, YMap):
-            locs = value.value_locs
-            allowed = ["branches", "from"] + (["dim"] if kind == "Concat" else [])
-            for k in value:
-                if k not in allowed:
-                    self.err(f"{kind}: unknown key '{literal(k)}'{did_you_mean(k, allowed)}", value.key_locs[k], label)
-        elif value is None and node.ins is not None and (len(node.ins) > 1 or node.in_kw):  # `- Add:`, `in: [a, b]`
-            return  # (a mapping `in:` is reported by check_inputs)
-        else:
-            self.err(self.merge_usage(kind, node), loc, label)
-            return
-        if "dim" in value:
-            d = self.subst(value["dim"], locs["dim"], scope, label)
-            if type(d) is not int:
-                self.err(f"{kind} dim must be an integer, got {_what(d)}", locs["dim"], label)
-            else:
-                node.dim = d
-        branches = value.get("branches")
-        if branches is not None:
-            if not isinstance(branches, YList) or not branches:
-                self.err(f"{kind} branches must be a list of branches, each a list of items", locs.get("branches", loc), label)
-            else:
-                for i, b in enumerate(branches):
-                    sub = self.seq(b, branches.at(i), node.path, str(i), scope, f"{kind} branch {i}", label)
-                    if sub:
-                        node.children.append(sub)
-        refs = value.get("from")
-        unresolved = 0
-        if refs is not None:
-            items = refs if isinstance(refs, list) else [refs]
-            rlocs = [refs.at(i) for i in range(len(refs))] if isinstance(refs, YList) else [locs.get("from", loc)]
-            for r, rl in zip(items, rlocs):
-                if not isinstance(r, str):
-                    self.err(f"`from:` names earlier items, got {_what(r)}", rl, label)
-                    continue
-                if r == OWN_INPUT:  # `from: [skip, input]`: torch.cat([skip, x])
-                    if OWN_INPUT in node.refs:
-                        self.err(f"`from:` lists `{OWN_INPUT}` (the {kind}'s own input) twice", rl, label)
-                    node.refs.append(OWN_INPUT)
-                    continue
-                path = self.resolve_ref(r, rl, label)
-                if path is not None:
-                    node.refs.append(path)
-                else:
-                    unresolved += 1  # reported once, as an unknown name; not again as a missing input
-        if node.ins is not None and len(node.ins) > 1 and (branches is not None or refs is not None):
-            self.err(f"{kind} with `branches:` or `from:` reads one input; `in:` names {len(node.ins)} "
-                     f"(to merge them alone, write `- {kind}:` with `in: [...]` and no branches or from)",
-                     loc, label)
-        if branches is None and refs is None:
-            if node.ins is None or len(node.ins) < 2:  # `- Concat: {dim: -1}` with `in: [y, ctx]` merges those
-                self.err(f"{kind} needs `branches:` or `from:`, or two or more tensors in `in:`", loc, label)
-        elif kind != "Concat" and len(node.children) + len(node.refs) + unresolved + (
-                0 if node.children or OWN_INPUT in node.refs else 1) < 2:
-            self.err(f"{kind} needs at least two inputs (branches, or x and `from:` outputs)", loc, label)
-
     def resolve_ref(self, ref: str, loc: Loc, label: str) -> str | None:
         for key, path, _ in reversed(self.defined):
             if path == ref:
@@ -299,8 +255,8 @@ class Items:
         self.pending_refs.append((ref, loc, label))
         return None
 
-    def expand_block(self, node: Node, bname: str, value, loc: Loc, scope: _Scope, label: str) -> None:
-        defaults, plocs, layers, bloc = self.blocks[bname]
+    def expand_block(self, node: Node, bname: str, value, loc: Loc, ns: Names, scope: _Scope, label: str) -> None:
+        defaults, plocs, layers, bloc, _inline = self.blocks[bname]
         if bname in self.block_stack:
             chain = " -> ".join(self.block_stack + [bname])
             self.err(f"block recursion: {chain}", loc, label)
@@ -323,10 +279,13 @@ class Items:
         node.type, node.block = "Sequential", bname
         self.block_stack.append(bname)
         try:
-            node.children = self.items(layers, node.path, inner)
+            node.children = self.items(layers, ns, inner)
         finally:
             self.block_stack.pop()
         node.block_args = {k: v for k, v in inner.values.items() if v is not BAD}
+        one = node.children[0] if len(node.children) == 1 else None
+        if node.inline and one is not None and one.is_container and one.block is None:
+            one.block, one.block_args = bname, node.block_args  # an inline block of one container is that container
 
 
 def _what(v) -> str:

@@ -17,7 +17,7 @@ MAX_NODES = 50_000  # items after expanding blocks and repeat
 MAX_REPEAT = MAX_NODES
 MAX_VAR_DEPTH = 50  # variables defined through other variables, this many deep
 MAX_INT = 1 << 40  # no layer size or dimension is larger; catches typos before any allocation
-RESERVED = ("name", "repeat", "freeze", "init", "tie", "if", "in", "out")
+RESERVED = ("name", "repeat", "freeze", "init", "tie", "if", "inline", "in", "out")
 TOP_KEYS = ("name", "input", "vars", "init", "blocks", "layers")
 DTYPES = dtypes.INPUT  # the dtypes an input may have (the table: shapecli/dtypes.py)
 OWN_INPUT = "input"  # in a merge's `from:`, the merge's own input, where the list puts it
@@ -71,12 +71,14 @@ class Node:
     init: dict = field(default_factory=dict)  # {"weight": InitScheme, ...} given on this item
     tie: str | None = None  # path of the item whose weight this item's weight is
     refs: list = field(default_factory=list)  # `from:` paths, for Concat/Add
+    parts: list = field(default_factory=list)  # Residual: [body, shortcut, after]; a merge: its branches; each a list of child keys
     dim: int = 1  # Concat's dim
     ins: list | None = None  # `in: [a, b]`: tape keys (or OWN_INPUT) given positionally; None: the previous output
     in_kw: dict = field(default_factory=dict)  # `in: {query: a, key_padding_mask: pad}`: keyword -> tape key
     outs: list = field(default_factory=list)  # `out: [y, h]`: [(index, name)] of its tuple output's elements
     block: str | None = None  # the block this Sequential was expanded from
     block_args: dict = field(default_factory=dict)  # that block's parameters as resolved here (those used)
+    inline: bool = False  # while parsing: an `inline:` item whose children take its place (never in a Spec)
 
     @property
     def is_container(self) -> bool:

@@ -18,9 +18,12 @@ from shapecli.spec.inputs import _unified
 from shapecli.spec.flow import Flow
 from shapecli.spec.items import Items, _what
 from shapecli.spec.nodes import DTYPES, IDENT, OWN_INPUT, RESERVED, TOP_KEYS, InputSpec, Node, Spec, input_key
+from shapecli.spec.parts import Names
 from shapecli.spec.problems import condense
 from shapecli.spec.variables import BAD, Variables, _Scope
 from shapecli.spec.yamlload import YList, YMap, parse_yaml, read_text
+
+BLOCK_KEYS = ("params", "layers", "inline")  # a block's definition: {params: ..., layers: [...], inline: true}
 
 # ---------------------------------------------------------------------------- entry points
 
@@ -73,6 +76,7 @@ class _Parser(Items, Flow, Variables):
         self.pending_refs: list = []  # (name, loc, label) not found when used
         self.all_names: dict = {}  # name -> loc of every named item anywhere
         self.inputs: list = []  # the spec's inputs (InputSpec), once parsed
+        self.uses: list = []  # [(Names, loc)]: the inline items being expanded, outermost first
 
     # -- errors
     def err(self, msg: str, loc: Loc | None, node_label: str | None = None):
@@ -147,7 +151,7 @@ class _Parser(Items, Flow, Variables):
             self.err("`layers:` must be a non-empty list of items", doc.at("layers"))
         else:
             root.loc = doc.at("layers")
-            root.children = self.items(doc["layers"], "", self.globals)
+            root.children = self.items(doc["layers"], Names(""), self.globals)
         for ref, loc, label in self.pending_refs:
             if ref in self.all_names:
                 self.err(f"'{literal(ref)}' is defined later (line {self.all_names[ref].line}); "
@@ -225,14 +229,18 @@ class _Parser(Items, Flow, Variables):
             self.err(f"block name '{bname}' shadows a layer type or reserved key; choose another name", kloc)
             return
         if isinstance(body, YList):
-            self.blocks[bname] = ({}, {}, body, kloc)
+            self.blocks[bname] = ({}, {}, body, kloc, False)
             return
         if not isinstance(body, YMap) or "layers" not in body:
             self.err(f"block '{bname}' must be a list of items, or a mapping with `layers:` (and optional `params:`)", vloc)
             return
         for k in body:
-            if k not in ("params", "layers"):
-                self.err(f"block '{bname}': unknown key '{literal(k)}'{did_you_mean(k, ['params', 'layers'])}", body.key_locs[k])
+            if k not in BLOCK_KEYS:
+                self.err(f"block '{bname}': unknown key '{literal(k)}'{did_you_mean(k, BLOCK_KEYS)}", body.key_locs[k])
+        inline = body.get("inline", False)
+        if type(inline) is not bool:
+            self.err(f"block '{bname}': `inline:` must be true or false, got {_what(inline)}", body.at("inline"))
+            inline = False
         params = body.get("params") or {}
         if not isinstance(params, dict):
             self.err(f"block '{bname}': `params:` must be a mapping of name: default", body.at("params"))
@@ -241,5 +249,5 @@ class _Parser(Items, Flow, Variables):
         if not isinstance(body["layers"], YList) or not body["layers"]:
             self.err(f"block '{bname}': `layers:` must be a non-empty list", body.at("layers"))
             return
-        self.blocks[bname] = (dict(params), plocs, body["layers"], kloc)
+        self.blocks[bname] = (dict(params), plocs, body["layers"], kloc, inline)
 
