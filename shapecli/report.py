@@ -63,6 +63,8 @@ class BufferInfo:
     shape: list
     numel: int
     dtype: str
+    persistent: bool = True  # in state_dict(); False: registered with persistent=False
+
 
 
 @dataclass

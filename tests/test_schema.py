@@ -45,6 +45,12 @@ NEEDS_MORE_THAN_A_SCHEMA = {
     "two_inputs_for_one.yaml": "the number of inputs",
     "undefined_var.yaml": "the variables defined",
     "var_chain_recursion.yaml": "the depth of variable chains",
+    "tensor_repeat.yaml": "reserved keys that apply to a layer but not to a Parameter (the schema allows them on every item)",
+    "tensor_freeze_buffer.yaml": "reserved keys that apply to a layer but not to a Buffer",
+    "tensor_no_name.yaml": "a name that a Parameter item needs and a layer does not",
+    "tensor_int_param.yaml": "a dtype that depends on the item type (Parameter: floating point)",
+    "tensor_int_normal.yaml": "an init scheme that depends on the dtype",
+    "tensor_too_few_dims.yaml": "shapes (a `_` lined up with the batch)",
 }
 
 

@@ -36,3 +36,21 @@ def test_torchvision_model_has_the_specs_totals(cli, config, target, shape):
     for k in ("params", "trainable", "buffers", "param_bytes"):
         assert got["totals"][k] == want["totals"][k], k
     assert got["outputs"] == want["outputs"]
+
+
+def test_vit_b16_loads_torchvisions_state_dict_strictly_and_computes_the_same():
+    import torch
+    import torchvision
+    from conftest import CONFIGS
+
+    import shapecli
+
+    model, _ = shapecli.materialize(CONFIGS / "vit_b16.yaml", device="cpu", budget=2**31)
+    tv = torchvision.models.vit_b_16()
+    result = model.load_state_dict(tv.state_dict(), strict=True)
+    assert not result.missing_keys and not result.unexpected_keys
+    model.eval()
+    tv.eval()
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        assert torch.equal(model(x), tv(x))

@@ -10,6 +10,8 @@ from collections import OrderedDict
 
 from shapecli._torch import nn, torch
 from shapecli.errors import ShapeError
+from shapecli.model import owned as _owned
+from shapecli.model.owned import LazySave
 
 
 def _shape(t) -> list:
@@ -180,31 +182,53 @@ class Residual(nn.Module):
         return y + s
 
 
-class Chain(nn.Sequential):
-    """A Sequential that also writes the outputs of its items named by a later `from:` on the tape."""
+class Chain(LazySave, nn.Sequential):
+    """A Sequential that also writes the outputs of its items named by a later `from:` on the tape,
+    and owns the tensors its `Parameter:`/`Buffer:` items declare (model/owned.py)."""
 
-    def __init__(self, items: "OrderedDict[str, nn.Module]", saves: dict, tape: dict):
+    def __init__(self, items: "OrderedDict[str, nn.Module]", saves: dict, tape: dict, owned: tuple = ()):
         super().__init__(items)
         self.saves = dict(saves)  # child name -> the path a merge reads it by
         self._tape = tape  # shared with the merges that read it
+        self.owned_at: dict = {}  # child index -> [owned.Owned] declared before it (len: after the last)
+        for o in owned:
+            self.owned_at.setdefault(o.at, []).append(o)
+        self._build = self._load = None  # while a tensor it owns is unbuilt: the BuildContext, the load hook
+        if owned:
+            _owned.register(self, list(owned))
+            self._load = self.register_load_state_dict_pre_hook(_owned.load_hook)
+
+    def reach(self, i: int, x) -> None:
+        for o in self.owned_at[i]:
+            _owned.reach(self, o, x, self._tape, self._build)
+        if self._build is not None and not _owned.pending(self):
+            self._build = None  # built: the model keeps no reference to the build, nor a hook
+            self._load.remove()
+            self._load = None
 
     def forward(self, x):
-        for name, m in self._modules.items():
+        at = self.owned_at
+        for i, (name, m) in enumerate(self._modules.items()):
+            if at and i in at:
+                self.reach(i, x)
             x = m(x)
             if name in self.saves:
                 self._tape[self.saves[name]] = x
+        if at and len(self._modules) in at:
+            self.reach(len(self._modules), x)
         return x
 
 
 class _Merge(nn.Module):
     """Branches run on the same input, plus outputs of earlier named items (`from:`)."""
 
-    def __init__(self, branches: list[nn.Module], refs: list[str], tape: dict):
+    def __init__(self, branches: list[nn.Module], refs: list[str], tape: dict, tensors=()):
         super().__init__()
         for i, b in enumerate(branches):
             self.add_module(str(i), b)
         self.refs = list(refs)
         self._tape = tape  # shared with the Chains that fill it
+        self.tensors = frozenset(tensors)  # refs that are owned tensors: expanded over the batch
 
     def inputs(self, x) -> tuple[list, list]:
         """The operands in order: the branches' outputs (or the input itself), then `from:`'s, where
@@ -219,9 +243,19 @@ class _Merge(nn.Module):
             outs.append(x)
             what.append("its input")
         for r in self.refs:
-            outs.append(x if r is None else self._tape[r])
+            t = x if r is None else self._tape[r]
+            if r in self.tensors:
+                t = _over_batch(t, x)
+            outs.append(t)
             what.append("its input" if r is None else f"'{r}'")
         return outs, what
+
+
+def _over_batch(t, x):
+    """An owned tensor of batch size 1 as the batch of `x` (torchvision's class_token.expand(n, -1, -1))."""
+    if isinstance(x, torch.Tensor) and t.dim() == x.dim() and t.shape[0] == 1 and x.shape[0] != 1:
+        return t.expand(x.shape[0], *t.shape[1:])
+    return t
 
 
 def _refs(refs: list) -> list:
@@ -229,8 +263,8 @@ def _refs(refs: list) -> list:
 
 
 class Concat(_Merge):
-    def __init__(self, branches, refs, tape, dim: int = 1):
-        super().__init__(branches, refs, tape)
+    def __init__(self, branches, refs, tape, dim: int = 1, tensors=()):
+        super().__init__(branches, refs, tape, tensors)
         self.dim = dim
 
     def forward(self, x):

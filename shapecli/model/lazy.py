@@ -15,42 +15,20 @@ BuildContext.
 """
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
-from dataclasses import dataclass, field
 
 from shapecli import layers as registry
 from shapecli._torch import nn, torch
 from shapecli.model import glue
 from shapecli.errors import ShapeError, literal
 from shapecli.model.args import Bound, bind_all
+from shapecli.model.context import BuildContext, OverBudget  # (imported from here by run/)
 from shapecli.model.memo import _memo_forward
+from shapecli.model.owned import Owned
 from shapecli.model.placeholder import LazySave, copy_loaded, declare, loaded
 from shapecli.model.skipinit import skip_init
 from shapecli.shapes import dims_text
 from shapecli.spec.nodes import OWN_INPUT, Node, Spec
-
-class OverBudget(Exception):
-    """Real allocation would exceed the memory budget: the caller retries on the meta device."""
-
-
-@dataclass
-class BuildContext:
-    """State shared by a model's placeholders during materialization."""
-
-    budget_bytes: float = math.inf  # real (non-meta) parameter + buffer bytes allowed
-    used_bytes: int = 0
-    trace: list = field(default_factory=list)  # materialization order, for --trace-init
-    tape: dict = field(default_factory=dict)  # outputs of items referenced by `from:` (glue.Chain writes them)
-    root: nn.Module | None = None
-    pending: bool = True  # placeholders not yet swapped out
-    schemes: dict = field(default_factory=dict)  # layer path -> {local param name: InitScheme | None}
-    guard: object = None  # a forward pre-hook for each real layer: refuses outputs over the budget
-    on_built: object = None  # called with (path, layer) once a layer is built, initialized and tied
-    memo: dict = field(default_factory=dict)  # meta: (layer kind, input shapes) -> output shapes (model/memo.py)
-    handles: list = field(default_factory=list)  # the guard's hook handles: the run removes them when it ends
-    placeholders: bool = True  # declare uninitialized parameters (placeholder.py); the engine's own runs skip it
-
 
 # ---------------------------------------------------------------------------- the lazy model
 
@@ -268,14 +246,18 @@ class Network(glue.Chain):
     """The root: a Chain whose first item gets all inputs; the tape is emptied after each call."""
 
     def forward(self, *xs):
-        tape = self._tape
+        tape, at = self._tape, self.owned_at
         if tape:
             tape.clear()
         x = xs
         for i, (name, m) in enumerate(self._modules.items()):
+            if at and i in at:
+                self.reach(i, x if i else xs[0])
             x = m(x) if i else m(*xs)
             if name in self.saves:
                 tape[self.saves[name]] = x
+        if at and len(self._modules) in at:
+            self.reach(len(self._modules), x)
         if tape:
             tape.clear()  # the model holds no activations between calls
         return x
@@ -321,27 +303,46 @@ def build(spec: Spec, ctx: BuildContext | None = None) -> Network:
     ctx = ctx or BuildContext()
 
     refs = {ref for node in spec.nodes() for ref in node.refs}
+    tensors = {n.path for n in spec.nodes() if n.is_tensor}
+    chains: list = []
 
     def saves(node: Node) -> dict:  # the children a later `from:` reads: the Chain holding them keeps their outputs
-        return {c.key: c.path for c in node.children if c.path in refs}
+        return {c.key: c.path for c in node.children if c.path in refs and not c.is_tensor}
+
+    def owned(node: Node, freeze: bool) -> tuple:  # its Parameter/Buffer items, each before the module it precedes
+        out, at = [], 0
+        for c in node.children:
+            if c.is_tensor:
+                out.append(Owned(c.key, c.path, at, c.tensor, freeze or c.freeze, c.loc))
+            else:
+                at += 1
+        return tuple(out)
 
     def make(node: Node, inherited: dict, freeze: bool) -> nn.Module:
         freeze = freeze or node.freeze
-        kids = [(c.key, make(c, {**inherited, **node.init}, freeze)) for c in node.children]
+        kids = [(c.key, make(c, {**inherited, **node.init}, freeze)) for c in node.children if not c.is_tensor]
         if node.type == "Sequential":
-            keep = saves(node)
-            return glue.Chain(OrderedDict(kids), keep, ctx.tape) if keep else nn.Sequential(OrderedDict(kids))
+            keep, own = saves(node), owned(node, freeze)
+            if not keep and not own:
+                return nn.Sequential(OrderedDict(kids))
+            chains.append(glue.Chain(OrderedDict(kids), keep, ctx.tape, own))
+            return chains[-1]
         if node.type == "Residual":
             d = dict(kids)
             return glue.Residual(d["body"], d.get("shortcut"))
         if node.type == "Concat":
-            return glue.Concat([m for _, m in kids], _operands(node), ctx.tape, dim=node.dim)
+            return glue.Concat([m for _, m in kids], _operands(node), ctx.tape, dim=node.dim,
+                               tensors=tensors & set(node.refs))
         if node.type in ("Add", "Multiply"):
-            return getattr(glue, node.type)([m for _, m in kids], _operands(node), ctx.tape)
+            return getattr(glue, node.type)([m for _, m in kids], _operands(node), ctx.tape, tensors & set(node.refs))
         return Deferred(node, bound[node.path], ctx, inherited, freeze)
 
-    root = Network(OrderedDict((c.key, make(c, spec.init, False)) for c in spec.root.children), saves(spec.root),
-                   ctx.tape)
+    root = Network(OrderedDict((c.key, make(c, spec.init, False)) for c in spec.root.children if not c.is_tensor),
+                   saves(spec.root), ctx.tape, owned(spec.root, False))
+    chains.append(root)
+    for chain in chains:
+        if chain.owned_at:
+            chain._build = ctx
     ctx.root = root
     if ctx.placeholders:  # for a model a user sees before its first input; a run feeds it data at once
         probes: dict = {}  # equal layers share one probe of their parameters' names

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from shapecli import layers as registry
 from shapecli.errors import Loc, SpecError, did_you_mean, literal, what
-from shapecli.spec.nodes import IDENT, MAX_NODES, MAX_REPEAT, OWN_INPUT, RESERVED, Node
+from shapecli.spec.nodes import IDENT, MAX_NODES, MAX_REPEAT, OWN_INPUT, RESERVED, TENSORS, Node
+from shapecli.spec.tensors import is_tensor_item
 from shapecli.spec.variables import BAD, _Scope
 from shapecli.spec.yamlload import YList, YMap
 
@@ -20,6 +21,8 @@ class Items:
                 skipped += 1
                 continue
             node = self.item(raw, seq.at(i), str(i - skipped), parent, scope)
+            if is_tensor_item(raw):  # a tensor the container owns is no module: it takes no index
+                skipped += 1
             if node is None:
                 continue
             if node.key in keys:
@@ -84,6 +87,13 @@ class Items:
                     self.err(f"`repeat:` must be an integer from 1 to {MAX_REPEAT:,}, got {_what(r)}", extra.at("repeat"), label)
                 else:
                     repeat = r
+        if layer_key in TENSORS:  # `Parameter:`/`Buffer:` (spec/tensors.py)
+            node = Node(layer_key, key, path, loc, named=named)
+            self.tensor_item(node, layer_key, value, loc, extra, scope, label)
+            if not named:
+                return None  # reported: a tensor is known by its name only
+            self.defined.append((key, path, loc))
+            return node
         if repeat > 1 or index is not None:  # N independent copies, parsed anew so each has its own paths and names
             one = YMap({k: v for k, v in extra.items() if k not in ("name", "repeat", "if")})
             one.loc, one.key_locs, one.value_locs = extra.loc, extra.key_locs, extra.value_locs

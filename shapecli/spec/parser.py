@@ -15,8 +15,9 @@ from shapecli.errors import Collector, Loc, SpecError, UsageError, did_you_mean,
 from shapecli.spec.dims import parse_dims
 from shapecli.spec.inputs import _unified
 from shapecli.spec.items import Items, _what
-from shapecli.spec.nodes import DTYPES, IDENT, RESERVED, TOP_KEYS, InputSpec, Node, Spec
+from shapecli.spec.nodes import DTYPES, IDENT, RESERVED, TENSORS, TOP_KEYS, InputSpec, Node, Spec
 from shapecli.spec.problems import condense
+from shapecli.spec.tensors import Tensors
 from shapecli.spec.variables import BAD, Variables, _Scope
 from shapecli.spec.yamlload import YList, YMap, parse_yaml, read_text
 
@@ -60,7 +61,7 @@ def in_line_order(problems: list, file: str) -> list:
 
 # ---------------------------------------------------------------------------- the parser
 
-class _Parser(Items, Variables):
+class _Parser(Items, Tensors, Variables):
     def __init__(self, file: str):
         self.file = file
         self.c = Collector()
@@ -201,7 +202,7 @@ class _Parser(Items, Variables):
         if not IDENT.match(bname):
             self.err(f"block name '{literal(bname)}' is not an identifier", kloc)
             return
-        if registry.canonical(bname) or bname in RESERVED:
+        if registry.canonical(bname) or bname in RESERVED or bname in TENSORS:
             self.err(f"block name '{bname}' shadows a layer type or reserved key; choose another name", kloc)
             return
         if isinstance(body, YList):
