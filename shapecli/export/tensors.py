@@ -3,7 +3,7 @@
 where the spec model draws it (in module order). No torch here."""
 from __future__ import annotations
 
-from shapecli.export.pyfmt import literal
+from shapecli.export.pyfmt import Call, lines, literal
 
 # schemes written as the tensor's constructor: no nn.init call after it
 _MAKERS = {"zeros": "torch.zeros", "ones": "torch.ones"}
@@ -27,10 +27,10 @@ def tensor_lines(parent: str, acc: str, node, args: dict, ind: str) -> list:
         kw = "".join(f", {k}={literal(v)}" for k, v in d.init.kwargs)
         after = [f"{ind}nn.init.{d.init.name}_({acc}{kw})"]
     if d.kind == "Parameter":
-        grad = ", requires_grad=False" if node.freeze else ""
-        return [f"{ind}{acc} = nn.Parameter({make}{grad})", *after]
-    keep = "" if d.persistent else ", persistent=False"
-    return [f'{ind}{parent}.register_buffer("{node.key}", {make}{keep})', *after]
+        grad = [("requires_grad", "False")] if node.freeze else []
+        return lines(Call("nn.Parameter", [(None, make), *grad]), ind, f"{acc} = ") + after
+    keep = [] if d.persistent else [("persistent", "False")]
+    return lines(Call(f"{parent}.register_buffer", [(None, f'"{node.key}"'), (None, make), *keep]), ind) + after
 
 
 def expanded(access: str, node, v: str) -> str:
