@@ -1,5 +1,5 @@
 """Owned tensors: `Parameter:`/`Buffer:` items (spec/tensors.py, model/owned.py), in the model, the
-report, checkpoints and torchvision's ViT-B/16."""
+report, checkpoints and torchvision's ViT-B/16; and GPT-2's causal mask as a buffer."""
 import json
 
 import pytest
@@ -127,3 +127,23 @@ def test_vit_b16_has_torchvisions_state_dict():
     assert report.totals.params == 86_567_656
     assert [p.name for p in report.params][:4] == ["class_token", "conv_proj.weight", "conv_proj.bias",
                                                    "encoder.pos_embedding"]
+
+
+def test_gpt2s_causal_mask_is_a_non_persistent_buffer():
+    model, report = shapecli.materialize(ROOT / "configs" / "gpt2_small.yaml", device="meta")
+    masks = [(b.name, b.shape, b.dtype, b.persistent) for b in report.buffers]
+    assert len(masks) == 12 and masks[0] == ("h.0.0.body.1.mask", [1024, 1024], "bool", False)
+    assert not any(k.endswith(".mask") for k in model.state_dict())
+
+
+def test_causal_attention_with_max_len_keeps_the_mask_and_refuses_longer_inputs():
+    text = "input: [2, 6, 16]\nlayers:\n  - SelfAttention: {num_heads: 2, causal: true, max_len: 8}\n"
+    model, _ = shapecli.materialize(parse_spec(text), device="cpu")
+    x = torch.randn(2, 6, 16)
+    ref = torch.nn.MultiheadAttention(16, 2, batch_first=True)
+    ref.load_state_dict(model[0].state_dict())
+    want = ref(x, x, x, need_weights=False, attn_mask=torch.ones(6, 6, dtype=torch.bool).triu(1))[0]
+    assert torch.allclose(model(x), want)
+    assert model[0].mask.shape == (8, 8) and "0.mask" not in model.state_dict()
+    with pytest.raises(ShapeError, match="the causal mask covers 8"):
+        shapecli.materialize(parse_spec(text), shapecli.parse_input("2,9,16"), device="cpu")

@@ -89,15 +89,19 @@ class PositionalEmbedding(nn.Module):
 class SelfAttention(nn.MultiheadAttention):
     """MultiheadAttention(x, x, x), batch first, returning the output tensor only."""
 
-    def __init__(self, embed_dim: int, num_heads: int, causal: bool = False, dropout: float = 0.0, bias: bool = True):
+    def __init__(self, embed_dim: int, num_heads: int, causal: bool = False, dropout: float = 0.0, bias: bool = True,
+                 max_len: Optional[int] = None):
         super().__init__(embed_dim, num_heads, dropout=dropout, bias=bias, batch_first=True)
         self.causal = causal
+        if max_len is not None:  # GPT-2's code registers its causal mask once, non-persistent
+            self.register_buffer("mask", torch.ones(max_len, max_len, dtype=torch.bool).triu(1), persistent=False)
 
     def forward(self, x):
         mask = None
         if self.causal:
             n = x.shape[1]
-            mask = torch.ones(n, n, dtype=torch.bool, device=x.device).triu(1)
+            mask = self.mask[:n, :n] if hasattr(self, "mask") else \
+                torch.ones(n, n, dtype=torch.bool, device=x.device).triu(1)
         return super().forward(x, x, x, attn_mask=mask, need_weights=False)[0]
 
 
@@ -427,7 +431,7 @@ def gpt2_small():
 
     def block(i):  # block `block`: pre-norm attention and MLP, each in a residual
         return seq(
-            Residual(seq(nn.LayerNorm(d), SelfAttention(d, heads, causal=True))),
+            Residual(seq(nn.LayerNorm(d), SelfAttention(d, heads, causal=True, max_len=1024))),
             Residual(seq(nn.LayerNorm(d), nn.Linear(d, 4 * d), nn.GELU(approximate="tanh"), nn.Linear(4 * d, d))),
         )
 

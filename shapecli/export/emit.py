@@ -189,6 +189,10 @@ class Emitter:
                 out.append(f"{ind}nn.init.normal_({acc}.weight, std=0.02)")
             else:
                 out = put(self.leaf_call(node))
+            if node.type == "SelfAttention" and "max_len" in p.args(node):  # GPT-2's mask buffer (glue.SelfAttention)
+                n = self.value(node, "max_len")
+                out += lines(Call(f"{acc}.register_buffer", [(None, '"mask"'), (
+                    None, f"torch.ones({n}, {n}, dtype=torch.bool).triu(1)"), ("persistent", "False")]), ind)
             return out + self.init_lines(node, acc, ind)
         out = put("nn.ModuleDict()")
         for c in node.children:
@@ -343,7 +347,9 @@ class Emitter:
             if a.get("causal"):
                 n, m = self.new("n"), self.new("mask")
                 out.append(f"{ind}{n} = {v}.shape[-2]")
-                out += lines(f"torch.ones({n}, {n}, dtype=torch.bool, device={v}.device).triu(1)", ind, f"{m} = ")
+                made = f"{acc}.mask[:{n}, :{n}]" if "max_len" in a else \
+                    f"torch.ones({n}, {n}, dtype=torch.bool, device={v}.device).triu(1)"
+                out += lines(made, ind, f"{m} = ")
                 mask = f", attn_mask={m}"
             return out + lines(f"{acc}({v}, {v}, {v}, need_weights=False{mask})[0]", ind, f"{v} = ", comment=c)
         else:  # pragma: no cover - plan.callable() sends every other leaf to a module call

@@ -128,17 +128,33 @@ class PositionalEmbedding(nn.Module):
 
 
 class SelfAttention(nn.MultiheadAttention):
-    """MultiheadAttention(x, x, x), batch first, returning the output tensor only."""
+    """MultiheadAttention(x, x, x), batch first, returning the output tensor only.
 
-    def __init__(self, embed_dim: int, num_heads: int, causal: bool = False, dropout: float = 0.0, bias: bool = True):
+    `causal: true` masks the positions after each token: built in each forward (as Llama's code does),
+    or, with `max_len: N`, registered once as a buffer `mask` ([N, N], bool, True above the diagonal),
+    non-persistent as GPT-2's `attn.bias` is in Hugging Face's code: it follows from N, so a checkpoint
+    need not hold it."""
+
+    def __init__(self, embed_dim: int, num_heads: int, causal: bool = False, dropout: float = 0.0, bias: bool = True,
+                 max_len: int | None = None):
         super().__init__(embed_dim, num_heads, dropout=dropout, bias=bias, batch_first=True)
         self.causal = causal
+        if max_len is not None:
+            if not causal or max_len < 1:
+                raise ValueError(f"max_len sizes the causal mask: it needs causal: true and max_len >= 1, got {max_len}")
+            self.register_buffer("mask", torch.ones(max_len, max_len, dtype=torch.bool).triu(1), persistent=False)
 
     def forward(self, x):
         mask = None
         if self.causal:
             n = x.shape[-2]
-            mask = torch.ones(n, n, dtype=torch.bool, device=x.device).triu(1)
+            buffered = self._buffers.get("mask")
+            if buffered is None:
+                mask = torch.ones(n, n, dtype=torch.bool, device=x.device).triu(1)
+            elif n > buffered.shape[0]:
+                raise ShapeError(f"the input has {n} positions; the causal mask covers {buffered.shape[0]} (max_len)")
+            else:
+                mask = buffered[:n, :n]
         return super().forward(x, x, x, need_weights=False, attn_mask=mask, is_causal=False)[0]
 
 
