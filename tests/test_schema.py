@@ -51,6 +51,8 @@ NEEDS_MORE_THAN_A_SCHEMA = {
     "tensor_int_param.yaml": "a dtype that depends on the item type (Parameter: floating point)",
     "tensor_int_normal.yaml": "an init scheme that depends on the dtype",
     "tensor_too_few_dims.yaml": "shapes (a `_` lined up with the batch)",
+    "tensor_tied.yaml": "what the name a `tie:` gives refers to",
+    "causal_max_len_short.yaml": "shapes (a sequence longer than max_len)",
 }
 
 

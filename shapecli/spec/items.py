@@ -93,6 +93,7 @@ class Items:
             if not named:
                 return None  # reported: a tensor is known by its name only
             self.defined.append((key, path, loc))
+            self.tensor_paths.add(path)
             return node
         if repeat > 1 or index is not None:  # N independent copies, parsed anew so each has its own paths and names
             one = YMap({k: v for k, v in extra.items() if k not in ("name", "repeat", "if")})
@@ -128,6 +129,10 @@ class Items:
                 self.err(f"`tie:` names an earlier item, got {_what(t)}", extra.at("tie"), label)
             else:
                 node.tie = self.resolve_ref(t, extra.at("tie"), label)
+                if node.tie in self.tensor_paths:
+                    self.err(f"`tie:` shares a layer's weight, and '{literal(t)}' is a Parameter: read it with `from:` "
+                             "in a merge instead", extra.at("tie"), label)
+                    node.tie = None
 
         # the layer key
         if layer_key in self.blocks:

@@ -76,6 +76,13 @@ def shape_text(shape) -> str:
 class Tensors:
     """The parser's part for `Parameter:`/`Buffer:` items (a part of `_Parser`)."""
 
+    @property
+    def tensor_paths(self) -> set:
+        """The paths of the tensor items parsed so far (a `tie:` may not name one)."""
+        if "_tensor_paths" not in self.__dict__:
+            self._tensor_paths = set()
+        return self._tensor_paths
+
     def tensor_item(self, node: Node, kind: str, value, loc: Loc, extra, scope: _Scope, label: str) -> None:
         node.type = kind
         for k, why in NOT_FOR_TENSORS.items():
