@@ -116,7 +116,10 @@ def test_named_dims_estimates_and_every_format(cli, tmp_path, monkeypatch):
     assert d["source"] == "lenet.py:lenet5" and d["spec_file"] is None and d["totals"]["params"] == 61706
 
 
-@pytest.mark.parametrize("name", [n for n in TWINS if n not in ("gpt2_small",)])
+# vit_b16: its twin is torchvision's layout (its class token and position table owned by modules, no
+# rows of their own), where the spec's Parameter items are rows; their state dicts are compared in
+# tests/test_tensors.py and tests/test_model.py instead.
+@pytest.mark.parametrize("name", [n for n in TWINS if n not in ("gpt2_small", "vit_b16")])
 def test_a_spec_and_its_python_twin_give_the_same_baseline(tmp_path, monkeypatch, name):
     """Everything but where it came from (the spec's path and line numbers; the target)."""
     import json
