@@ -72,6 +72,8 @@ class BufferInfo:
     shape: list
     numel: int
     dtype: str
+    persistent: bool = True  # in state_dict(); False: registered with persistent=False
+
 
 
 @dataclass

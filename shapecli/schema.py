@@ -19,6 +19,7 @@ from shapecli.fileio import SCHEMA_MARK, write_schema_file
 from shapecli.model.args import _NONNEGATIVE, _POSITIVE
 from shapecli.spec import initschemes
 from shapecli.spec.nodes import MAX_INT, MAX_REPEAT, RESERVED
+from shapecli.spec.tensors import FILLS, INFER
 
 SCHEMA_ID = "urn:shapecli:spec-schema"  # an identifier, not an address: shapecli is not published
 MARK = SCHEMA_MARK
@@ -200,6 +201,21 @@ def _containers(items: dict, item: dict) -> dict:
     return out
 
 
+def _tensors() -> dict:
+    """`Parameter:`/`Buffer:` items (spec/tensors.py): a tensor the container owns."""
+    size = {"anyOf": [{"type": "integer", "minimum": 1, "maximum": MAX_INT}, {"const": INFER}, _VAR]}
+    shape = {"type": "array", "items": size, "minItems": 1}
+    out = {}
+    for kind, extra, init, doc in (
+            ("Parameter", {}, _ref("scheme"), "a learnable tensor its container owns, read by `from:`"),
+            ("Buffer", {"persistent": {"anyOf": [{"type": "boolean"}, _VAR], "default": True}},
+             {"anyOf": [_ref("scheme"), {"enum": list(FILLS)}]}, "a fixed tensor its container owns, read by `from:`")):
+        keys = {"shape": shape, "init": init, "dtype": {"enum": list(DTYPES), "default": "float32"}, **extra}
+        out[kind] = {"anyOf": [shape, {"type": "object", "properties": keys, "required": ["shape"],
+                                       "additionalProperties": False}], "description": doc + " (docs/spec.md)"}
+    return out
+
+
 def _bare_ok(name: str) -> bool:
     """A layer written as a bare name (`- ReLU`) takes no required argument; a container always takes some."""
     canon = registry.canonical(name)
@@ -212,6 +228,7 @@ def _item(variant: str, names: list) -> dict:
     items = {"type": "array", "items": _ref(variant), "minItems": 1}
     props = {n: _ref("layer_" + registry.canonical(n)) for n in names if registry.canonical(n) in registry.REGISTRY}
     props.update(_containers(items, _ref(variant)))
+    props.update(_tensors())
     props.update({
         "name": {"type": "string", "pattern": _IDENT, "description": "the item's name: its path in the table, "
                  "and what `from:`/`tie:` refer to"},

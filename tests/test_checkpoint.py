@@ -57,6 +57,14 @@ def test_the_zoo_matches_torchvision(tmp_path, name):
     assert compare_checkpoint(report, ck.entries) == []
 
 
+def test_vit_b16_matches_torchvision(tmp_path):
+    pytest.importorskip("safetensors")
+    f = tmp_path / "vit_b16.safetensors"
+    sparse_safetensors(f, key_list("vit_b16"))
+    report = shapecli.inspect(ROOT / "configs" / "vit_b16.yaml", device="meta")
+    assert compare_checkpoint(report, read_checkpoint(str(f)).entries) == []
+
+
 def test_a_renamed_key_is_reported_in_spec_terms(tmp_path):
     pytest.importorskip("safetensors")
     f = tmp_path / "resnet18.safetensors"

@@ -132,6 +132,8 @@ def test_layers_and_schema(cli):
     assert json.loads(out)["title"] == "shapecli spec"
     code, _, err = cli("layers", "Conv2")
     assert code == 2 and "did you mean Conv2d" in err
+    code, out, _ = cli("layers", "Buffer")
+    assert code == 0 and "a tensor the enclosing container owns" in out and "Parameters and buffers" in out
 
 
 def test_schema_report_prints_the_shipped_report_schema_without_torch(tmp_path):

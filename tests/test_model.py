@@ -92,7 +92,7 @@ def _leaf_outputs(spec) -> tuple[list, int]:
         return tuple(desc(x) for x in o) if isinstance(o, (tuple, list)) else o
 
     for n in spec.nodes():
-        if n.path and not n.is_container:
+        if n.path and not n.is_container and not n.is_tensor:  # a Parameter/Buffer item is no module
             net.get_submodule(n.path).register_forward_hook(lambda m, i, o, p=n.path: seen.append((p, desc(o))))
     with torch.no_grad(), fast_meta():
         net(*make_inputs(spec.inputs, "meta", 0))

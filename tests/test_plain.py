@@ -28,7 +28,7 @@ from shapecli.model.placeholder import Slot
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ["mlp", "lenet5", "unet", "audio_conv1d", "conv3d", "lstm_classifier", "mobilenet_v2", "inception"]
 SHRUNK = {"gpt2_small": {"d": 32, "heads": 2, "vocab": 50, "ctx": 64, "n_layer": 2},
-          "vit_b16": {"d": 32, "heads": 2, "mlp": 64, "depth": 2}}
+          "vit_b16": {"d": 32, "heads": 2, "mlp": 64}}
 CASES = SMALL + list(SHRUNK)
 HOOKS = ("_forward_hooks", "_forward_hooks_with_kwargs", "_forward_hooks_always_called", "_forward_pre_hooks",
          "_forward_pre_hooks_with_kwargs", "_backward_hooks", "_backward_pre_hooks", "_state_dict_hooks",

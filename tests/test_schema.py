@@ -61,6 +61,14 @@ NEEDS_MORE_THAN_A_SCHEMA = {
     "inline_block_named_use.yaml": "how many items an inline block holds",
     "inline_duplicate_name.yaml": "the names an inline block's uses put in one module",
     "residual_duplicate_name.yaml": "the names a Residual's parts put in one module",
+    "tensor_repeat.yaml": "reserved keys that apply to a layer but not to a Parameter (the schema allows them on every item)",
+    "tensor_freeze_buffer.yaml": "reserved keys that apply to a layer but not to a Buffer",
+    "tensor_no_name.yaml": "a name that a Parameter item needs and a layer does not",
+    "tensor_int_param.yaml": "a dtype that depends on the item type (Parameter: floating point)",
+    "tensor_int_normal.yaml": "an init scheme that depends on the dtype",
+    "tensor_too_few_dims.yaml": "shapes (a `_` lined up with the batch)",
+    "tensor_tied.yaml": "what the name a `tie:` gives refers to",
+    "causal_max_len_short.yaml": "shapes (a sequence longer than max_len)",
 }
 
 

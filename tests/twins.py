@@ -92,15 +92,19 @@ class PositionalEmbedding(nn.Module):
 class SelfAttention(nn.MultiheadAttention):
     """MultiheadAttention(x, x, x), batch first, returning the output tensor only."""
 
-    def __init__(self, embed_dim: int, num_heads: int, causal: bool = False, dropout: float = 0.0, bias: bool = True):
+    def __init__(self, embed_dim: int, num_heads: int, causal: bool = False, dropout: float = 0.0, bias: bool = True,
+                 max_len: Optional[int] = None):
         super().__init__(embed_dim, num_heads, dropout=dropout, bias=bias, batch_first=True)
         self.causal = causal
+        if max_len is not None:  # GPT-2's code registers its causal mask once, non-persistent
+            self.register_buffer("mask", torch.ones(max_len, max_len, dtype=torch.bool).triu(1), persistent=False)
 
     def forward(self, x):
         mask = None
         if self.causal:
             n = x.shape[1]
-            mask = torch.ones(n, n, dtype=torch.bool, device=x.device).triu(1)
+            mask = self.mask[:n, :n] if hasattr(self, "mask") else \
+                torch.ones(n, n, dtype=torch.bool, device=x.device).triu(1)
         return super().forward(x, x, x, attn_mask=mask, need_weights=False)[0]
 
 
@@ -441,7 +445,7 @@ def gpt2_small():
 
     def block(i):  # block `block`: pre-norm attention and MLP, each in a residual
         return seq(
-            Residual(seq(nn.LayerNorm(d), SelfAttention(d, heads, causal=True))),
+            Residual(seq(nn.LayerNorm(d), SelfAttention(d, heads, causal=True, max_len=1024))),
             Residual(seq(nn.LayerNorm(d), nn.Linear(d, 4 * d), nn.GELU(approximate="tanh"), nn.Linear(4 * d, d))),
         )
 
@@ -458,20 +462,53 @@ def gpt2_small():
     )
 
 
+class EncoderBlock(nn.Module):
+    """torchvision's ViT EncoderBlock: x + attn(ln_1(x)), then x + mlp(ln_2(x))."""
+
+    def __init__(self, d: int, heads: int, mlp: int):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(d, eps=1e-6)
+        self.self_attention = nn.MultiheadAttention(d, heads, dropout=0.0, batch_first=True)
+        self.dropout = nn.Dropout(0.0)
+        self.ln_2 = nn.LayerNorm(d, eps=1e-6)
+        self.mlp = nn.Sequential(nn.Linear(d, mlp), nn.GELU(), nn.Dropout(0.0), nn.Linear(mlp, d), nn.Dropout(0.0))
+
+    def forward(self, x):
+        y = self.ln_1(x)
+        y = self.dropout(self.self_attention(y, y, y, need_weights=False)[0]) + x
+        return y + self.mlp(self.ln_2(y))
+
+
+class Encoder(nn.Module):
+    def __init__(self, seq_len: int, d: int, depth: int):
+        super().__init__()
+        self.pos_embedding = nn.Parameter(torch.empty(1, seq_len, d).normal_(std=0.02))
+        self.dropout = nn.Dropout(0.0)
+        self.layers = nn.Sequential(OrderedDict((f"encoder_layer_{i}", EncoderBlock(d, 12, 3072)) for i in range(depth)))
+        self.ln = nn.LayerNorm(d, eps=1e-6)
+
+    def forward(self, x):
+        return self.ln(self.layers(self.dropout(x + self.pos_embedding)))
+
+
+class VisionTransformer(nn.Module):
+    """torchvision.models.vit_b_16's layout, written out: the class token is the model's own."""
+
+    def __init__(self, d: int = 768):
+        super().__init__()
+        self.conv_proj = nn.Conv2d(3, d, 16, 16)
+        self.class_token = nn.Parameter(torch.zeros(1, 1, d))
+        self.encoder = Encoder(197, d, 12)
+        self.heads = nn.Sequential(OrderedDict(head=nn.Linear(d, 1000)))
+
+    def forward(self, x):
+        x = self.conv_proj(x).flatten(2).transpose(1, 2)
+        x = torch.cat([self.class_token.expand(x.shape[0], -1, -1), x], dim=1)
+        return self.heads(self.encoder(x)[:, 0])
+
+
 def vit_b16():
-    d = 768
-    return seq(
-        ("conv_proj", nn.Conv2d(3, d, 16, 16)),
-        nn.Flatten(2),
-        Transpose(1, 2),
-        ("class_token", ClassToken(d)),
-        ("pos_embedding", PositionalEmbedding(197, d)),
-        ("encoder", rep(12, lambda i: nn.TransformerEncoderLayer(
-            d, 12, dim_feedforward=3072, dropout=0.0, activation="gelu", layer_norm_eps=1e-6, batch_first=True, norm_first=True))),
-        ("ln", nn.LayerNorm(d, eps=1e-6)),
-        Select(1, 0),
-        ("head", nn.Linear(d, 1000)),
-    )
+    return VisionTransformer()
 
 
 class GRUSeq2Seq(nn.Module):

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 
 from shapecli.baseline.document import DEFAULT_TOLERANCE, STAT_KEYS
+from shapecli.names import local_name
 from shapecli.fileio import read_regular, write_atomic  # noqa: F401  (write_atomic: used by cli/check.py)
 from shapecli.shapes import dims_text, shape_text
 
@@ -84,7 +85,7 @@ def _by_layer(entries: list) -> dict:
 
 
 def _local(name: str, layer: str) -> str:
-    return name[len(layer) + 1:] if layer and name.startswith(layer + ".") else name
+    return local_name(name, layer)
 
 
 def _sig(lay: dict, params: dict, buffers: dict) -> str:
@@ -180,12 +181,18 @@ def _entries_diff(old: list, new: list, layer_old: str, layer_new: str, trainabl
             out.append(Detail(k, dims_text(a["shape"]), dims_text(b["shape"])))
         if a["dtype"] != b["dtype"]:
             out.append(Detail(f"{k} dtype", a["dtype"], b["dtype"]))
+        if a.get("persistent", True) != b.get("persistent", True):  # buffers: in state_dict() or not
+            out.append(Detail(k, _kept(a), _kept(b)))
         if trainable and a["trainable"] != b["trainable"]:
             out.append(Detail(k, "trainable" if a["trainable"] else "frozen", "trainable" if b["trainable"] else "frozen"))
         sa, sb = a.get("shared_with"), b.get("shared_with")
         if (sa is None) != (sb is None) or (sa != sb and layer_old == layer_new):
             out.append(Detail(f"{k} tied to", sa or "—", sb or "—"))
     return out
+
+
+def _kept(buffer: dict) -> str:
+    return "persistent" if buffer.get("persistent", True) else "not persistent"
 
 
 def _outputs_diff(a: list, b: list) -> list:

@@ -13,6 +13,7 @@ import stat
 from dataclasses import dataclass, field
 
 from shapecli.baseline.changes import Change, Detail
+from shapecli.names import local_name
 from shapecli.shapes import dims_text
 from shapecli.errors import BaselineError, Loc
 
@@ -144,7 +145,8 @@ def expected_entries(report, non_persistent: set = frozenset()) -> list:
     """What the spec model's state_dict() holds, in its order: parameters (tied ones under each name)
     and persistent buffers, as [(name, layer path, shape, dtype, shared with)]."""
     out = [(p.name, p.layer, p.shape, p.dtype, p.shared_with) for p in report.params]
-    out += [(b.name, b.layer, b.shape, b.dtype, None) for b in report.buffers if b.name not in non_persistent]
+    out += [(b.name, b.layer, b.shape, b.dtype, None) for b in report.buffers
+            if b.name not in non_persistent and b.persistent]
     return out
 
 
@@ -168,7 +170,7 @@ def compare_checkpoint(report, entries: list, non_persistent: set = frozenset())
             group.add(name)
             aliases[name] = group
     for name, layer, shape, dtype, shared in want:
-        local = name[len(layer) + 1:] if layer else name
+        local = local_name(name, layer)
         e = have.get(name)
         if e is None:
             if any(a in have for a in aliases.get(name, ())):
@@ -184,7 +186,7 @@ def compare_checkpoint(report, entries: list, non_persistent: set = frozenset())
         if e.name in names:
             continue
         layer = next((p for p in paths if p and e.name.startswith(p + ".")), "")
-        local = e.name[len(layer) + 1:] if layer else e.name
+        local = local_name(e.name, layer)
         by_layer.setdefault(layer, []).append(Detail(local, dims_text(e.shape), "not in spec"))
     order = {lay.path: i for i, lay in enumerate(report.layers)}
     out = []

@@ -77,7 +77,8 @@ def from_report(report, *, input_source: str, sets: dict, spec_ref: str, stats: 
                     "output_shapes": [_output(o) for o in lay.output_shapes],
                     "params": lay.params, "trainable": lay.trainable} for lay in report.layers],
         "params": [],
-        "buffers": [{"name": b.name, "layer": b.layer, "shape": list(b.shape), "numel": b.numel, "dtype": b.dtype}
+        "buffers": [{"name": b.name, "layer": b.layer, "shape": list(b.shape), "numel": b.numel, "dtype": b.dtype,
+                     **({} if b.persistent else {"persistent": False})}  # written only where not persistent
                     for b in report.buffers],
         "totals": {"params": report.totals.params, "trainable": report.totals.trainable,
                    "buffers": report.totals.buffers, "param_bytes": report.totals.param_bytes,
@@ -325,6 +326,8 @@ def validate(doc) -> None:
             _shape(p["shape"], w + ".shape")
             _int(p["numel"], w + ".numel")
             _str(p["dtype"], w + ".dtype")
+            if "persistent" in p and not isinstance(p["persistent"], bool):
+                raise _Invalid(f"{w}.persistent: expected a boolean, got {_t(p['persistent'])}")
             if "trainable" in fields and not isinstance(p["trainable"], bool):
                 raise _Invalid(f"{w}.trainable: expected a boolean, got {_t(p['trainable'])}")
             if p.get("shared_with") is not None:

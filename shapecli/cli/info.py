@@ -26,6 +26,12 @@ def layers(
         if canon in registry.CONTAINERS:
             sys.stdout.write(f"{canon}: a container; see docs/spec.md\n")
             return
+        from shapecli.spec.nodes import TENSORS
+
+        if name in TENSORS:  # spec/tensors.py: an item, not a layer
+            sys.stdout.write(f"{name}: a tensor the enclosing container owns, {{shape: [...], init: ...}}; "
+                             "see docs/spec.md, Parameters and buffers\n")
+            return
         if canon is None:
             raise UsageError(f"unknown layer type '{name}'{did_you_mean(name, registry.known_names())}")
     found = [layerdoc.detail(name)] if name is not None else layerdoc.details()

@@ -16,12 +16,16 @@ from shapecli.export.plan import ExportError, Plan, Scope, _digit_keys, parts
 from shapecli.export.pyfmt import (
     IND,
     Call,
+    absolute,
+    child,
     identifier,
     lines,
     literal,
     type_name,
     var_name,
 )
+from shapecli.export.tensors import expanded, tensor_lines
+from shapecli.spec.nodes import OWN_INPUT
 
 
 class Emitter(ForwardCode):
@@ -152,6 +156,8 @@ class Emitter(ForwardCode):
 
     def register(self, parent: str, kind: str, node, ind: str) -> list:
         p, root = self.plan, self.scope.root
+        if node.is_tensor:
+            return tensor_lines(parent, child(parent, kind, node.key), node, p.args(node), ind)
         if not p.has_module(node, root):
             return []
         acc = child(parent, kind, node.key)
@@ -183,7 +189,6 @@ class Emitter(ForwardCode):
                 out += self.register(acc, "sequential", c, ind)
             return out
         if not node.is_container:
-            args = p.args(node)
             if node.type == "ClassToken":
                 out = put("nn.Module()") + lines(Call("nn.Parameter", [(None, Call(
                     "torch.zeros", [(None, "1"), (None, "1"), (None, self.value(node, "embed_dim"))]))]), ind,
@@ -195,7 +200,10 @@ class Emitter(ForwardCode):
                 out.append(f"{ind}nn.init.normal_({acc}.weight, std=0.02)")
             else:
                 out = put(self.leaf_call(node))
-            del args
+            if node.type == "SelfAttention" and "max_len" in p.args(node):  # GPT-2's mask buffer (glue.SelfAttention)
+                n = self.value(node, "max_len")
+                out += lines(Call(f"{acc}.register_buffer", [(None, '"mask"'), (
+                    None, f"torch.ones({n}, {n}, dtype=torch.bool).triu(1)"), ("persistent", "False")]), ind)
             return out + self.init_lines(node, acc, ind)
         out = put("nn.ModuleDict()")
         for c in node.children:
@@ -264,6 +272,9 @@ class Emitter(ForwardCode):
 
     def forward(self, node, v: str, out: list, ind: str, first: bool = False) -> None:
         p, root = self.plan, self.scope.root
+        if node.is_tensor:  # read where a merge's `from:` names it
+            self.captured[node.path] = self.access(node)
+            return
         c = self.comment(node)
         handled, first = self.flow(node, v, out, ind, first, c)
         if handled:
@@ -299,12 +310,17 @@ class Emitter(ForwardCode):
                     out.append(f"{ind}{y} = {v}")
                     self.chain(br, y, out, ind)
                 ins.append(y)
-            if not node.parts:
+            if not node.parts and OWN_INPUT not in node.refs:
                 ins.append(v)
             for r in node.refs:
+                if r == OWN_INPUT:  # `from: [skip, input]`: the merge's own input, where the list puts it
+                    ins.append(v)
+                    continue
                 if r not in self.captured:
                     raise ExportError(f"{node.label()}: `from: {r}` reaches across a block; export cannot write it yet")
-                ins.append(self.captured[r])
+                ref = p._nodes().get(r)
+                ins.append(expanded(self.captured[r], ref, v) if node.type == "Concat" and ref is not None and ref.is_tensor
+                           else self.captured[r])
             if node.type == "Concat":
                 e = Call("torch.cat", [(None, Call("", [(None, y) for y in ins], "[", "]")), ("dim", str(node.dim))])
             else:
@@ -351,26 +367,8 @@ def _merge_shapes(shapes: list, scope: Scope):
     return "[" + ", ".join(out) + "]"
 
 
-def child(parent: str, kind: str, key: str) -> str:
-    if kind == "sequential" and key.isdigit():
-        return f"{parent}[{key}]"
-    if identifier(key):
-        return f"{parent}.{key}"
-    return f'{parent}["{key}"]'
-
-
-def absolute(path: str) -> str:
-    if all(identifier(k) for k in path.split(".")):
-        return f"self.{path}"
-    return f'self.get_submodule("{path}")'
-
-
 def _parents(root) -> dict:
-    out = {}
-    for n in root.walk():
-        for c in n.children:
-            out[id(c)] = n
-    return out
+    return {id(c): n for n in root.walk() for c in n.children}
 
 
 def _dtype_args(t: str) -> set:

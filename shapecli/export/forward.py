@@ -105,7 +105,9 @@ class ForwardCode:
             if a.get("causal"):
                 n, m = self.new("n"), self.new("mask")
                 out.append(f"{ind}{n} = {v}.shape[-2]")
-                out += lines(f"torch.ones({n}, {n}, dtype=torch.bool, device={v}.device).triu(1)", ind, f"{m} = ")
+                made = f"{acc}.mask[:{n}, :{n}]" if "max_len" in a else \
+                    f"torch.ones({n}, {n}, dtype=torch.bool, device={v}.device).triu(1)"
+                out += lines(made, ind, f"{m} = ")
                 mask = f", attn_mask={m}"
             return out + lines(f"{acc}({v}, {v}, {v}, need_weights=False{mask})[0]", ind, f"{v} = ", comment=c)
         else:  # pragma: no cover - plan.callable() sends every other leaf to a module call

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from shapecli.errors import ShapeCliError
 from shapecli.export.pyfmt import class_name, identifier
+from shapecli.names import local_name
 from shapecli.spec.initschemes import scheme_for
 
 # Glue layers without parameters: written as plain code in forward(), no module.
@@ -21,7 +22,10 @@ INLINE = ("Item", "Select", "Permute", "Transpose", "Reshape", "Mean", "CausalMa
 # Glue layers with parameters: a parameter on a plain nn.Module (the name stays), code in forward().
 PARAM_GLUE = ("ClassToken", "PositionalEmbedding")
 # Arguments that only the forward uses: part of a class's structure, never a constructor parameter.
-FORWARD_ARGS = {"SelfAttention": ("causal",)}
+FORWARD_ARGS = {"SelfAttention": ("causal",), "Parameter": ("shape", "dtype", "init"),
+                "Buffer": ("shape", "dtype", "init", "persistent")}
+# Items that declare a tensor their container owns (spec/tensors.py): written by export/tensors.py.
+TENSORS = ("Parameter", "Buffer")
 # Layers whose default initialization draws nothing from the RNG (ones, zeros, constants).
 NO_DRAW = ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm", "RMSNorm", "InstanceNorm1d",
            "InstanceNorm2d", "InstanceNorm3d", "PReLU", "ClassToken")
@@ -57,7 +61,7 @@ class Plan:
         self.params_of: dict = {}  # layer path -> [(local name, ndim)]
         for p in report.params:
             if p.layer:
-                self.params_of.setdefault(p.layer, []).append((p.name[len(p.layer) + 1:], len(p.shape)))
+                self.params_of.setdefault(p.layer, []).append((local_name(p.name, p.layer), len(p.shape)))
         self.schemes: dict = {}  # leaf path -> [(local name, InitScheme)] that are not "default"
         self._inherit(spec.root, spec.init)
         self.scopes: list = []  # in dependency order: a class before the classes that use it
@@ -75,6 +79,9 @@ class Plan:
 
     # -- init schemes, as model/lazy.py applies them
     def _inherit(self, node, inherited: dict) -> None:
+        if node.is_tensor:  # its scheme is its declaration's (export/tensors.py writes it)
+            self.schemes[node.path] = []
+            return
         if node.is_container:
             for c in node.children:
                 self._inherit(c, {**inherited, **node.init})
@@ -95,7 +102,7 @@ class Plan:
         if self.is_block(node) and node is not root:
             return True
         if not node.is_container:
-            return node.type not in INLINE + PARAM_GLUE + ("SelfAttention",)
+            return node.type not in INLINE + PARAM_GLUE + TENSORS + ("SelfAttention",)
         if node.type != "Sequential":
             return False
         return all(self.callable(c, root) and c.path not in self.refs and c.ins is None and not c.outs
@@ -103,13 +110,15 @@ class Plan:
 
     def has_module(self, node, root) -> bool:
         if not node.is_container or (self.is_block(node) and node is not root):
-            return node.type not in INLINE
+            return node.type not in INLINE + TENSORS
         return any(self.has_module(c, root) for c in node.children)
 
     def draws(self, node, root) -> bool:
         """Constructing it (with its init schemes) draws from the RNG."""
         if node.is_container:
             return any(self.draws(c, root) for c in node.children)
+        if node.is_tensor:
+            return node.tensor.init is not None and node.tensor.init.name in DRAWING_SCHEMES
         return (bool(self.params_of.get(node.path)) and node.type not in NO_DRAW) or self.scheme_draws(node)
 
     def scheme_draws(self, node) -> bool:

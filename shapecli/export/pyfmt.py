@@ -99,3 +99,17 @@ def type_name(values: list) -> str:
     if kinds <= {int, float}:
         return "float"
     return "tuple" if kinds <= {list} else "object"
+
+
+def child(parent: str, kind: str, key: str) -> str:
+    if kind == "sequential" and key.isdigit():
+        return f"{parent}[{key}]"
+    if identifier(key):
+        return f"{parent}.{key}"
+    return f'{parent}["{key}"]'
+
+
+def absolute(path: str) -> str:
+    if all(identifier(k) for k in path.split(".")):
+        return f"self.{path}"
+    return f'self.get_submodule("{path}")'

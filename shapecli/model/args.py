@@ -36,7 +36,7 @@ def bind_all(spec: Spec) -> dict:
     c = Collector()
     out = {}
     for node in spec.nodes():
-        if node.is_container:
+        if node.is_container or node.is_tensor:
             continue
         b = bind(node, c)
         if b is not None:

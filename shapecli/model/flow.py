@@ -14,6 +14,8 @@ from collections import OrderedDict
 from shapecli import layers as registry
 from shapecli._torch import nn, torch
 from shapecli.errors import Collector, Problem, ShapeError, did_you_mean, literal
+from shapecli.model import owned as _owned
+from shapecli.model.owned import LazySave
 from shapecli.spec.nodes import OWN_INPUT, Node, input_key, output_key
 
 
@@ -21,19 +23,38 @@ def _name(key: str) -> str:
     return key.rsplit(":", 1)[-1] if key.startswith(":") else key
 
 
-class Chain(nn.Sequential):
-    """A Sequential whose items may read named tensors (`in:`) and whose outputs may be read later."""
+class Chain(LazySave, nn.Sequential):
+    """A Sequential whose items may read named tensors (`in:`) and whose outputs may be read later,
+    and which owns the tensors its `Parameter:`/`Buffer:` items declare (model/owned.py)."""
 
-    def __init__(self, items: OrderedDict[str, nn.Module], saves: dict, tape: dict, feeds: dict | None = None):
+    def __init__(self, items: OrderedDict[str, nn.Module], saves: dict, tape: dict, feeds: dict | None = None,
+                 owned: tuple = ()):
         super().__init__(items)
         self.saves = {k: list(v) for k, v in saves.items()}  # child name -> [(tape key, element index or None)]
         self.feeds = dict(feeds or {})  # child name -> ([tape key or None], {keyword: tape key or None})
         self._tape = tape  # shared with the merges and chains that read it
         self.where: dict = {}  # child name -> (Loc, label) of an item with `out:`, for its errors
+        self.owned_at: dict = {}  # child index -> [owned.Owned] declared before it (len: after the last)
+        for o in owned:
+            self.owned_at.setdefault(o.at, []).append(o)
+        self._build = self._load = None  # while a tensor it owns is unbuilt: the BuildContext, the load hook
+        if owned:
+            _owned.register(self, list(owned))
+            self._load = self.register_load_state_dict_pre_hook(_owned.load_hook)
+
+    def reach(self, i: int, x) -> None:
+        for o in self.owned_at[i]:
+            _owned.reach(self, o, x, self._tape, self._build)
+        if self._build is not None and not _owned.pending(self):
+            self._build = None  # built: the model keeps no reference to the build, nor a hook
+            self._load.remove()
+            self._load = None
 
     def forward(self, *xs):
-        x = None
+        x, at = None, self.owned_at
         for i, (name, m) in enumerate(self._modules.items()):
+            if at and i in at:
+                self.reach(i, x if i else xs[0])
             feed = self.feeds.get(name)
             if feed is None:
                 x = m(*xs) if i == 0 else m(x)
@@ -47,6 +68,8 @@ class Chain(nn.Sequential):
                 x = m(*args, **kw)
             for key, index in self.saves.get(name, ()):
                 self._tape[key] = x if index is None else _element(x, index, self.where.get(name))
+        if at and len(self._modules) in at:
+            self.reach(len(self._modules), x if self._modules else xs[0])
         return x
 
     def _read(self, key: str):
@@ -68,8 +91,9 @@ def _element(x, index: int, where):
 class Network(Chain):
     """The root: a Chain whose first item gets all inputs; named inputs go on the tape first."""
 
-    def __init__(self, items, saves: dict, tape: dict, feeds: dict | None = None, input_names: tuple = ()):
-        super().__init__(items, saves, tape, feeds)
+    def __init__(self, items, saves: dict, tape: dict, feeds: dict | None = None, input_names: tuple = (),
+                 owned: tuple = ()):
+        super().__init__(items, saves, tape, feeds, owned)
         self.input_names = tuple(input_names)  # the spec's, None for an unnamed input
 
     def forward(self, *xs):

@@ -125,17 +125,33 @@ class PositionalEmbedding(nn.Module):
 
 
 class SelfAttention(nn.MultiheadAttention):
-    """MultiheadAttention(x, x, x), batch first, returning the output tensor only."""
+    """MultiheadAttention(x, x, x), batch first, returning the output tensor only.
 
-    def __init__(self, embed_dim: int, num_heads: int, causal: bool = False, dropout: float = 0.0, bias: bool = True):
+    `causal: true` masks the positions after each token: built in each forward (as Llama's code does),
+    or, with `max_len: N`, registered once as a buffer `mask` ([N, N], bool, True above the diagonal),
+    non-persistent as GPT-2's `attn.bias` is in Hugging Face's code: it follows from N, so a checkpoint
+    need not hold it."""
+
+    def __init__(self, embed_dim: int, num_heads: int, causal: bool = False, dropout: float = 0.0, bias: bool = True,
+                 max_len: int | None = None):
         super().__init__(embed_dim, num_heads, dropout=dropout, bias=bias, batch_first=True)
         self.causal = causal
+        if max_len is not None:
+            if not causal or max_len < 1:
+                raise ValueError(f"max_len sizes the causal mask: it needs causal: true and max_len >= 1, got {max_len}")
+            self.register_buffer("mask", torch.ones(max_len, max_len, dtype=torch.bool).triu(1), persistent=False)
 
     def forward(self, x):
         mask = None
         if self.causal:
             n = x.shape[-2]
-            mask = torch.ones(n, n, dtype=torch.bool, device=x.device).triu(1)
+            buffered = self._buffers.get("mask")
+            if buffered is None:
+                mask = torch.ones(n, n, dtype=torch.bool, device=x.device).triu(1)
+            elif n > buffered.shape[0]:
+                raise ShapeError(f"the input has {n} positions; the causal mask covers {buffered.shape[0]} (max_len)")
+            else:
+                mask = buffered[:n, :n]
         return super().forward(x, x, x, need_weights=False, attn_mask=mask, is_causal=False)[0]
 
 
@@ -184,7 +200,7 @@ class Parts(nn.Module):
     shortcut and after, a merge's branches. Its children read and write the tape as a Chain's do
     (model/flow.py): `saves` is what they write, `feeds` what they read (`in:`)."""
 
-    def __init__(self, items: "OrderedDict[str, nn.Module]", parts: list, saves: dict, tape: dict,
+    def __init__(self, items: "dict[str, nn.Module]", parts: list, saves: dict, tape: dict,
                  feeds: dict | None = None):
         super().__init__()
         for k, m in items.items():
@@ -221,9 +237,11 @@ class Residual(Parts):
 class _Merge(Parts):
     """Branches run on the same input, plus outputs of earlier named items (`from:`)."""
 
-    def __init__(self, items, parts: list, refs: list[str], saves: dict, tape: dict, feeds: dict | None = None):
+    def __init__(self, items, parts: list, refs: list[str], saves: dict, tape: dict, feeds: dict | None = None,
+                 tensors=()):
         super().__init__(items, parts, saves, tape, feeds)
         self.refs = list(refs)
+        self.tensors = frozenset(tensors)  # refs that are owned tensors: expanded over the batch
 
     def inputs(self, *xs) -> tuple[list, list]:
         """The operands in order: the branches' outputs (or the input itself), then `from:`'s, where
@@ -246,9 +264,19 @@ class _Merge(Parts):
             outs.append(x)
             what.append("its input")
         for r in self.refs:
-            outs.append(x if r is None else self._tape[r])
+            t = x if r is None else self._tape[r]
+            if r in self.tensors:
+                t = _over_batch(t, x)
+            outs.append(t)
             what.append("its input" if r is None else f"'{r}'")
         return outs, what
+
+
+def _over_batch(t, x):
+    """An owned tensor of batch size 1 as the batch of `x` (torchvision's class_token.expand(n, -1, -1))."""
+    if isinstance(x, torch.Tensor) and t.dim() == x.dim() and t.shape[0] == 1 and x.shape[0] != 1:
+        return t.expand(x.shape[0], *t.shape[1:])
+    return t
 
 
 def _refs(refs: list) -> list:
@@ -256,8 +284,8 @@ def _refs(refs: list) -> list:
 
 
 class Concat(_Merge):
-    def __init__(self, items, parts, refs, saves, tape, feeds: dict | None = None, dim: int = 1):
-        super().__init__(items, parts, refs, saves, tape, feeds)
+    def __init__(self, items, parts, refs, saves, tape, feeds: dict | None = None, dim: int = 1, tensors=()):
+        super().__init__(items, parts, refs, saves, tape, feeds, tensors)
         self.dim = dim
 
     def forward(self, *xs):

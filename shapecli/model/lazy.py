@@ -15,43 +15,21 @@ BuildContext.
 """
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
-from dataclasses import dataclass, field
 
 from shapecli import layers as registry
 from shapecli._torch import nn, torch
 from shapecli.model import glue
-from shapecli.errors import ShapeError, literal
+from shapecli.errors import ShapeError, SpecError, literal
 from shapecli.model.args import Bound, bind_all
+from shapecli.model.context import BuildContext, OverBudget  # (imported from here by run/)
 from shapecli.model.flow import Chain, Network, locate_outputs, wiring
 from shapecli.model.memo import _memo_forward
+from shapecli.model.owned import Owned
 from shapecli.model.placeholder import LazySave, copy_loaded, declare, loaded
 from shapecli.model.skipinit import skip_init
 from shapecli.shapes import dims_text
 from shapecli.spec.nodes import OWN_INPUT, Node, Spec
-
-class OverBudget(Exception):
-    """Real allocation would exceed the memory budget: the caller retries on the meta device."""
-
-
-@dataclass
-class BuildContext:
-    """State shared by a model's placeholders during materialization."""
-
-    budget_bytes: float = math.inf  # real (non-meta) parameter + buffer bytes allowed
-    used_bytes: int = 0
-    trace: list = field(default_factory=list)  # materialization order, for --trace-init
-    tape: dict = field(default_factory=dict)  # named inputs and outputs `from:`/`in:` read (model/flow.py)
-    root: nn.Module | None = None
-    pending: bool = True  # placeholders not yet swapped out
-    schemes: dict = field(default_factory=dict)  # layer path -> {local param name: InitScheme | None}
-    guard: object = None  # a forward pre-hook for each real layer: refuses outputs over the budget
-    on_built: object = None  # called with (path, layer) once a layer is built, initialized and tied
-    memo: dict = field(default_factory=dict)  # meta: (layer kind, input shapes) -> output shapes (model/memo.py)
-    handles: list = field(default_factory=list)  # the guard's hook handles: the run removes them when it ends
-    placeholders: bool = True  # declare uninitialized parameters (placeholder.py); the engine's own runs skip it
-
 
 # ---------------------------------------------------------------------------- the lazy model
 
@@ -312,31 +290,54 @@ def build(spec: Spec, ctx: BuildContext | None = None) -> Network:
     ctx = ctx or BuildContext()
 
     saves, feeds = wiring(spec)  # what each Chain keeps on the tape for a later `from:`/`in:`, and what it reads
+    tensors = {n.path for n in spec.nodes() if n.is_tensor}
+    chains: list = []  # the Chains that own tensors get the build until those are built
+
+    def owned(node: Node, freeze: bool) -> tuple:  # its Parameter/Buffer items, each before the module it precedes
+        out, at = [], 0
+        for c in node.children:
+            if c.is_tensor:
+                out.append(Owned(c.key, c.path, at, c.tensor, freeze or c.freeze, c.loc))
+            else:
+                at += 1
+        return tuple(out)
+
+    def parts_of(node: Node) -> list:
+        if any(c.is_tensor for c in node.children):
+            raise SpecError(f"{node.label()}: a Parameter:/Buffer: item cannot sit in a {node.type}'s parts; "
+                            f"declare it in the Sequential that holds the {node.type}", node.loc)
+        return node.parts
+
 
     def make(node: Node, inherited: dict, freeze: bool) -> nn.Module:
         freeze = freeze or node.freeze
-        kids = [(c.key, make(c, {**inherited, **node.init}, freeze)) for c in node.children]
+        kids = [(c.key, make(c, {**inherited, **node.init}, freeze)) for c in node.children if not c.is_tensor]
         if node.type == "Sequential":
-            keep, feed = saves.get(node.path, {}), feeds.get(node.path, {})
-            if not (keep or feed):
+            keep, feed, own = saves.get(node.path, {}), feeds.get(node.path, {}), owned(node, freeze)
+            if not (keep or feed or own):
                 return nn.Sequential(OrderedDict(kids))
-            chain = Chain(OrderedDict(kids), keep, ctx.tape, feed)
+            chain = Chain(OrderedDict(kids), keep, ctx.tape, feed, own)
             locate_outputs(chain, node)
+            chains.append(chain)
             return chain
         if node.type == "Residual":
-            return glue.Residual(OrderedDict(kids), node.parts, saves.get(node.path, {}), ctx.tape,
+            return glue.Residual(OrderedDict(kids), parts_of(node), saves.get(node.path, {}), ctx.tape,
                                  feeds.get(node.path, {}))
         if node.type == "Concat":
-            return glue.Concat(OrderedDict(kids), node.parts, _operands(node), saves.get(node.path, {}), ctx.tape,
-                               feeds.get(node.path, {}), dim=node.dim)
+            return glue.Concat(OrderedDict(kids), parts_of(node), _operands(node), saves.get(node.path, {}), ctx.tape,
+                               feeds.get(node.path, {}), dim=node.dim, tensors=tensors & set(node.refs))
         if node.type in ("Add", "Multiply"):
-            return getattr(glue, node.type)(OrderedDict(kids), node.parts, _operands(node), saves.get(node.path, {}),
-                                                    ctx.tape, feeds.get(node.path, {}))
+            return getattr(glue, node.type)(OrderedDict(kids), parts_of(node), _operands(node), saves.get(node.path, {}),
+                                            ctx.tape, feeds.get(node.path, {}), tensors & set(node.refs))
         return Deferred(node, bound[node.path], ctx, inherited, freeze)
 
-    root = Network(OrderedDict((c.key, make(c, spec.init, False)) for c in spec.root.children),
-                   saves.get("", {}), ctx.tape, feeds.get("", {}), [i.name for i in spec.inputs])
+    root = Network(OrderedDict((c.key, make(c, spec.init, False)) for c in spec.root.children if not c.is_tensor),
+                   saves.get("", {}), ctx.tape, feeds.get("", {}), [i.name for i in spec.inputs], owned(spec.root, False))
     locate_outputs(root, spec.root)
+    chains.append(root)
+    for chain in chains:
+        if chain.owned_at:
+            chain._build = ctx
     ctx.root = root
     if ctx.placeholders:  # for a model a user sees before its first input; a run feeds it data at once
         probes: dict = {}  # equal layers share one probe of their parameters' names

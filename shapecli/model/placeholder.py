@@ -20,21 +20,10 @@ import itertools
 from shapecli import layers as registry
 from shapecli._torch import nn, torch
 from shapecli.errors import ShapeError
+from shapecli.model.owned import LazySave, _lazy
 from shapecli.model.skipinit import skip_init
 
 _STAND_INS = (8, 64, 720720)  # sizes that divide by the usual groups and head counts
-
-
-class LazySave:
-    """`state_dict()` keeps uninitialized tensors as they are (LazyModuleMixin._save_to_state_dict)."""
-
-    def _save_to_state_dict(self, destination, prefix, keep_vars):
-        for name, t in self._parameters.items():
-            if t is not None:
-                destination[prefix + name] = t if keep_vars or _lazy(t) else t.detach()
-        for name, t in self._buffers.items():
-            if t is not None and name not in self._non_persistent_buffers_set:
-                destination[prefix + name] = t if keep_vars or _lazy(t) else t.detach()
 
 
 class Slot(LazySave, nn.Module):
@@ -42,10 +31,6 @@ class Slot(LazySave, nn.Module):
 
     def forward(self, *xs):
         raise ShapeError("an uninitialized placeholder cannot run: the model materializes from its first input")
-
-
-def _lazy(t) -> bool:
-    return isinstance(t, nn.parameter.UninitializedTensorMixin)
 
 
 def declare(layer: nn.Module, probes: dict, root: nn.Module) -> None:

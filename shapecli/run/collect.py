@@ -13,9 +13,12 @@ from shapecli.report import (
     LayerInfo,
     ParamInfo,
     Stats,
+    TensorInfo,
     Totals,
 )
+from shapecli.names import local_name
 from shapecli.run.measure import LINT_MAX_NUMEL
+from shapecli.spec.nodes import TENSORS
 
 
 @dataclass
@@ -51,7 +54,11 @@ def gather(outline, model: nn.Module, runs, per_run, ctx, device: str, opts, act
     nodes = outline.layers
     paths = {n.path: n for n in nodes}
 
+    tensors = {n.path for n in nodes if n.kind in TENSORS}
+
     def owner(name: str) -> str:
+        if name in tensors:  # a Parameter/Buffer item's tensor: the item is its layer
+            return name
         parts = name.split(".")
         for k in range(len(parts) - 1, 0, -1):
             p = ".".join(parts[:k])
@@ -71,8 +78,9 @@ def gather(outline, model: nn.Module, runs, per_run, ctx, device: str, opts, act
             params.append(info)
             continue
         seen[id(prm)] = name
-        local = name[len(layer) + 1:] if layer else name
-        module = model.get_submodule(layer) if layer else model
+        local = local_name(name, layer)
+        holder = layer.rpartition(".")[0] if layer in tensors else layer  # the module the tensor is on
+        module = model.get_submodule(holder) if holder else model
         scheme = ctx.schemes.get(layer, {}).get(local)  # what model/lazy.py applied
         try:
             info.init = initmod.expected(module, local, list(prm.shape), scheme)
@@ -96,7 +104,8 @@ def gather(outline, model: nn.Module, runs, per_run, ctx, device: str, opts, act
             lints.extend(initmod.lint_tensor(name, layer, prm.detach()))
         params.append(info)
 
-    buffers = [BufferInfo(n, owner(n), list(b.shape), b.numel(), str(b.dtype).replace("torch.", ""))
+    transient = non_persistent(model)
+    buffers = [BufferInfo(n, owner(n), list(b.shape), b.numel(), str(b.dtype).replace("torch.", ""), n not in transient)
                for n, b in model.named_buffers()]
 
     counted = [p for p in params if p.shared_with is None]
@@ -124,10 +133,13 @@ def gather(outline, model: nn.Module, runs, per_run, ctx, device: str, opts, act
     for n in nodes:
         own = owned.get(n.path, ())
         t = sizes.get(n.path, {})
+        outputs = [r.get(n.path) for r in per_run]
+        if n.path in tensors and t:  # the tensor itself, as it was built
+            outputs = [TensorInfo(list(t["args"]["shape"]), t["args"]["dtype"]) for _ in per_run]
         layers.append(LayerInfo(
             path=n.path, type=n.type, depth=n.path.count("."),
             args=dict(t.get("args", {})), inferred=dict(t.get("inferred", {})),
-            output_shapes=[r.get(n.path) for r in per_run],
+            output_shapes=outputs,
             params=sum(p.numel for p in own), trainable=sum(p.numel for p in own if p.trainable),
             line=n.loc.line, col=n.loc.col, is_container=n.is_container,
             activation=acts.get(n.path), input_shapes=[r.get(n.path) for r in per_run_inputs],
@@ -146,6 +158,12 @@ def gather(outline, model: nn.Module, runs, per_run, ctx, device: str, opts, act
                     init_trace=[{"order": t["order"], "layer": t["layer"], "type": t["type"],
                                  "inferred": t["inferred"], "schemes": t["schemes"]} for t in ctx.trace],
                     warnings=list(warnings or ()))
+
+
+def non_persistent(model: nn.Module) -> set:
+    """The buffer names a model's state_dict() leaves out (registered with persistent=False)."""
+    return {f"{prefix}.{b}" if prefix else b for prefix, m in model.named_modules()
+            for b in getattr(m, "_non_persistent_buffers_set", ())}
 
 
 def _weight_stack(nodes: list, schemes: dict) -> list:

@@ -34,7 +34,7 @@ from shapecli.run.inputs import _bytes, _dtype, describe, make_inputs
 from shapecli.run.measure import _Measurer
 from shapecli.run.outline import of_spec
 from shapecli.run.threads import one_thread
-from shapecli.spec.nodes import Spec
+from shapecli.spec.nodes import TENSORS, Spec
 
 DEFAULT_BUDGET = 256 << 20  # real parameter bytes before switching to meta; see docs/performance.md
 DEFAULT_ACT_BUDGET = 512 << 20  # one activation tensor
@@ -98,7 +98,7 @@ def symbolic(model: nn.Module, layers: list, sample: list):
     """
     from shapecli.analyses import symbolic as sym
 
-    modules = {lay.path: model.get_submodule(lay.path) for lay in layers}
+    modules = {lay.path: model.get_submodule(lay.path) for lay in layers if lay.type not in TENSORS}
     modules[""] = model
     names = [d.name for d in sample[0].dims]
     batch = next((i for i, n in enumerate(names) if n in ("B", "N", "batch", "batch_size")), 0)

@@ -11,6 +11,7 @@ from shapecli._torch import nn, torch
 from shapecli.errors import Problem, ShapeCliError, ShapeError, literal
 from shapecli.model.lazy import BuildContext, OverBudget, check_refit, shape_of
 from shapecli.run.inputs import describe
+from shapecli.spec.nodes import TENSORS
 
 # ---------------------------------------------------------------------------- hooks
 
@@ -68,7 +69,9 @@ class _Recorder:
 def _attach(model: nn.Module, rec: _Recorder) -> list:
     """The recorder's hooks on every spec item; their handles."""
     handles = []
-    for path in rec.nodes:
+    for path, desc in rec.nodes.items():
+        if desc.kind in TENSORS:  # a Parameter/Buffer item is a tensor, not a module: nothing runs
+            continue
         m = model.get_submodule(path)
         handles.append(m.register_forward_pre_hook(rec.pre(path)))
         handles.append(m.register_forward_hook(rec.post(path)))
@@ -109,9 +112,12 @@ def _run(model, xs, rec: _Recorder):
     except OverBudget:
         raise
     except ShapeCliError as e:
-        if not rec.stack and e.problems[0].loc is not None:  # located where it was raised (an item's `out:`)
+        first = e.problems[0]
+        if not rec.stack and first.loc is not None:  # located where it was raised (an item's `out:`)
             raise
-        raise _locate(e.problems[0].message, rec, xs) from e
+        if first.layer is not None and first.loc is not None:  # located where it was raised (model/owned.py)
+            raise ShapeError(first) from e
+        raise _locate(first.message, rec, xs) from e
     except (RuntimeError, ValueError, TypeError, IndexError, AssertionError) as e:
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         if "can't allocate memory" in msg or "DefaultCPUAllocator" in msg:

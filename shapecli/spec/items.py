@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from shapecli import layers as registry
 from shapecli.errors import Loc, SpecError, did_you_mean, literal, what
-from shapecli.spec.nodes import IDENT, MAX_NODES, MAX_REPEAT, OWN_INPUT, RESERVED, Node
+from shapecli.spec.nodes import IDENT, MAX_NODES, MAX_REPEAT, OWN_INPUT, RESERVED, TENSORS, Node
 from shapecli.spec.parts import Names, OneName, Parts
 from shapecli.spec.variables import BAD, _Scope
 from shapecli.spec.yamlload import YList, YMap
@@ -86,6 +86,18 @@ class Items(Parts):
                     self.err(f"`repeat:` must be an integer from 1 to {MAX_REPEAT:,}, got {_what(r)}", extra.at("repeat"), label)
                 else:
                     repeat = r
+        if layer_key in TENSORS:  # `Parameter:`/`Buffer:` (spec/tensors.py): no module, so it takes no index
+            key = ns.claim(name, extra.at("name") if name is not None else loc, self, counted=False)
+            path = ns.sub(key)
+            label = f"{path} ({layer_key})"
+            node = Node(layer_key, key, path, loc, named=name is not None)
+            self.tensor_item(node, layer_key, value, loc, extra, scope, label)
+            if name is None:
+                return None  # reported: a tensor is known by its name only
+            self.all_names.setdefault(key, extra.at("name"))
+            self.defined.append((key, path, loc))
+            self.tensor_paths.add(path)
+            return node
         copies = repeat > 1 or index is not None
         inline = self.inline_of(extra, layer_key, copies, scope, label)
         splice = inline and (copies or layer_key in self.blocks or registry.canonical(layer_key) in SPLICED)
@@ -137,6 +149,10 @@ class Items(Parts):
                 self.err(f"`tie:` names an earlier item, got {_what(t)}", extra.at("tie"), label)
             else:
                 node.tie = self.resolve_ref(t, extra.at("tie"), label)
+                if node.tie in self.tensor_paths:
+                    self.err(f"`tie:` shares a layer's weight, and '{literal(t)}' is a Parameter: read it with `from:` "
+                             "in a merge instead", extra.at("tie"), label)
+                    node.tie = None
                 if node.tie is not None and not self.check_tie(node.tie, extra.at("tie"), label):
                     node.tie = None
         if "in" in extra:

@@ -21,6 +21,7 @@ RESERVED = ("name", "repeat", "freeze", "init", "tie", "if", "inline", "in", "ou
 TOP_KEYS = ("name", "input", "vars", "init", "blocks", "layers")
 DTYPES = dtypes.INPUT  # the dtypes an input may have (the table: shapecli/dtypes.py)
 OWN_INPUT = "input"  # in a merge's `from:`, the merge's own input, where the list puts it
+TENSORS = ("Parameter", "Buffer")  # items that declare a tensor their container owns (spec/tensors.py)
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -79,6 +80,7 @@ class Node:
     block: str | None = None  # the block this Sequential was expanded from
     block_args: dict = field(default_factory=dict)  # that block's parameters as resolved here (those used)
     inline: bool = False  # while parsing: an `inline:` item whose children take its place (never in a Spec)
+    tensor: object = None  # a Parameter/Buffer item's spec.tensors.TensorDecl
 
     @property
     def is_container(self) -> bool:
@@ -88,6 +90,11 @@ class Node:
     def reads(self) -> list:
         """Every tape key it reads: `from:` outputs, then `in:` tensors (OWN_INPUT left out)."""
         return [r for r in [*self.refs, *(self.ins or []), *self.in_kw.values()] if r != OWN_INPUT]
+
+    @property
+    def is_tensor(self) -> bool:
+        """A `Parameter:`/`Buffer:` item: a tensor its container registers, not a module."""
+        return self.type in TENSORS
 
     def walk(self):
         yield self

@@ -17,9 +17,10 @@ from shapecli.spec.dims import parse_dims
 from shapecli.spec.inputs import _unified
 from shapecli.spec.flow import Flow
 from shapecli.spec.items import Items, _what
-from shapecli.spec.nodes import DTYPES, IDENT, OWN_INPUT, RESERVED, TOP_KEYS, InputSpec, Node, Spec, input_key
+from shapecli.spec.nodes import DTYPES, IDENT, OWN_INPUT, RESERVED, TENSORS, TOP_KEYS, InputSpec, Node, Spec, input_key
 from shapecli.spec.parts import Names
 from shapecli.spec.problems import condense
+from shapecli.spec.tensors import Tensors
 from shapecli.spec.variables import BAD, Variables, _Scope
 from shapecli.spec.yamlload import YList, YMap, parse_yaml, read_text
 
@@ -65,7 +66,7 @@ def in_line_order(problems: list, file: str) -> list:
 
 # ---------------------------------------------------------------------------- the parser
 
-class _Parser(Items, Flow, Variables):
+class _Parser(Items, Flow, Tensors, Variables):
     def __init__(self, file: str):
         self.file = file
         self.c = Collector()
@@ -225,7 +226,7 @@ class _Parser(Items, Flow, Variables):
         if not IDENT.match(bname):
             self.err(f"block name '{literal(bname)}' is not an identifier", kloc)
             return
-        if registry.canonical(bname) or bname in RESERVED:
+        if registry.canonical(bname) or bname in RESERVED or bname in TENSORS:
             self.err(f"block name '{bname}' shadows a layer type or reserved key; choose another name", kloc)
             return
         if isinstance(body, YList):

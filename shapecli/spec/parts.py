@@ -21,11 +21,12 @@ class Names:
     def __init__(self, path: str):
         self.path, self.count, self.taken = path, 0, {}
 
-    def claim(self, name: str | None, loc: Loc, p) -> str:
+    def claim(self, name: str | None, loc: Loc, p, counted: bool = True) -> str:
         """The next child's key: its `name:`, or its index among the module's children. `p`: the parser
-        (its errors, and the inline uses being expanded, so that a clash points at the use)."""
+        (its errors, and the inline uses being expanded, so that a clash points at the use). `counted`:
+        False for a tensor the module owns (`Parameter:`/`Buffer:`), which is no child and takes no index."""
         key = name if name is not None else str(self.count)
-        self.count += 1
+        self.count += counted
         if name is not None:
             use = next((u for ns, u in p.uses if ns is self), None)  # the outermost inline use putting items here
             if name in self.taken:
@@ -48,11 +49,11 @@ class OneName:
         self.ns, self.name, self.loc, self.block, self.used = ns, name, loc, block, False
         self.path = ns.path
 
-    def claim(self, name: str | None, loc: Loc, p) -> str:
+    def claim(self, name: str | None, loc: Loc, p, counted: bool = True) -> str:
         if self.used:
             p.err(f"block '{self.block}' is inline and holds more than one item, so its use cannot take `name:` "
                 f"(name: {self.name}); name the items inside it, or give this use `inline: false`", self.loc)
-            return self.ns.claim(name, loc, p)
+            return self.ns.claim(name, loc, p, counted)
         self.used = True
         return self.ns.claim(self.name, self.loc, p)
 

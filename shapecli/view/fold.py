@@ -8,9 +8,11 @@ the first copy's, which the table's note says). JSON and baselines always keep e
 """
 from __future__ import annotations
 
+from shapecli.names import local_name
+
 
 def _signature(lay, own_params: list, child_sigs: tuple) -> int:
-    ps = tuple((p.name[len(p.layer) + 1:] if p.layer else p.name, tuple(p.shape), p.dtype, p.trainable, p.shared_with is None,
+    ps = tuple((local_name(p.name, p.layer), tuple(p.shape), p.dtype, p.trainable, p.shared_with is None,
                 bool(p.init and p.init.flagged)) for p in own_params)
     return hash((lay.type, repr(lay.args), repr(lay.inferred), repr(lay.output_shapes), repr(lay.input_shapes),
                  repr(lay.symbolic), lay.kernel_size and tuple(lay.kernel_size), lay.stride and tuple(lay.stride),

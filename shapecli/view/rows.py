@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from shapecli.errors import literal
+from shapecli.names import local_name
 from shapecli.view.units import fmt_float, shape_str, sparkline
 from shapecli.view import COLUMNS, Column, Row, Table
 from shapecli.view.fold import fold_repeats
@@ -228,7 +229,7 @@ def _layer_row(lay, fold, want: set, ok_runs: list, total: int) -> Row:
 
 
 def _param_row(p, lay, indent: str, want: set) -> Row:
-    local = p.name[len(p.layer) + 1:] if p.layer else p.name
+    local = local_name(p.name, p.layer)
     cells = {"layer": indent + local}
     styles = {"layer": "green" if p.trainable else "dim"}
     piece = {}

@@ -1,0 +1,76 @@
+"""The state a lazy model's placeholders share while it materializes, and the budget's exception."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from shapecli._torch import nn
+
+
+class OverBudget(Exception):
+    """Real allocation would exceed the memory budget: the caller retries on the meta device."""
+
+
+@dataclass
+class BuildContext:
+    """State shared by a model's placeholders during materialization."""
+
+    budget_bytes: float = math.inf  # real (non-meta) parameter + buffer bytes allowed
+    used_bytes: int = 0
+    trace: list = field(default_factory=list)  # materialization order, for --trace-init
+    tape: dict = field(default_factory=dict)  # outputs of items referenced by `from:` (glue.Chain writes them)
+    root: nn.Module | None = None
+    pending: bool = True  # placeholders not yet swapped out
+    schemes: dict = field(default_factory=dict)  # layer path -> {local param name: InitScheme | None}
+    guard: object = None  # a forward pre-hook for each real layer: refuses outputs over the budget
+    on_built: object = None  # called with (path, layer) once a layer is built, initialized and tied
+    memo: dict = field(default_factory=dict)  # meta: (layer kind, input shapes) -> output shapes (model/memo.py)
+    handles: list = field(default_factory=list)  # the guard's hook handles: the run removes them when it ends
+    placeholders: bool = True  # declare uninitialized parameters (placeholder.py); the engine's own runs skip it
+
+    def charge(self, path: str, shape: list, dtype, device) -> None:
+        """Count a tensor about to be allocated against the budget (real devices only)."""
+        if device.type != "meta":
+            self.used_bytes += math.prod(shape) * dtype.itemsize
+            if self.used_bytes > self.budget_bytes:
+                raise OverBudget(path)
+
+    def fill(self, t, decl) -> None:
+        """An owned tensor's declared values: `arange` (0, 1, 2, ... along the last dim) or its init scheme."""
+        from shapecli._torch import torch
+        from shapecli.analyses.init.apply import apply_scheme
+        from shapecli.errors import ShapeError
+
+        if decl.fill == "arange":
+            t.copy_(torch.arange(t.shape[-1], device=t.device).expand(t.shape))
+            return
+        try:
+            apply_scheme(t, decl.init)
+        except ValueError as e:
+            raise ShapeError(f"init: {e}") from None
+
+    def built_tensor(self, o, shape: list) -> None:
+        """An owned tensor (model/owned.py) was built: trace it as a layer, for the report and export."""
+        d = o.decl
+        inferred = {"shape": shape} if d.inferred else {}
+        self.schemes[o.path] = {o.name: d.init} if d.kind == "Parameter" else {}
+        args = {"shape": shape, "dtype": d.dtype, "init": d.describe()}
+        if d.kind == "Buffer":
+            args["persistent"] = d.persistent
+        self.trace.append({"order": len(self.trace), "layer": o.path, "type": d.kind, "inferred": inferred,
+                           "sizes": {}, "schemes": {o.name: d.describe()}, "args": args})
+        if self.on_built is not None and d.kind == "Parameter":
+            self.on_built(o.path, _Holds(o.name, self.root.get_parameter(o.path)))
+
+
+class _Holds:
+    """One owned parameter, shown to BuildContext.on_built as a layer with that parameter."""
+
+    def __init__(self, name: str, prm):
+        self.name, self.prm = name, prm
+
+    def named_parameters(self):
+        return [(self.name, self.prm)]
+
+    def buffers(self):
+        return []
