@@ -83,7 +83,7 @@ def test_materialized_model_has_no_hook_attribute_or_placeholder(name):
     model, _ = shapecli.materialize(spec, stats=False)
     for path, m in model.named_modules():
         assert not isinstance(m, (Deferred, Slot)), path
-        assert type(m).__module__.startswith(("torch.nn", "shapecli.model.glue")) or type(m).__name__ == "Network", path
+        assert type(m).__module__.startswith(("torch.nn", "shapecli.model.glue", "shapecli.model.flow")) or type(m).__name__ == "Network", path
         for attr in HOOKS:
             assert not getattr(m, attr, None), f"{path or '<root>'}.{attr}"
         for k, v in vars(m).items():
