@@ -11,7 +11,7 @@ import inspect
 import re
 
 from shapecli import layers as registry
-from shapecli.export.plan import ExportError, Plan, Scope, _digit_keys
+from shapecli.export.plan import INLINE, ExportError, Plan, Scope, _digit_keys
 from shapecli.export.pyfmt import IND, Call, identifier, lines, literal, type_name, var_name
 
 
@@ -110,6 +110,10 @@ class Emitter:
 
     def leaf_call(self, node) -> Call:
         args = self.plan.args(node)
+        if node.type == "SelfAttention":
+            kw = [(None, self.value(node, "embed_dim")), (None, self.value(node, "num_heads"))]
+            kw += [(k, self.value(node, k)) for k in ("dropout", "bias") if k in args]
+            return Call("nn.MultiheadAttention", kw + [("batch_first", "True")])
         order = [q.name for q in registry.signature(node.type).params]
         names = sorted(args, key=lambda k: order.index(k) if k in order else len(order))
         positional, out = True, []
@@ -170,8 +174,19 @@ class Emitter:
                 out += self.register(acc, "sequential", c, ind)
             return out
         if not node.is_container:
-            g = p.glue(node)  # a glue layer with a module (parameters, or a torch module under another name)
-            out = put(self.leaf_call(node)) if g is None else g.module(self, node, acc, ind, put)
+            args = p.args(node)
+            if node.type == "ClassToken":
+                out = put("nn.Module()") + lines(Call("nn.Parameter", [(None, Call(
+                    "torch.zeros", [(None, "1"), (None, "1"), (None, self.value(node, "embed_dim"))]))]), ind,
+                    f"{acc}.token = ")
+            elif node.type == "PositionalEmbedding":
+                size = [(None, self.value(node, "num_positions")), (None, self.value(node, "embed_dim"))]
+                out = put("nn.Module()") + lines(Call("nn.Parameter", [(None, Call("torch.empty", size))]), ind,
+                                                 f"{acc}.weight = ")
+                out.append(f"{ind}nn.init.normal_({acc}.weight, std=0.02)")
+            else:
+                out = put(self.leaf_call(node))
+            del args
             return out + self.init_lines(node, acc, ind)
         out = put("nn.ModuleDict()")
         for c in node.children:
@@ -291,11 +306,39 @@ class Emitter:
             out.append(f"{ind}{name} = {v}")
 
     def glue(self, node, v: str, ind: str, c) -> list:
-        """A glue layer's forward as plain code (export/gluecode.py, the rule its record names)."""
-        g = self.plan.glue(node)
-        if g is None:  # pragma: no cover - plan.callable() sends every torch.nn leaf to a module call
-            raise ExportError(f"{node.label()}: no plain code for {node.type}")
-        return g.forward(self, node, self.plan.args(node), v, "" if g.inline else self.access(node), ind, c)
+        a, acc = self.plan.args(node), (self.access(node) if node.type not in INLINE else "")
+        t = node.type
+        if t == "Item":
+            e = f"{v}[{a['index']}]"
+        elif t == "Select":
+            d, i = a["dim"], a["index"]
+            e = f"{v}[{', '.join([':'] * d + [str(i)])}]" if 0 <= d <= 3 else f"{v}.select({d}, {i})"
+        elif t == "Permute":
+            e = f"{v}.permute({', '.join(map(str, a['dims']))})"
+        elif t == "Transpose":
+            e = f"{v}.transpose({a['dim0']}, {a['dim1']})"
+        elif t == "Reshape":
+            e = f"{v}.reshape({v}.shape[0], {', '.join(map(str, a['shape']))})"
+        elif t == "Mean":
+            d = a["dim"]
+            e = f"{v}.mean(dim={literal(d)}" + (", keepdim=True" if a.get("keepdim") else "") + ")"
+        elif t == "ClassToken":
+            e = f"torch.cat([{acc}.token.expand({v}.shape[0], -1, -1), {v}], dim=1)"
+        elif t == "PositionalEmbedding":
+            n = self.new("n")
+            return [f"{ind}{n} = {v}.shape[-2]"] + lines(f"{v} + {acc}.weight[:{n}]", ind, f"{v} = ", comment=c)
+        elif t == "SelfAttention":
+            out = []
+            mask = ""
+            if a.get("causal"):
+                n, m = self.new("n"), self.new("mask")
+                out.append(f"{ind}{n} = {v}.shape[-2]")
+                out += lines(f"torch.ones({n}, {n}, dtype=torch.bool, device={v}.device).triu(1)", ind, f"{m} = ")
+                mask = f", attn_mask={m}"
+            return out + lines(f"{acc}({v}, {v}, {v}, need_weights=False{mask})[0]", ind, f"{v} = ", comment=c)
+        else:  # pragma: no cover - plan.callable() sends every other leaf to a module call
+            raise ExportError(f"{node.label()}: no plain code for {t}")
+        return lines(e, ind, f"{v} = ", comment=c)
 
 
 def _shape_of(lay):
