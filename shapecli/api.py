@@ -189,6 +189,9 @@ def check(specs, baseline: str | None = None, *, update: bool = False, stats: bo
           tolerance: float | None = None, skip_missing: bool = False, device: str = "auto", progress=None):
     """Check each spec against its baseline (baseline/workflow.py): a CheckRun.
 
+    baseline: a file (one spec) or a directory; default: beside each spec. A checkpoint
+    (`.safetensors`, `.pt`, `.pth`, `.bin`) is compared by names, shapes and dtypes with the spec
+    built from its own input (docs/checkpoints.md); it is never written (no `update`, no `stats`).
     tolerance: relative, for `stats` (default baseline.DEFAULT_TOLERANCE).
     results: a baseline.Result per spec (status ok, changed, error or skipped; its changes).
     exit_code: 0 all match · 1 an architecture changed · 2 something could not be checked.

@@ -1,13 +1,12 @@
 """shapecli.baseline.checkpoint: checkpoint files read header-only and compared with a spec's Report."""
-import json
-import os
-import struct
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from checkpoint_files import fixture_checkpoint, key_list, sparse_safetensors
 from conftest import ROOT
+from fuzz_support import check_contract, run_cli
 
 import shapecli
 from shapecli.baseline.checkpoint import (
@@ -18,31 +17,20 @@ from shapecli.baseline.checkpoint import (
 )
 from shapecli.errors import BaselineError
 
-FIXTURES = ROOT / "tests" / "fixtures" / "torchvision-state-dicts"
-CODES = {"float32": "F32", "float16": "F16", "bfloat16": "BF16", "int64": "I64", "float64": "F64"}
-SIZES = {"F32": 4, "F16": 2, "BF16": 2, "I64": 8, "F64": 8}
+CORPUS = ROOT / "tests" / "corpus" / "checkpoints"
+MLP = str(ROOT / "configs" / "mlp.yaml")
+# The zoo specs whose state_dict() is torchvision's, key for key: `check` against the key list passes.
+ZOO_MATCHING_TORCHVISION = ["alexnet", "resnet18", "resnet50", "vgg11_bn", "mobilenet_v2", "inception", "vit_b16"]
 
 
-def key_list(model: str) -> list:
-    return json.loads((FIXTURES / f"{model}.json").read_text())["state_dict"]
-
-
-def sparse_safetensors(path: Path, entries: list) -> int:
-    """A valid .safetensors file for [(name, shape, dtype)] whose data is a hole: header bytes only on disk."""
-    header, offset = {}, 0
-    for name, shape, dtype in entries:
-        code = CODES[dtype]
-        n = SIZES[code]
-        for d in shape:
-            n *= d
-        header[name] = {"dtype": code, "shape": shape, "data_offsets": [offset, offset + n]}
-        offset += n
-    raw = json.dumps(header, separators=(",", ":")).encode()
-    raw += b" " * (-len(raw) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(raw)) + raw)
-    os.truncate(path, 8 + len(raw) + offset)
-    return 8 + len(raw) + offset
+@pytest.mark.parametrize("model", ZOO_MATCHING_TORCHVISION)
+def test_a_zoo_spec_checks_against_torchvision_s_key_list(cli, tmp_path, model):
+    pytest.importorskip("safetensors")
+    ck = fixture_checkpoint(model, tmp_path)
+    code, out, err = cli("check", str(ROOT / "configs" / f"{model}.yaml"), "--baseline", str(ck))
+    assert (code, err) == (0, ""), out
+    n = len(key_list(model))
+    assert "matches the checkpoint" in out and f"checkpoint (safetensors): {n} tensors" in out
 
 
 @pytest.mark.parametrize("name", ["resnet18", "resnet50", "vgg11_bn", "mobilenet_v2", "alexnet", "inception"])
@@ -166,18 +154,189 @@ def test_without_safetensors_the_message_names_the_extra(tmp_path):
     assert "shapecli[checkpoints]" in p.stderr
 
 
-def test_a_1gb_safetensors_checks_fast_and_small(tmp_path):
-    pytest.importorskip("safetensors")
-    entries = [(f"layers.{i}.weight", [1024, 1024], "float32") for i in range(256)]  # 256 x 4 MiB = 1 GiB
-    f = tmp_path / "big.safetensors"
-    assert sparse_safetensors(f, entries) > 1 << 30
-    code = ("import resource, time, torch, safetensors; t = time.perf_counter()  # imports not timed\n"
-            "from shapecli.baseline.checkpoint import read_checkpoint\n"
-            f"ck = read_checkpoint({str(f)!r}); assert len(ck.entries) == 256\n"
-            # VmHWM, not ru_maxrss: a forked child's ru_maxrss starts from its parent's (pytest's) peak
-            "hwm = next(int(x.split()[1]) for x in open('/proc/self/status') if x.startswith('VmHWM'))\n"
-            "print(time.perf_counter() - t, hwm)")
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
-    assert p.returncode == 0, p.stderr
-    seconds, rss_kib = p.stdout.split()
-    assert float(seconds) < 10 and int(rss_kib) < 512 * 1024
+# ---------------------------------------------------------------------------- check --baseline CHECKPOINT
+
+def _mlp_checkpoint(path):
+    """configs/mlp.yaml's state dict with one of each difference: a shape, a dtype, a missing and an unexpected key."""
+    import torch
+
+    torch.save({"0.weight": torch.zeros(256, 21), "0.bias": torch.zeros(256, dtype=torch.float16),
+                "2.weight": torch.zeros(10, 256), "head.weight": torch.zeros(3, 10)}, path)
+    return str(path)
+
+
+def test_each_difference_in_every_format(cli, tmp_path):
+    import json
+
+    ck = _mlp_checkpoint(tmp_path / "mlp.pt")
+    code, out, err = cli("check", MLP, "--baseline", ck)
+    assert (code, err) == (1, "")
+    table = [" ".join(line.split()) for line in out.splitlines()]
+    assert "✗ " + MLP + " (mlp): 3 changes" in table[0]
+    assert "6 0 Linear changed weight [256, 21] [256, 20]" in table
+    assert "bias dtype float16 float32" in table
+    assert "8 2 Linear changed bias missing [10]" in table
+    assert "(network) changed head.weight [3, 10] not in spec" in table
+    assert "checkpoint (torch): 4 tensors, 8,222 values; names, shapes and dtypes compared" in table
+
+    code, out, _ = cli("check", MLP, "--baseline", ck, "--format", "json")
+    doc = json.loads(out)
+    assert code == 1 and doc["exit_code"] == 1 and doc["summary"]["changed"] == 1
+    (spec,) = doc["specs"]
+    assert spec["baseline"] == ck and spec["status"] == "changed"
+    assert [c["message"] for c in spec["changes"]] == [
+        "layer 0 (Linear): weight [256, 21] -> [256, 20]; bias dtype float16 -> float32",
+        "layer 2 (Linear): bias missing -> [10]",
+        "head.weight [3, 10] -> not in spec"]
+    assert [c["line"] for c in spec["changes"]] == [6, 8, None]
+
+    code, out, _ = cli("check", MLP, "--baseline", ck, "--format", "markdown")
+    assert code == 1 and "❌ **`" + MLP + "`** (mlp): 3 changes" in out
+    assert "| 6 | `0` | Linear | changed | weight | `[256, 21]` | `[256, 20]` |" in out
+    assert "| 8 | `2` | Linear | changed | bias | `missing` | `[10]` |" in out
+    assert "|  | `(network)` |  | changed | head.weight | `[3, 10]` | `not in spec` |" in out
+
+    code, out, _ = cli("check", MLP, "--baseline", ck, "--format", "github")
+    assert code == 1 and out.splitlines() == [
+        f"::error file={MLP},line=6,title=shape regression::layer 0 (Linear): weight [256, 21] -> [256, 20]; "
+        "bias dtype float16 -> float32",
+        f"::error file={MLP},line=8,title=shape regression::layer 2 (Linear): bias missing -> [10]",
+        f"::error file={MLP},title=shape regression::head.weight [3, 10] -> not in spec"]
+
+
+def test_the_library_returns_the_same_results(tmp_path):
+    ck = _mlp_checkpoint(tmp_path / "mlp.pth")
+    run = shapecli.check(MLP, ck)
+    assert run.exit_code == 1
+    (r,) = run.results
+    assert (r.status, r.baseline, r.name, r.old_totals) == ("changed", ck, "mlp", None)
+    assert r.new_totals["params"] == 7946
+    assert [(c.path, c.type, c.line) for c in r.changes] == [("0", "Linear", 6), ("2", "Linear", 8), ("", "", None)]
+
+
+def test_a_wrapped_and_prefixed_state_dict_is_unwrapped_and_said(cli, tmp_path):
+    import torch
+
+    model, _ = shapecli.materialize(MLP)
+    sd = {"module." + k: v for k, v in model.state_dict().items()}
+    torch.save({"epoch": 7, "optimizer": {"lr": 0.1}, "state_dict": sd}, tmp_path / "ddp.pt")
+    code, out, err = cli("check", MLP, "--baseline", str(tmp_path / "ddp.pt"))
+    assert (code, err) == (0, ""), out
+    assert "the state dict was read from the file's 'state_dict' entry (beside it: epoch, optimizer)" in out
+    assert "the prefix 'module.' was taken off every key of the file" in out
+    torch.save({"_orig_mod.model." + k: v for k, v in model.state_dict().items()}, tmp_path / "compiled.pt")
+    (r,) = shapecli.check(MLP, str(tmp_path / "compiled.pt")).results
+    assert r.status == "ok" and "the prefix '_orig_mod.model.' was taken off every key of the file" in r.notes
+
+
+def test_a_prefix_is_kept_when_the_spec_has_it():
+    from shapecli.baseline.checkpoint import Checkpoint, strip_prefix
+
+    ck = Checkpoint("x.pt", "torch", [Entry("0.weight", [2], "float32"), Entry("0.bias", [2], "float32")])
+    assert strip_prefix(ck, ["0.weight", "0.bias"]) is ck  # "0." is every key's, and the spec's too
+    assert strip_prefix(ck, ["weight"]).entries[0].name == "weight"
+
+
+def test_a_checkpoint_is_never_written_and_fits_one_spec(cli, tmp_path):
+    ck = _mlp_checkpoint(tmp_path / "mlp.pt")
+    before = (tmp_path / "mlp.pt").read_bytes()
+    for args, msg in ((["--update"], "--update rewrites shapecli baselines; a checkpoint"),
+                      (["--stats"], "--stats compares init statistics, which a checkpoint"),
+                      ([str(ROOT / "configs" / "lenet5.yaml")], "is a checkpoint of one model; there are 2 specs")):
+        code, _, err = cli("check", MLP, "--baseline", ck, *args)
+        assert code == 2 and msg in err and len(err.splitlines()) == 1, err
+    assert (tmp_path / "mlp.pt").read_bytes() == before
+
+
+def test_a_python_model_against_a_checkpoint_says_why_not(cli, tmp_path):
+    ck = _mlp_checkpoint(tmp_path / "mlp.pt")
+    code, _, err = cli("check", "torch.nn:Identity", "--baseline", ck)
+    assert code == 2 and "a checkpoint records no input, and a model written in Python has none" in err
+
+
+def test_a_pickle_payload_is_refused_through_check_and_creates_nothing(cli, tmp_path):
+    import torch
+
+    marker = tmp_path / "created-by-the-payload"
+    torch.save({"0.weight": torch.zeros(2), "x": _Payload(str(marker))}, tmp_path / "evil.pt")
+    code, _, err = cli("check", MLP, "--baseline", str(tmp_path / "evil.pt"))
+    assert code == 2 and not marker.exists()
+    assert err == f"{tmp_path / 'evil.pt'}: error: refused: the file holds pickled code or objects other than " \
+                  "tensors (loaded with weights_only=True; nothing was executed)\n"
+
+
+# The bad checkpoints in tests/corpus/checkpoints (README there): exit 2 and one line naming the file.
+BAD = [("empty.pt", "the file is empty"),
+       ("evil.pt", "refused: the file holds pickled code"),
+       ("junk.pt", "not a PyTorch state dict: torch.save writes a zip archive, this file is not one"),
+       ("legacy.pt", "a PyTorch file in the legacy format"),
+       ("list.pt", "expected a state dict (a mapping of names to tensors), got list"),
+       ("nested.pt", "the tensors are nested under 'generator', 'discriminator'; shapecli unwraps"),
+       ("no_tensors.pt", "the file holds no tensors (not a state dict)"),
+       ("junk.safetensors", "not a readable safetensors file: "),
+       ("truncated.safetensors", "not a readable safetensors file: ")]
+
+
+def test_the_corpus_lists_every_file():
+    assert sorted(p.name for p in CORPUS.iterdir() if p.name != "README.md") == sorted(name for name, _ in BAD)
+
+
+@pytest.mark.parametrize("name,message", BAD, ids=[n for n, _ in BAD])
+def test_a_bad_checkpoint_is_one_line_and_exit_2(name, message, monkeypatch):
+    if name.endswith(".safetensors"):
+        pytest.importorskip("safetensors")
+    pwned = Path("/tmp/shapecli-pwned")  # what evil.pt's payload would create
+    pwned.unlink(missing_ok=True)
+    monkeypatch.chdir(CORPUS)
+    args = ["check", MLP, "--baseline", name]
+    code, out, err, _ = run_cli(args)
+    check_contract(args, code, out, err)
+    assert code == 2 and err.startswith(f"{name}: error: {message}") and len(err.splitlines()) == 1, err
+    assert not pwned.exists()
+
+
+def _vm_kib(field: str) -> str:
+    return f"next(int(x.split()[1]) for x in open('/proc/self/status') if x.startswith('{field}:'))"
+
+
+@pytest.mark.parametrize("kind", ["safetensors", "pt"])
+def test_a_1gib_checkpoint_checks_in_seconds_in_little_memory(tmp_path, kind):
+    """A 1 GiB checkpoint of 256 Linear(1024, 1024) against their spec, through the CLI in a fresh process:
+    the time and the peak memory beyond what importing torch takes (VmHWM; figures in docs/checkpoints.md).
+    The .safetensors file is sparse (a few KiB on disk); the .pt file is written in full (about 5 s)."""
+    import shutil
+
+    import torch
+
+    spec = tmp_path / "big.yaml"
+    spec.write_text("name: big\ninput: [2, 1024]\nlayers:\n  - Linear: {out_features: 1024, bias: false}\n"
+                    "    repeat: 256\n    name: layers\n")
+    names = [f"layers.{i}.weight" for i in range(256)]
+    f = tmp_path / f"big.{kind}"
+    if kind == "safetensors":
+        pytest.importorskip("safetensors")
+        assert sparse_safetensors(f, [(n, [1024, 1024], "float32") for n in names]) > 1 << 30
+    else:
+        if shutil.disk_usage(tmp_path).free < 8 << 30:
+            pytest.skip("less than 8 GiB of free disk for a 1 GiB file")
+        base = torch.empty(256 << 20)  # never touched: it takes no memory here
+        torch.save({n: base[i << 20:(i + 1) << 20].view(1024, 1024) for i, n in enumerate(names)}, f)
+        del base
+        assert f.stat().st_size > 1 << 30
+    code = ("import sys, time, torch\nfrom shapecli.cli.app import main\n"
+            + ("import safetensors\n" if kind == "safetensors" else "") +
+            f"before = {_vm_kib('VmHWM')}; t = time.perf_counter()\n"
+            f"rc = main(['check', {str(spec)!r}, '--baseline', {str(f)!r}])\n"
+            f"print('@@', rc, time.perf_counter() - t, before, {_vm_kib('VmHWM')}, file=sys.stderr)")
+    try:
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    finally:
+        f.unlink()  # pytest keeps the last runs' tmp_path: not 1 GiB of them
+    marker = [ln for ln in p.stderr.splitlines() if ln.startswith("@@ ")]
+    assert marker, p.stderr
+    rc, seconds, before, peak = marker[0].split()[1:]
+    assert rc == "0" and "matches the checkpoint (268,435,456 params)" in p.stdout, p.stdout + p.stderr
+    assert float(seconds) < 15, f"{seconds} s"
+    assert int(peak) - int(before) < 128 * 1024, f"{(int(peak) - int(before)) // 1024} MiB beyond importing torch"
+    if torch.__version__.startswith("2.13"):  # the CPU build: importing torch takes about 210 MiB
+        assert int(peak) < 384 * 1024, f"peak {int(peak) // 1024} MiB"

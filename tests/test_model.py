@@ -419,3 +419,25 @@ def test_an_inline_residual_runs_its_parts_by_name():
         fc1 = block.fc1(x)
         want = torch.relu(torch.tanh(fc1) + block.proj(x))
         assert torch.equal(model(x), want + fc1 + want)  # the Add: its input, then fc1's output, then block's
+
+
+DROPOUT_SPEC = ("input: [4, 8]\nlayers:\n  - Linear: 16\n  - Dropout: 0.5\n  - Linear: 12\n"
+                "  - RReLU\n  - Linear: 4\n")
+
+
+def test_initial_values_do_not_depend_on_what_the_first_forward_draws():
+    """Dropout's masks and RReLU's slopes in the materializing (training-mode) pass draw from the
+    global RNG; initial values have their own stream (model/lazy.py:init_stream), so a layer after
+    them is initialized as the same layers constructed in order would be, whatever the input."""
+    torch.manual_seed(0)
+    want = [nn.Linear(8, 16), nn.Dropout(0.5), nn.Linear(16, 12), nn.RReLU(), nn.Linear(12, 4)]
+    for inputs in (["4,8"], ["64,8"], ["1,3,8"]):
+        model, _ = shapecli.materialize(DROPOUT_SPEC, inputs)
+        for i in (0, 2, 4):
+            assert torch.equal(model[i].weight, want[i].weight) and torch.equal(model[i].bias, want[i].bias), (inputs, i)
+    state = torch.random.get_rng_state()
+    torch.manual_seed(0)
+    net = shapecli.build(DROPOUT_SPEC)  # the library's lazy model, seeded by its user, fed by a generator
+    net(torch.randn(32, 8, generator=torch.Generator().manual_seed(5)))
+    assert torch.equal(net[4].weight, want[4].weight)
+    torch.random.set_rng_state(state)

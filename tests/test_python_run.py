@@ -164,12 +164,18 @@ def test_check_of_a_changed_python_model_exits_1_with_the_same_diff(cli, tmp_pat
 
 
 def test_a_7b_python_model_needs_no_memory(tmp_path):
-    """The factory is probed on meta, counted, and never built for real; peak RSS of a fresh process."""
+    """The factory is probed on meta, counted, and never built for real: the peak memory of a fresh
+    process beyond what importing torch takes (the CUDA build of torch 2.14.1 takes ~450 MiB more
+    to import than the CPU build of 2.13.0), against the 26 GiB the model's weights would take."""
     # VmHWM, not ru_maxrss: Linux carries a forked child's ru_maxrss over from its parent (pytest) across exec
-    code = ("import shapecli\n"
+    hwm = "next(int(x.split()[1]) for x in open('/proc/self/status') if x.startswith('VmHWM')) // 1024"
+    code = ("import torch\n"
+            f"before = {hwm}\n"
+            "import shapecli\n"
             "r = shapecli.inspect('bench/models.py:llama', '1,2048:int64')\n"
             "assert r.device == 'meta' and r.totals.params > 6.7e9, r.totals\n"
-            "print(next(int(x.split()[1]) for x in open('/proc/self/status') if x.startswith('VmHWM')) // 1024)\n")
+            f"print(before, {hwm})\n")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert p.returncode == 0, p.stderr
-    assert int(p.stdout.split()[-1]) < 512, p.stdout
+    before, peak = map(int, p.stdout.split()[-2:])
+    assert peak - before < 256, f"{peak - before} MiB beyond importing torch ({before} MiB)"

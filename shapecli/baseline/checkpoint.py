@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from shapecli.baseline.changes import Change, Detail
 from shapecli.names import local_name
@@ -43,6 +43,7 @@ class Checkpoint:
     entries: list = field(default_factory=list)  # [Entry]: by name for safetensors, else in the file's order
     wrapper: str | None = None  # the key the state dict was found under, when it was wrapped
     skipped: list = field(default_factory=list)  # keys beside the tensors (epoch, optimizer, ...)
+    prefix: str = ""  # taken off every key by strip_prefix ("module.": DataParallel's)
 
 
 def is_checkpoint(path: str) -> bool:
@@ -73,6 +74,8 @@ def read_safetensors(path: str) -> Checkpoint:
     except ImportError:
         raise BaselineError("reading .safetensors needs the safetensors package: "
                             "pip install 'shapecli[checkpoints]' (or pip install safetensors)", Loc(path)) from None
+    from shapecli._torch import torch  # noqa: F401  (framework="pt" imports torch: shapecli's quiet import first)
+
     out = Checkpoint(path, "safetensors")
     try:
         with safe_open(path, framework="pt", device="cpu") as f:
@@ -86,6 +89,7 @@ def read_safetensors(path: str) -> Checkpoint:
 
 
 def read_torch(path: str) -> Checkpoint:
+    _torch_zip(path)
     from shapecli._torch import torch
 
     try:
@@ -104,8 +108,31 @@ def read_torch(path: str) -> Checkpoint:
         else:
             out.skipped.append(str(name))
     if not out.entries:
+        nested = [str(k) for k, v in obj.items() if isinstance(v, dict) and any(isinstance(t, torch.Tensor)
+                                                                               for t in v.values())]
+        if nested:
+            raise BaselineError(f"the tensors are nested under {', '.join(repr(k) for k in nested[:5])}; shapecli "
+                                f"unwraps a state dict kept under one of {', '.join(WRAPPERS)}: save the one "
+                                f"to check on its own (torch.save(ckpt[{nested[0]!r}], ...))", Loc(path))
         raise BaselineError("the file holds no tensors (not a state dict)", Loc(path))
     return out
+
+
+def _torch_zip(path: str) -> None:
+    """torch.save's format is a zip archive (since torch 1.6): anything else is said plainly, before torch reads it."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError as e:
+        raise BaselineError(f"cannot read: {e.strerror or e}", Loc(path)) from None
+    if not head:
+        raise BaselineError("the file is empty", Loc(path))
+    if head[:1] == b"\x80":  # a bare pickle: the legacy format, which cannot be memory-mapped
+        raise BaselineError("a PyTorch file in the legacy format (before torch 1.6, or "
+                            "_use_new_zipfile_serialization=False): load it and torch.save it again to check it",
+                            Loc(path))
+    if head != b"PK\x03\x04":
+        raise BaselineError("not a PyTorch state dict: torch.save writes a zip archive, this file is not one", Loc(path))
 
 
 def _unwrap(obj, out: Checkpoint) -> dict:
@@ -123,6 +150,46 @@ def _unwrap(obj, out: Checkpoint) -> dict:
                 out.skipped = [str(x) for x in obj if x != k]
                 return inner
     return obj
+
+
+def strip_prefix(ck: Checkpoint, names) -> Checkpoint:
+    """The checkpoint with a prefix that every key has taken off ("module." from DataParallel,
+    "_orig_mod." from torch.compile, a training wrapper's attribute), where that matches more of
+    the spec's `names` than the keys as they are; the prefix is kept in `Checkpoint.prefix`."""
+    names = set(names)
+    best, best_hits = ("", ck.entries), sum(e.name in names for e in ck.entries)
+    entries, prefix = ck.entries, ""
+    while entries and all("." in e.name for e in entries):  # every key's first part, then the next one
+        head = entries[0].name.split(".", 1)[0] + "."
+        if not all(e.name.startswith(head) for e in entries):
+            break
+        entries, prefix = [Entry(e.name[len(head):], e.shape, e.dtype) for e in entries], prefix + head
+        hits = sum(e.name in names for e in entries)
+        if hits > best_hits:
+            best, best_hits = (prefix, entries), hits
+    return replace(ck, entries=best[1], prefix=best[0]) if best[0] else ck
+
+
+def notes(ck: Checkpoint) -> list:
+    """What a check says about a checkpoint beside its changes: what was read, unwrapped and renamed."""
+    values = 0
+    for e in ck.entries:
+        n = 1
+        for d in e.shape:
+            n *= d
+        values += n
+    out = [f"checkpoint ({ck.format}): {len(ck.entries):,} tensor{'s' if len(ck.entries) != 1 else ''}, "
+           f"{values:,} values; names, shapes and dtypes compared"]
+    if ck.wrapper:
+        out.append(f"the state dict was read from the file's '{ck.wrapper}' entry" +
+                   (f" (beside it: {', '.join(ck.skipped[:8])}{', ...' if len(ck.skipped) > 8 else ''})"
+                    if ck.skipped else ""))
+    elif ck.skipped:
+        out.append(f"entries that are not tensors were left out: {', '.join(ck.skipped[:8])}"
+                   f"{', ...' if len(ck.skipped) > 8 else ''}")
+    if ck.prefix:
+        out.append(f"the prefix '{ck.prefix}' was taken off every key of the file")
+    return out
 
 
 def _first_line(e: Exception) -> str:
@@ -190,7 +257,7 @@ def compare_checkpoint(report, entries: list, non_persistent: set = frozenset())
         by_layer.setdefault(layer, []).append(Detail(local, dims_text(e.shape), "not in spec"))
     order = {lay.path: i for i, lay in enumerate(report.layers)}
     out = []
-    for layer in sorted(by_layer, key=lambda p: order.get(p, -1)):
+    for layer in sorted(by_layer, key=lambda p: order.get(p, len(order)) if p else len(order)):  # the network's last
         lay = layers.get(layer)
         out.append(Change("changed", layer, lay.type if lay else "", lay.line if lay else None, by_layer[layer]))
     return out

@@ -7,8 +7,10 @@ Both return plain results with their exit status: 0 every spec matches (or was w
 a check that could not run is not a pass). Bad arguments raise UsageError. torch is imported
 once per call, however many specs, and only when some spec can be run.
 
-Where this grows: a target other than a spec file is loaded in `_load`; a baseline other than a
-shapecli baseline document is read in `_read_baseline`.
+A baseline is a shapecli baseline document or a checkpoint (`.safetensors`, `.pt`, `.pth`, `.bin`:
+baseline/checkpoint.py), told apart by its name in `_read_baseline`; a checkpoint is compared by
+names, shapes and dtypes with the spec built from its own input, and its Result is drawn like any
+other (docs/checkpoints.md). A target other than a spec file is loaded in `_load`.
 """
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ from shapecli.baseline.document import DEFAULT_TOLERANCE, INPUT_FROM_CLI, INPUT_
 from shapecli.baseline.document import read as _read_document
 from shapecli.baseline.document import without_stats, write_error
 from shapecli.baseline.changes import compare
+from shapecli.baseline.checkpoint import (Checkpoint, compare_checkpoint, is_checkpoint, non_persistent_buffers, notes,
+                                          read_checkpoint, strip_prefix)
 from shapecli.baseline.results import Result, exit_code
 from shapecli.baseline.targets import Target, expand_specs, is_dir_target, plan_targets
 from shapecli.errors import BaselineError, Loc, Problem, ShapeCliError, ShapeError, UsageError
@@ -164,8 +168,16 @@ def check(specs, baseline: str | None = None, *, update: bool = False, stats: bo
     check_device(device)
     if not (math.isfinite(tolerance) and tolerance >= 0):
         raise UsageError(f"--tolerance {tolerance}: give a finite number >= 0, e.g. 1e-3")
+    if baseline is not None and is_checkpoint(baseline):
+        if update:
+            raise UsageError(f"--update rewrites shapecli baselines; a checkpoint ('{baseline}') is never written")
+        if stats:
+            raise UsageError(f"--stats compares init statistics, which a checkpoint ('{baseline}') does not record")
     targets = expand_specs([specs] if isinstance(specs, str) else list(specs))
     good = [t.spec for t in targets if not t.error]
+    if baseline is not None and is_checkpoint(baseline) and len(good) > 1:
+        raise UsageError(f"--baseline '{baseline}' is a checkpoint of one model; there are {len(good)} specs: "
+                         "check one spec against it")
     where = dict(zip(good, plan_targets(good, baseline, "--baseline")))
     results = []
     for i, t in enumerate(targets):
@@ -183,7 +195,7 @@ def check(specs, baseline: str | None = None, *, update: bool = False, stats: bo
 
 def check_one(spec: str, bpath: str, *, update: bool = False, stats: bool = False,
               tolerance: float = DEFAULT_TOLERANCE, skip_missing: bool = False, device: str = "auto") -> Result:
-    """Check one spec against the baseline at `bpath`."""
+    """Check one spec against the baseline at `bpath` (a baseline document or a checkpoint)."""
     from shapecli.python.target import is_target
     from shapecli.spec.dims import Dim
     from shapecli.spec.nodes import InputSpec
@@ -192,6 +204,8 @@ def check_one(spec: str, bpath: str, *, update: bool = False, stats: bool = Fals
         old = _read_baseline(bpath)
     except BaselineError as e:  # even under --update: an unreadable baseline is not silently replaced
         return Result.failed(spec, bpath, e)
+    if isinstance(old, Checkpoint):
+        return _check_checkpoint(spec, old, device)
     if old is None:
         if update:
             return _create(spec, bpath, stats, device)
@@ -254,6 +268,26 @@ def recorded_for_another(old: dict, new: dict) -> str | None:
            "measured against it"
 
 
+def _check_checkpoint(spec: str, ck: Checkpoint, device: str) -> Result:
+    """A spec built from its own input against a checkpoint's names, shapes and dtypes."""
+    from shapecli.python.target import is_target
+
+    try:
+        if is_target(spec):
+            raise UsageError("a checkpoint records no input, and a model written in Python has none of its own: "
+                             "check a spec against a checkpoint, or load the checkpoint into the model", Loc(spec))
+        sp, _ = _load(spec, {}, None)  # "auto" is meta: no value is compared, and a big model needs no memory
+        model, report = _run(sp, None, seed=0, device="meta" if device == "auto" else device, stats=False)
+    except ShapeCliError as e:
+        return Result.failed(spec, ck.path, e)
+    skip = non_persistent_buffers(model)
+    ck = strip_prefix(ck, [p.name for p in report.params] + [b.name for b in report.buffers if b.name not in skip])
+    changes = compare_checkpoint(report, ck.entries, skip)
+    totals = from_report(report, input_source=INPUT_FROM_SPEC, sets={}, spec_ref=spec)["totals"]
+    return Result(spec, ck.path, "changed" if changes else "ok", name=report.name, changes=changes,
+                  new_totals=totals, notes=notes(ck))
+
+
 def _create(spec: str, bpath: str, stats: bool, device: str) -> Result:
     """check --update with no baseline: record one from the spec's own input, as snapshot would."""
     try:
@@ -296,6 +330,11 @@ def _load(target: str, sets: dict, inputs) -> tuple:
 
 def _materialize(sp, samples, *, seed: int, device: str, stats: bool):
     """The Report a baseline records; a later sample that does not fit makes the baseline wrong: ShapeError."""
+    return _run(sp, samples, seed=seed, device=device, stats=stats)[1]
+
+
+def _run(sp, samples, *, seed: int, device: str, stats: bool) -> tuple:
+    """(model, Report) of `_materialize`."""
     from shapecli.run.engine import Options, materialize
 
     opts = Options(seed=seed, device=device, stats=stats, histograms=False)
@@ -303,18 +342,21 @@ def _materialize(sp, samples, *, seed: int, device: str, stats: bool):
         from shapecli.python.run import inspect_module, load_target
         from shapecli.python.target import parse
 
-        _, report = inspect_module(load_target(sp, device, opts.budget), samples, opts, name=parse(sp).name,
-                                   source=parse(sp).text)
+        model, report = inspect_module(load_target(sp, device, opts.budget), samples, opts, name=parse(sp).name,
+                                       source=parse(sp).text)
     else:
-        _, report = materialize(sp, samples, opts)
+        model, report = materialize(sp, samples, opts)
     probs = run_problems(report)
     if probs:
         raise ShapeError(probs)
-    return report
+    return model, report
 
 
 def _read_baseline(path: str):
-    """The baseline document at `path` (None if there is none)."""
+    """The baseline at `path`: a checkpoint's tensors (a Checkpoint, by its name: .safetensors, .pt,
+    .pth, .bin), else the baseline document (None if there is none)."""
+    if is_checkpoint(path):
+        return read_checkpoint(path)
     return _read_document(path)
 
 

@@ -65,7 +65,8 @@ def check(
                                       help="Spec files, directories (their *.yaml/*.yml files) or globs ('configs/**/*.yaml')."),
     baseline: Optional[str] = typer.Option(None, "--baseline", "-b", metavar="PATH",
                                            help="Where the baselines are: a file (one spec) or a directory. "
-                                                "Default: beside each spec."),
+                                                "Default: beside each spec. A checkpoint (.safetensors, .pt, "
+                                                ".pth, .bin) is checked by names, shapes and dtypes."),
     update: bool = typer.Option(False, "--update", "-u",
                                 help="Rewrite the baselines that changed (atomically) and create missing ones; exit 0 "
                                      "unless something could not be checked."),

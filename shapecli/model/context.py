@@ -26,6 +26,7 @@ class BuildContext:
     on_built: object = None  # called with (path, layer) once a layer is built, initialized and tied
     memo: dict = field(default_factory=dict)  # meta: (layer kind, input shapes) -> output shapes (model/memo.py)
     handles: list = field(default_factory=list)  # the guard's hook handles: the run removes them when it ends
+    init_state: object = None  # the initial values' own stream of the CPU RNG (lazy.init_stream), from the first input on
     placeholders: bool = True  # declare uninitialized parameters (placeholder.py); the engine's own runs skip it
 
     def charge(self, path: str, shape: list, dtype, device) -> None:

@@ -15,6 +15,7 @@ BuildContext.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from collections import OrderedDict
 
 from shapecli import layers as registry
@@ -73,6 +74,7 @@ class Deferred(LazySave, nn.Module):
                 self.inferred[arg] = actual
             if arg not in lt.loose:
                 self.sizes[arg] = actual
+        self.args = {k: _plain_value(v) for k, v in kwargs.items()}  # as built, inferred sizes included
         device = _device(xs)
         if device.type != "meta":  # count what a real allocation would cost before making it
             with torch.device("meta"), skip_init():  # no init on meta: values do not exist
@@ -82,17 +84,19 @@ class Deferred(LazySave, nn.Module):
                                        if t is not tied)
             if self.ctx.used_bytes > self.ctx.budget_bytes:
                 raise OverBudget(node.path)
-            if _is_default(device):  # a device context would cost a Python call per torch op
-                real = self._construct(kwargs)
-            else:
-                with torch.device(device):
+            with init_stream(self.ctx):
+                if _is_default(device):  # a device context would cost a Python call per torch op
                     real = self._construct(kwargs)
+                else:
+                    with torch.device(device):
+                        real = self._construct(kwargs)
+                real.train(self.training)  # `model.eval()` before the first input holds for the real layer too
+                self._apply_init(real)
         else:
             with torch.device(device), skip_init():
                 real = self._construct(kwargs)
-        self.args = {k: _plain_value(v) for k, v in kwargs.items()}  # as built, inferred sizes included
-        real.train(self.training)  # `model.eval()` before the first input holds for the real layer too
-        self._apply_init(real)
+            real.train(self.training)
+            self._apply_init(real)
         values = loaded(self)  # what a load_state_dict gave it before any data
         if values:
             copy_loaded(values, real)
@@ -250,6 +254,24 @@ def check_refit(node: Node, inferred: dict, xs) -> None:
                 raise ShapeError(f"was materialized for {inferred[inf.arg]} {inf.words}; this input has {actual}")
 
 
+@contextmanager
+def init_stream(ctx: BuildContext):
+    """The block draws initial values from their own stream of the global CPU RNG, which starts
+    where the RNG stood when the first input entered the model (_Finalize.start) and which only
+    initialization advances. What the first forward draws between two layers (Dropout's masks,
+    RReLU's slopes) then leaves every later layer's initial values as they were: equal, for one
+    seed, to those of the same layers constructed in order (an exported module's)."""
+    if ctx.init_state is None:  # a placeholder called on its own, not through the root
+        ctx.init_state = torch.get_rng_state()
+    outer = torch.get_rng_state()
+    torch.set_rng_state(ctx.init_state)
+    try:
+        yield
+    finally:
+        ctx.init_state = torch.get_rng_state()
+        torch.set_rng_state(outer)
+
+
 def resolve(root: nn.Module, path: str) -> nn.Module:
     m = root.get_submodule(path)
     return m.real if isinstance(m, Deferred) and m.real is not None else m
@@ -273,15 +295,21 @@ def finalize(root: nn.Module, ctx: BuildContext) -> None:
 
 
 class _Finalize:
-    """The root's forward hook: swap the real layers in after a pass, then remove itself."""
+    """The root's forward hook: swap the real layers in after a pass, then remove itself (and its
+    pre-hook, `start`, which marks where the initial values' RNG stream begins)."""
 
     def __init__(self, ctx: BuildContext):
-        self.ctx, self.handle = ctx, None
+        self.ctx, self.handles = ctx, []
+
+    def start(self, module, inputs):
+        if self.ctx.init_state is None:
+            self.ctx.init_state = torch.get_rng_state()
 
     def __call__(self, module, inputs, output):
         finalize(module, self.ctx)
         if not self.ctx.pending:
-            self.handle.remove()  # the model no longer refers to the context or to this hook
+            for h in self.handles:
+                h.remove()  # the model no longer refers to the context or to these hooks
 
 
 def build(spec: Spec, ctx: BuildContext | None = None) -> Network:
@@ -345,7 +373,7 @@ def build(spec: Spec, ctx: BuildContext | None = None) -> Network:
             if isinstance(m, Deferred):
                 declare(m, probes, root)
     hook = _Finalize(ctx)
-    hook.handle = root.register_forward_hook(hook)
+    hook.handles = [root.register_forward_pre_hook(hook.start), root.register_forward_hook(hook)]
     return root
 
 

@@ -97,7 +97,10 @@ def materialize(module: nn.Module, t, o: Owned, x, build):
         if device.type != "meta":
             if build is None:
                 raise ShapeError(Problem("built outside a shapecli build", o.loc, f"{o.path} ({d.kind})"))
-            build.fill(data, d)
+            from shapecli.model.lazy import init_stream  # (lazy imports this module)
+
+            with init_stream(build):  # the initial values' own RNG stream, as the layers draw theirs
+                build.fill(data, d)
     if d.kind == "Parameter":
         module.register_parameter(o.name, nn.Parameter(data, requires_grad=t.requires_grad))
     else:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from shapecli.baseline.changes import Change, Detail
+from shapecli.baseline.checkpoint import is_checkpoint
 from shapecli.baseline.results import Result, check_document, summary, total_bytes
 from shapecli.errors import literal
 from shapecli.view.units import human_bytes
@@ -87,6 +88,8 @@ def _status_text(r: Result) -> str:
     n = len(r.changes)
     if r.status == "ok" and r.written == "created":
         return f"baseline created ({r.baseline})"
+    if r.status == "ok" and r.baseline and is_checkpoint(r.baseline):
+        return "matches the checkpoint"
     if r.status == "ok":
         return "matches its baseline" + (f" ({r.written} {r.baseline})" if r.written else "")
     if r.status == "changed":
