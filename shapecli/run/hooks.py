@@ -68,8 +68,11 @@ class _Recorder:
 def _attach(model: nn.Module, rec: _Recorder) -> list:
     """The recorder's hooks on every spec item; their handles."""
     handles = []
+    modules = dict(model.named_modules())  # once: get_submodule walked each path from the root
     for path in rec.nodes:
-        m = model.get_submodule(path)
+        m = modules.get(path)
+        if m is None:  # a module reached by a second path (named_modules lists it once)
+            m = model.get_submodule(path)
         handles.append(m.register_forward_pre_hook(rec.pre(path)))
         handles.append(m.register_forward_hook(rec.post(path)))
     return handles
