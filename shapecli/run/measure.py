@@ -23,8 +23,8 @@ class _Measurer:
     about 0.2 s of statistics over 25.6M values off the critical path). Parameters under
     HELP_MIN_NUMEL values are Python-bound, so they wait for results() on the caller's thread: on
     the second thread they only took turns at the GIL with the forward pass, and each torch op of
-    the pass waited for the GIL to come back (10,000 tiny Linear layers: ~0.2 ms per op instead of
-    ~0.01 ms). Parameters are taken in
+    the pass waited for the GIL to come back (10,000 tiny Linear layers, profiled: ~0.2 ms per op instead of
+    ~0.015 ms). Parameters are taken in
     the order they are built, up to STATS_MAX_NUMEL values per model; the rest get analytic
     statistics. Statistics run on one intra-op thread (run/threads.py: set for this thread only),
     on the measuring thread and on the caller's alike, so they do not depend on the thread count.
