@@ -169,3 +169,26 @@ def test_a_1gb_safetensors_checks_fast_and_small(tmp_path):
     assert p.returncode == 0, p.stderr
     seconds, rss_kib = p.stdout.split()
     assert float(seconds) < 10 and int(rss_kib) < 512 * 1024
+
+
+def test_torch_load_warnings_stay_off_stderr(tmp_path):
+    """Found by fuzzing (tests/fuzz, target `checkpoint`): a .pt whose pickle claims protocol 36 made torch.load
+    warn "Detected pickle protocol 36 in the checkpoint ..." raw on stderr; the file is read or refused, silently."""
+    import io
+    import warnings
+
+    import torch
+
+    buf = io.BytesIO()
+    torch.save({"w": torch.ones(2)}, buf)
+    data = buf.getvalue()
+    at = data.index(b"\x80\x02", data.index(b"data.pkl"))  # the pickle's PROTO opcode
+    (tmp_path / "odd.pt").write_bytes(data[: at + 1] + b"\x24" + data[at + 2:])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            got = read_checkpoint(str(tmp_path / "odd.pt"))
+        except BaselineError as e:
+            got = e
+    assert not caught, [str(w.message) for w in caught]
+    assert isinstance(got, BaselineError) or [e.name for e in got.entries] == ["w"]
