@@ -297,6 +297,12 @@ def main() -> int:
                f"{grow:.1f}x (start-up = the 10-layer run, {m10['s']:.2f} s)")
     else:
         target("10,000 layers <= 12x 1,000 layers beyond start-up", None, "not measured (--quick skips it)")
+    if m10 and m10k:  # issue 17: the per-layer cost
+        beyond = m10k["s"] - m10["s"]
+        target("10,000 layers <= 3 s beyond start-up", beyond <= 3,
+               f"{beyond:.2f} s (min {m10k['min_s'] - m10['min_s']:.2f} s; start-up = the 10-layer run, {m10['s']:.2f} s)")
+    else:
+        target("10,000 layers <= 3 s beyond start-up", None, "not measured (--quick skips it)")
     c50, it = get("check 50 specs"), get("import torch")
     if c50 and it:
         limit = it["s"] + 50 * 0.050

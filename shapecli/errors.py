@@ -5,6 +5,7 @@ No torch, no rich here: errors are plain data that the CLI turns into one line e
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass, field
 
 
@@ -38,6 +39,8 @@ def literal(text: object, limit: int = _MAX_ECHO) -> str:
     Rich markup is neutralised where it is printed (we never print user text as markup).
     """
     s = str(text)
+    if s.isprintable():  # nothing to escape (control, bidi and line-separator characters are not printable)
+        return s if len(s) <= limit else s[: limit - 1] + "…"
     out = []
     for ch in s:
         o = ord(ch)
@@ -134,9 +137,15 @@ class Collector:
 
 def did_you_mean(word: str, choices, n: int = 3) -> str:
     """' (did you mean X?)' or '' — difflib, case-insensitive first."""
+    return _did_you_mean(word, tuple(choices), n)
+
+
+@functools.lru_cache(maxsize=256)
+def _did_you_mean(word: str, choices: tuple, n: int) -> str:
+    # A pure function of its arguments, memoized: a misspelt name repeated by `repeat:` or a block is
+    # compared with every layer name once, not once per copy (difflib costs ~1 ms per call).
     import difflib
 
-    choices = list(choices)
     lower = {c.lower(): c for c in choices}
     if word.lower() in lower and lower[word.lower()] != word:
         return f" (did you mean {lower[word.lower()]}?)"

@@ -8,7 +8,7 @@ names stable and bump SCHEMA_VERSION on any change that is not a pure addition.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, Optional, Union
 
 SCHEMA_VERSION = 1  # of every JSON document shapecli writes: the report, baselines, check results
@@ -169,7 +169,7 @@ class Report:
         return render(self, "html")
 
     def to_dict(self) -> dict:
-        d = _clean(asdict(self))
+        d = _clean(self)
         if d["source"] is None:  # a spec's report: spec_file says where it came from
             del d["source"]
         # Convenience views that scripts reach for first (`jq .inputs`, `jq .outputs`).
@@ -180,7 +180,20 @@ class Report:
 
 
 def _clean(x: Any) -> Any:
-    """Strict-JSON-safe copy: NaN/Infinity become None (the stats that produced them are flagged)."""
+    """Strict-JSON-safe plain copy, what `dataclasses.asdict` then a cleaning pass gave, in one pass and without
+    asdict's deepcopy of every leaf (10,000 layers: ~4 s): dataclasses become dicts of their fields in order,
+    tuples lists, NaN/Infinity None (the stats that produced them are flagged)."""
+    t = type(x)
+    if t is float:
+        return x if math.isfinite(x) else None
+    if t is dict:
+        return {k: _clean(v) for k, v in x.items()}
+    if t is list or t is tuple:
+        return [_clean(v) for v in x]
+    if x is None or t is str or t is int or t is bool:
+        return x
+    if is_dataclass(x) and not isinstance(x, type):
+        return {name: _clean(getattr(x, name)) for name in _field_names(t)}
     if isinstance(x, float):
         return x if math.isfinite(x) else None
     if isinstance(x, dict):
@@ -188,3 +201,13 @@ def _clean(x: Any) -> Any:
     if isinstance(x, (list, tuple)):
         return [_clean(v) for v in x]
     return x
+
+
+_FIELDS: dict = {}  # dataclass type -> its field names (a pure cache)
+
+
+def _field_names(t: type) -> tuple:
+    names = _FIELDS.get(t)
+    if names is None:
+        names = _FIELDS[t] = tuple(f.name for f in fields(t))
+    return names

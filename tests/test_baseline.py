@@ -373,6 +373,41 @@ def test_invalid_baselines_exit_2_naming_the_file(cli, snap, case):
     assert open(path).read() == before
 
 
+@pytest.mark.parametrize("case, token", [("nan", "NaN"), ("infinity", "-Infinity"), ("overflow", "1e400"),
+                                         ("duplicate key", '  "name":')])
+def test_strict_json_errors_give_line_and_column(cli, snap, case, token):
+    """NaN, Infinity, an out-of-range number and a duplicate key: the position of the token (for a duplicate
+    key, its second occurrence: the tampering put '"name": "x"' before "kind", so the original "name" is it)."""
+    spec, path = snap()
+    _tamper(path, BAD[case][0])
+    lines = open(path).read().splitlines()
+    found = [i for i, ln in enumerate(lines, 1) if ln.startswith(token) or (token in ln and case != "duplicate key")]
+    line = found[-1] if case == "duplicate key" else found[0]
+    assert len(found) == (2 if case == "duplicate key" else 1)
+    col = lines[line - 1].index(token.strip()) + 1
+    code, _, err = cli("check", spec)
+    assert code == 2 and err.startswith(f"{path}:{line}:{col}: error: invalid baseline: "), err
+    assert BAD[case][1] in err
+
+
+def test_strict_json_positions_inside_strings_and_nested_objects():
+    """The position search skips look-alikes inside strings, decodes escaped keys, and names the duplicate json
+    itself reports: that of the first object to close with one."""
+    from shapecli.baseline.document import loads
+    from shapecli.errors import BaselineError
+
+    for text, where, what in [
+        ('{"s": "NaN", "x": NaN}', "f:1:19:", "NaN is not valid JSON"),
+        ('{"a": {"b": 1, "b": 2}, "a": 3}', "f:1:16:", "duplicate key 'b'"),
+        ('{"x": "{\\"a\\": 1, \\"a\\": 2}", "k": {"a": 1,\n "\\u0061": 2}}', "f:2:2:", "duplicate key 'a'"),
+        ('[{"a": 1}, {"a": 2, "a": 3}]', "f:1:21:", "duplicate key 'a'"),
+        ('{"n": 1.5, "m":\n\n   1e999}', "f:3:4:", "1e999 is out of range"),
+    ]:
+        with pytest.raises(BaselineError) as e:
+            loads(text, "f")
+        assert str(e.value).startswith(where) and what in str(e.value), (text, str(e.value))
+
+
 def test_json_syntax_errors_give_line_and_column(cli, snap):
     spec, path = snap()
     _tamper(path, lambda t: t.replace('"kind": "shapecli-baseline",', '"kind": "shapecli-baseline"'))

@@ -340,3 +340,43 @@ def test_a_1gib_checkpoint_checks_in_seconds_in_little_memory(tmp_path, kind):
     assert int(peak) - int(before) < 128 * 1024, f"{(int(peak) - int(before)) // 1024} MiB beyond importing torch"
     if torch.__version__.startswith("2.13"):  # the CPU build: importing torch takes about 210 MiB
         assert int(peak) < 384 * 1024, f"peak {int(peak) // 1024} MiB"
+
+
+def test_a_1gb_safetensors_checks_fast_and_small(tmp_path):
+    pytest.importorskip("safetensors")
+    entries = [(f"layers.{i}.weight", [1024, 1024], "float32") for i in range(256)]  # 256 x 4 MiB = 1 GiB
+    f = tmp_path / "big.safetensors"
+    assert sparse_safetensors(f, entries) > 1 << 30
+    code = ("import resource, time, torch, safetensors; t = time.perf_counter()  # imports not timed\n"
+            "from shapecli.baseline.checkpoint import read_checkpoint\n"
+            f"ck = read_checkpoint({str(f)!r}); assert len(ck.entries) == 256\n"
+            # VmHWM, not ru_maxrss: a forked child's ru_maxrss starts from its parent's (pytest's) peak
+            "hwm = next(int(x.split()[1]) for x in open('/proc/self/status') if x.startswith('VmHWM'))\n"
+            "print(time.perf_counter() - t, hwm)")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode == 0, p.stderr
+    seconds, rss_kib = p.stdout.split()
+    assert float(seconds) < 10 and int(rss_kib) < 512 * 1024
+
+
+def test_torch_load_warnings_stay_off_stderr(tmp_path):
+    """Found by fuzzing (tests/fuzz, target `checkpoint`): a .pt whose pickle claims protocol 36 made torch.load
+    warn "Detected pickle protocol 36 in the checkpoint ..." raw on stderr; the file is read or refused, silently."""
+    import io
+    import warnings
+
+    import torch
+
+    buf = io.BytesIO()
+    torch.save({"w": torch.ones(2)}, buf)
+    data = buf.getvalue()
+    at = data.index(b"\x80\x02", data.index(b"data.pkl"))  # the pickle's PROTO opcode
+    (tmp_path / "odd.pt").write_bytes(data[: at + 1] + b"\x24" + data[at + 2:])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            got = read_checkpoint(str(tmp_path / "odd.pt"))
+        except BaselineError as e:
+            got = e
+    assert not caught, [str(w.message) for w in caught]
+    assert isinstance(got, BaselineError) or [e.name for e in got.entries] == ["w"]

@@ -89,6 +89,26 @@ def test_corpus_spec(spec, monkeypatch):
     assert "Traceback" not in err
 
 
+BASELINES = CORPUS.parent / "baselines"  # bad baselines of tiny.yaml, each with its one line (file:line:col)
+BAD_BASELINES = {
+    "duplicate_key.shapes.json": "duplicate_key.shapes.json:17:3: error: invalid baseline: duplicate key 'name'",
+    "nan.shapes.json": "nan.shapes.json:10:17: error: invalid baseline: NaN is not valid JSON",
+    "out_of_range.shapes.json": "out_of_range.shapes.json:29:20: error: invalid baseline: 1e999 is out of range",
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_BASELINES))
+def test_corpus_baseline(name, monkeypatch):
+    """A baseline that is JSON but not strict JSON is located like a syntax error: the line and column of the
+    NaN, the out-of-range number or the second occurrence of the duplicate key (json's hooks know no position)."""
+    assert sorted(p.name for p in BASELINES.glob("*.shapes.json")) == sorted(BAD_BASELINES)
+    monkeypatch.chdir(BASELINES)
+    args = ["check", "tiny.yaml", "-b", name]
+    code, out, err, _ = run_cli(args)
+    check_contract(args, code, out, err)
+    assert code == 2 and err.startswith(BAD_BASELINES[name]) and len(err.splitlines()) == 1, err
+
+
 def test_every_problem_line_points_into_the_file():
     """Sanity of the corpus itself: each expected `{file}:L:C` lies inside its file."""
     for spec in SPECS:

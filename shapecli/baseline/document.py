@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 
+from shapecli.baseline.strictjson import Strict, position
 from shapecli.errors import (
     BaselineError,
     Loc,
@@ -171,28 +172,30 @@ def loads(data: bytes | str, file: str = "<baseline>") -> dict:
         text = text[1:]
 
     def no_constants(name):
-        raise _Invalid(f"{name} is not valid JSON (a baseline holds finite numbers only)")
+        raise Strict(f"{name} is not valid JSON (a baseline holds finite numbers only)", "constant", name)
 
     def pairs(kv):
         d = {}
         for k, v in kv:
             if k in d:
-                raise _Invalid(f"duplicate key '{literal(k, 60)}'")
+                raise Strict(f"duplicate key '{literal(k, 60)}'", "duplicate", k)
             d[k] = v
         return d
 
     def finite(tok):
         v = float(tok)
         if not math.isfinite(v):
-            raise _Invalid(f"{literal(tok, 40)} is out of range (a baseline holds finite numbers only)")
+            raise Strict(f"{literal(tok, 40)} is out of range (a baseline holds finite numbers only)", "float", tok)
         return v
 
     try:
         doc = json.loads(text, parse_constant=no_constants, parse_float=finite, object_pairs_hook=pairs)
     except json.JSONDecodeError as e:
         raise BaselineError(f"invalid JSON: {e.msg}", Loc(file, e.lineno, e.colno)) from None
-    except _Invalid as e:
-        raise BaselineError(f"invalid baseline: {e}", Loc(file)) from None
+    except Strict as e:  # json's hooks know no position: find it in the text
+        pos = position(text, e)
+        where = Loc(file) if pos is None else Loc(file, text.count("\n", 0, pos) + 1, pos - text.rfind("\n", 0, pos))
+        raise BaselineError(f"invalid baseline: {e}", where) from None
     except (RecursionError, ValueError) as e:  # nesting, or an integer too long to convert
         raise BaselineError(f"invalid JSON: {literal(str(e) or type(e).__name__, 120)}", Loc(file)) from None
     try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 from collections.abc import Mapping
 from typing import Iterator, Optional
 
@@ -75,7 +76,13 @@ def canonical(name: str) -> str | None:
 
 
 def known_names() -> list[str]:
-    return sorted(REGISTRY) + list(CONTAINERS)
+    names = sorted(REGISTRY) if _SCOPED.get() else list(_sorted_builtin())
+    return names + list(CONTAINERS)
+
+
+@functools.lru_cache(maxsize=1)
+def _sorted_builtin() -> tuple:
+    return tuple(sorted(BUILTIN))
 
 
 def get(name: str) -> LayerType:

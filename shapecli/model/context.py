@@ -27,6 +27,7 @@ class BuildContext:
     memo: dict = field(default_factory=dict)  # meta: (layer kind, input shapes) -> output shapes (model/memo.py)
     handles: list = field(default_factory=list)  # the guard's hook handles: the run removes them when it ends
     init_state: object = None  # the initial values' own stream of the CPU RNG (lazy.init_stream), from the first input on
+    probe_bytes: dict = field(default_factory=dict)  # (class, arguments) -> bytes of a meta probe (Deferred._probe_bytes)
     placeholders: bool = True  # declare uninitialized parameters (placeholder.py); the engine's own runs skip it
 
     def charge(self, path: str, shape: list, dtype, device) -> None:

@@ -39,10 +39,11 @@ class Deferred(LazySave, nn.Module):
 
     def __init__(self, node: Node, bound: Bound, ctx: BuildContext, inherited_init: dict, freeze: bool):
         super().__init__()
-        self.node, self.bound, self.ctx = node, bound, ctx
-        self.init_map, self.freeze = inherited_init, freeze  # node.init is its own, applied first
-        self.inferred: dict = {}
-        object.__setattr__(self, "real", None)  # not a registered child: no wrapper prefix, ever
+        # Plain attributes, none a Module, Parameter or Tensor: straight into __dict__, which is where
+        # nn.Module.__setattr__ puts them after checking each against its parameters, buffers and
+        # children (~25 µs per placeholder). `real` is never a registered child: no wrapper prefix, ever.
+        self.__dict__.update(node=node, bound=bound, ctx=ctx, init_map=inherited_init,  # node.init: its own, first
+                             freeze=freeze, inferred={}, real=None)
 
     def extra_repr(self) -> str:
         return f"{self.node.type}, uninitialized"
@@ -77,11 +78,7 @@ class Deferred(LazySave, nn.Module):
         self.args = {k: _plain_value(v) for k, v in kwargs.items()}  # as built, inferred sizes included
         device = _device(xs)
         if device.type != "meta":  # count what a real allocation would cost before making it
-            with torch.device("meta"), skip_init():  # no init on meta: values do not exist
-                probe = self._construct(kwargs)
-            tied = getattr(probe, "weight", None) if self.node.tie else None  # shared: counted where it lives
-            self.ctx.used_bytes += sum(t.numel() * t.element_size() for t in [*probe.parameters(), *probe.buffers()]
-                                       if t is not tied)
+            self.ctx.used_bytes += self._probe_bytes(kwargs)
             if self.ctx.used_bytes > self.ctx.budget_bytes:
                 raise OverBudget(node.path)
             with init_stream(self.ctx):
@@ -110,11 +107,31 @@ class Deferred(LazySave, nn.Module):
         if self.freeze:
             for prm in real.parameters():
                 prm.requires_grad_(False)
-        if self.ctx.guard is not None:  # stays with the layer when it is swapped in, until the run removes it
-            self.ctx.handles.append(real.register_forward_pre_hook(self.ctx.guard))
+        guard = self.ctx.guard  # stays with the layer when it is swapped in, until the run removes it
+        if guard is not None and getattr(guard, "applies", lambda m: True)(real):
+            self.ctx.handles.append(real.register_forward_pre_hook(guard))
         object.__setattr__(self, "real", real)
         if self.ctx.on_built is not None:
             self.ctx.on_built(node.path, real)
+
+    def _probe_bytes(self, kwargs) -> int:
+        """The bytes of the layer's parameters and buffers, from a probe built on meta; equal layers (same
+        class, same arguments, no `tie:`) share one probe per build (10,000 Linear+ReLU pairs: 2 probes)."""
+        key = None
+        if not self.node.tie:
+            try:
+                key = (self.bound.cls, repr(sorted(kwargs.items())))
+            except TypeError:  # arguments that do not sort: no sharing
+                key = None
+        if key is not None and key in self.ctx.probe_bytes:
+            return self.ctx.probe_bytes[key]
+        with torch.device("meta"), skip_init():  # no init on meta: values do not exist
+            probe = self._construct(kwargs)
+        tied = getattr(probe, "weight", None) if self.node.tie else None  # shared: counted where it lives
+        n = sum(t.numel() * t.element_size() for t in [*probe.parameters(), *probe.buffers()] if t is not tied)
+        if key is not None:
+            self.ctx.probe_bytes[key] = n
+        return n
 
     def _construct(self, kwargs) -> nn.Module:
         try:

@@ -69,6 +69,7 @@ def gather(outline, model: nn.Module, runs, per_run, ctx, device: str, opts, act
     seen: dict = {}
     params, lints = [], []
     looks = looks or {}
+    modules = dict(model.named_modules())  # once: get_submodule per parameter walked the path each time
     for name, prm in model.named_parameters(remove_duplicate=False):
         layer = owner(name)
         info = ParamInfo(name, layer, list(prm.shape), prm.numel(), str(prm.dtype).replace("torch.", ""),
@@ -80,7 +81,9 @@ def gather(outline, model: nn.Module, runs, per_run, ctx, device: str, opts, act
         seen[id(prm)] = name
         local = local_name(name, layer)
         holder = layer.rpartition(".")[0] if layer in tensors else layer  # the module the tensor is on
-        module = model.get_submodule(holder) if holder else model
+        module = modules.get(holder) if holder else model
+        if module is None:  # a module reached by a second path (named_modules lists it once)
+            module = model.get_submodule(holder)
         scheme = ctx.schemes.get(layer, {}).get(local)  # what model/lazy.py applied
         try:
             info.init = initmod.expected(module, local, list(prm.shape), scheme)
@@ -128,7 +131,6 @@ def gather(outline, model: nn.Module, runs, per_run, ctx, device: str, opts, act
         for k in range(1, len(parts) + 1):
             owned.setdefault(".".join(parts[:k]), []).append(p)
     layers = []
-    modules = dict(model.named_modules())
     per_run_inputs = per_run_inputs or []
     for n in nodes:
         own = owned.get(n.path, ())

@@ -20,6 +20,12 @@ class _OutputGuard:
     def __init__(self, limit: int):
         self.limit = limit
 
+    def applies(self, module: nn.Module) -> bool:
+        """Whether the hook can ever refuse `module`: not for a layer whose record says its output is no
+        bigger than its inputs, or unguarded (10,000 ReLU layers: no hook at all)."""
+        lt = registry.of_module(module)
+        return lt is not None and lt.out_size not in (NO_BIGGER, UNGUARDED)
+
     def __call__(self, module, inputs):
         x = inputs[0] if inputs else None
         if not isinstance(x, torch.Tensor) or x.dim() == 0:

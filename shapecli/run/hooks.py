@@ -69,10 +69,13 @@ class _Recorder:
 def _attach(model: nn.Module, rec: _Recorder) -> list:
     """The recorder's hooks on every spec item; their handles."""
     handles = []
+    modules = dict(model.named_modules())  # once: get_submodule walked each path from the root
     for path, desc in rec.nodes.items():
         if desc.kind in TENSORS:  # a Parameter/Buffer item is a tensor, not a module: nothing runs
             continue
-        m = model.get_submodule(path)
+        m = modules.get(path)
+        if m is None:  # a module reached by a second path (named_modules lists it once)
+            m = model.get_submodule(path)
         handles.append(m.register_forward_pre_hook(rec.pre(path)))
         handles.append(m.register_forward_hook(rec.post(path)))
     return handles

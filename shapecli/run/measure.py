@@ -20,7 +20,11 @@ class _Measurer:
 
     torch's kernels release the GIL, so where a second core is free the statistics of the layers
     built so far are computed while the forward pass goes on, instead of after it (ResNet-50:
-    about 0.2 s of statistics over 25.6M values off the critical path). Parameters are taken in
+    about 0.2 s of statistics over 25.6M values off the critical path). Parameters under
+    HELP_MIN_NUMEL values are Python-bound, so they wait for results() on the caller's thread: on
+    the second thread they only took turns at the GIL with the forward pass, and each torch op of
+    the pass waited for the GIL to come back (10,000 tiny Linear layers, profiled: ~0.2 ms per op instead of
+    ~0.015 ms). Parameters are taken in
     the order they are built, up to STATS_MAX_NUMEL values per model; the rest get analytic
     statistics. Statistics run on one intra-op thread (run/threads.py: set for this thread only),
     on the measuring thread and on the caller's alike, so they do not depend on the thread count.
@@ -34,6 +38,7 @@ class _Measurer:
         self.error: BaseException | None = None
         self.stopped = False
         self.todo: queue.SimpleQueue = queue.SimpleQueue()
+        self.small: list = []  # parameters under HELP_MIN_NUMEL: measured by results(), on the caller's thread
         self.thread = threading.Thread(target=self._work, name="shapecli-measure", daemon=True)
         self.thread.start()
 
@@ -47,7 +52,10 @@ class _Measurer:
             return
         self.seen.add(id(prm))
         self.left -= prm.numel()
-        self.todo.put((prm, name, layer))
+        if prm.numel() < HELP_MIN_NUMEL:  # Python-bound: on the second thread it would only fight the forward
+            self.small.append((prm, name, layer))  # pass for the GIL (10,000 Linear layers: ~0.2 ms per op)
+        else:
+            self.todo.put((prm, name, layer))
 
     def _work(self) -> None:
         with one_thread():
@@ -82,6 +90,9 @@ class _Measurer:
                     self._look(item)
                 else:
                     self.todo.put(item)  # back to the measuring thread (the order does not matter)
+            small, self.small = self.small, []
+            for item in small:  # while the measuring thread finishes the big ones
+                self._look(item)
         self.todo.put(None)
         self.thread.join()
         if self.error is not None:
@@ -91,6 +102,7 @@ class _Measurer:
     def stop(self) -> None:
         """Drop whatever is still queued (a failed run) and end the thread."""
         self.stopped = True
+        self.small.clear()
         if self.thread.is_alive():
             self.todo.put(None)
             self.thread.join()

@@ -84,6 +84,15 @@ def worker(name: str, flags: list) -> None:
             except Exception:  # noqa: BLE001, S110 - replay reports these; here we only import
                 pass
 
+    for ref in target.functions:  # code outside the instrumented packages that the reader drives (torch's unpickler)
+        import importlib
+
+        mod, qual = ref.split(":")
+        obj = importlib.import_module(mod)
+        for part in qual.split("."):
+            obj = getattr(obj, part)
+        atheris.instrument_func(obj)
+
     def over(signum, frame):
         raise CpuTimeout(f"the input used more than {target.timeout} s of CPU time")
 

@@ -62,7 +62,55 @@ def _baselines() -> list:
     return out
 
 
-SOURCES = {"yaml": _yaml_texts, "spec": _yaml_texts, "expr": _expressions, "input": _inputs, "baseline": _baselines}
+def _checkpoints() -> list:
+    """Small checkpoints of each kind read_checkpoint meets, each with its format byte (targets.py): safetensors
+    files, zip and legacy `torch.save` state dicts (plain, wrapped, with non-tensor entries, no tensors),
+    and pickles the weights-only unpickler refuses (a global, a class instance). Made here, never downloaded."""
+    import io
+    import os
+    import pickle
+    from collections import OrderedDict
+
+    import struct
+
+    from shapecli._torch import torch
+
+    codes = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.int8: "I8", torch.int64: "I64"}
+
+    def st_save(tensors: dict, metadata: dict | None = None) -> bytes:  # the format by hand: safetensors.torch needs numpy
+        header, data = {}, b""
+        for name, t in tensors.items():
+            raw = t.contiguous().reshape(-1).view(torch.uint8).tolist() if t.numel() else []
+            header[name] = {"dtype": codes[t.dtype], "shape": list(t.shape), "data_offsets": [len(data), len(data) + len(raw)]}
+            data += bytes(raw)
+        if metadata:
+            header["__metadata__"] = metadata
+        text = json.dumps(header, separators=(",", ":")).encode()
+        text += b" " * (-len(text) % 8)
+        return struct.pack("<Q", len(text)) + text + data
+
+    g = torch.Generator().manual_seed(0)
+    sd = OrderedDict([("0.weight", torch.randn(3, 2, generator=g)), ("0.bias", torch.zeros(3)),
+                      ("1.running_mean", torch.zeros(3, dtype=torch.float16)), ("1.num_batches", torch.tensor(0))])
+    out = [b"\x00" + st_save(dict(sd)), b"\x00" + st_save({"w": torch.zeros(2, 2, dtype=torch.bfloat16)}),
+           b"\x00" + st_save({"e": torch.zeros(0, 4, dtype=torch.int8)}, metadata={"format": "pt"}),
+           b"\x00" + b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ", b"\x00" + b"not a safetensors file"]
+
+    def saved(obj, **kw) -> bytes:
+        buf = io.BytesIO()
+        torch.save(obj, buf, **kw)
+        return b"\x01" + buf.getvalue()
+
+    out += [saved(sd), saved({"w": torch.ones(2)}, _use_new_zipfile_serialization=False),
+            saved({"state_dict": {"w": torch.ones(1, 1)}, "epoch": 3}), saved({"epoch": 3}), saved([torch.ones(1)]),
+            saved({"f": os.getcwd}), saved({"d": OrderedDict(a=torch.ones(1))}), b"\x01" + pickle.dumps(os.getcwd),
+            b"\x01" + pickle.dumps(OrderedDict(a=1), protocol=2),
+            b"\x01" + pickle.dumps({"a": 1.5, "b": [1, 2]}), b"\x01PK\x03\x04 not really a zip"]
+    return out
+
+
+SOURCES = {"yaml": _yaml_texts, "spec": _yaml_texts, "expr": _expressions, "input": _inputs, "baseline": _baselines,
+           "checkpoint": _checkpoints}
 
 
 def write_seeds(target) -> int:

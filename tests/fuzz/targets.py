@@ -38,6 +38,7 @@ class Target:
     max_len: int = 4096  # libFuzzer's -max_len for this target
     timeout: int = 10  # seconds: an input that runs longer is a hang
     check: Callable[[object], None] | None = None  # a post-condition on a returned value
+    functions: tuple = ()  # "module:qualname" of functions outside `instrument` to instrument too (torch's unpickler)
 
     def corpus(self) -> Path:
         return CORPUS / self.name
@@ -175,6 +176,34 @@ def _check_baseline(doc) -> None:
         raise ContractViolation(f"a baseline loaded as {type(doc).__name__}")
 
 
+_CKPT_DIR: list = []  # one temporary directory per process, made on first use
+
+
+def _checkpoint(data: bytes):
+    """A checkpoint file through read_checkpoint (shapecli/baseline/checkpoint.py): the first byte picks the
+    format (even: `.safetensors`, read_safetensors; odd: `.pt`, read_torch), the rest is the file's bytes."""
+    import tempfile
+
+    from shapecli.baseline.checkpoint import read_checkpoint
+
+    if not _CKPT_DIR:
+        _CKPT_DIR.append(tempfile.mkdtemp(prefix="shapecli-fuzz-ckpt-"))
+    suffix = ".safetensors" if not data or data[0] % 2 == 0 else ".pt"
+    path = Path(_CKPT_DIR[0]) / f"fuzz{suffix}"
+    path.write_bytes(data[1:])
+    return read_checkpoint(str(path))
+
+
+def _check_checkpoint(ckpt) -> None:
+    from shapecli.baseline.checkpoint import Checkpoint
+
+    if not isinstance(ckpt, Checkpoint):  # no entries is a value too: a safetensors file of no tensors is valid
+        raise ContractViolation(f"a checkpoint read as {type(ckpt).__name__}")
+    for e in ckpt.entries:
+        if type(e.name) is not str or type(e.dtype) is not str or not all(type(n) is int and n >= 0 for n in e.shape):
+            raise ContractViolation(f"a checkpoint entry {e!r}")
+
+
 def _shapecli_errors():
     from shapecli.errors import ShapeCliError
 
@@ -189,7 +218,7 @@ def _expr_errors():
 
 TARGETS: dict[str, Target] = {t.name: t for t in [
     Target("yaml", "the hardened YAML reader (shapecli/spec/yamlload.py parse_yaml)", _yaml, _shapecli_errors,
-           instrument=("shapecli", "yaml"), max_len=512),
+           max_len=512),
     Target("spec", "the spec parser (shapecli.parse_spec: YAML, structure, vars, blocks, repeat)", _spec,
            _shapecli_errors, max_len=512, check=_check_spec),
     Target("expr", "the `${...}` evaluator (shapecli/spec/expr.py reference + evaluate); raises ExprError, "
@@ -198,4 +227,10 @@ TARGETS: dict[str, Target] = {t.name: t for t in [
            _shapecli_errors, max_len=512, check=_check_input),
     Target("baseline", "the baseline reader (shapecli/baseline/document.py loads: strict JSON + schema)", _baseline,
            _shapecli_errors, max_len=8192, check=_check_baseline),
+    Target("checkpoint", "the checkpoint reader (shapecli/baseline/checkpoint.py read_checkpoint: the safetensors "
+           "header, torch.load(weights_only=True) of a .pt); the first byte picks the format", _checkpoint,
+           _shapecli_errors, max_len=4096, check=_check_checkpoint,
+           functions=("torch.serialization:load", "torch.serialization:_load", "torch.serialization:_is_zipfile",
+                      "torch._weights_only_unpickler:Unpickler.load",
+                      "torch._weights_only_unpickler:Unpickler.persistent_load")),
 ]}
