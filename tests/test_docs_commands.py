@@ -180,6 +180,13 @@ def scratch(tmp_path, monkeypatch):
     (tmp_path / "pkg" / "models.py").write_text(NET_PY)
     (tmp_path / "pkg" / "mod.py").write_text(MLP_PY)
     (tmp_path / "baselines").mkdir()
+    # docs/checkpoints.md's files: torchvision's ResNet-18 key list as a header-only safetensors file, and a
+    # small .pt state dict whose fc layer has another width (a check that finds a change)
+    import torch
+    from checkpoint_files import fixture_checkpoint
+
+    fixture_checkpoint("resnet18", tmp_path)  # tmp_path / "resnet18.safetensors"
+    torch.save({"fc.weight": torch.zeros(10, 512), "fc.bias": torch.zeros(10)}, tmp_path / "checkpoint.pt")
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
