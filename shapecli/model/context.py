@@ -1,10 +1,12 @@
-"""The state a lazy model's placeholders share while it materializes, and the budget's exception."""
+"""The state a lazy model's placeholders share while it materializes, the budget's exception, and the
+initial values' own RNG stream."""
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from shapecli._torch import nn
+from shapecli._torch import nn, torch
 
 
 class OverBudget(Exception):
@@ -76,3 +78,21 @@ class _Holds:
 
     def buffers(self):
         return []
+
+
+@contextmanager
+def init_stream(ctx: BuildContext):
+    """The block draws initial values from their own stream of the global CPU RNG, which starts
+    where the RNG stood when the first input entered the model (_Finalize.start) and which only
+    initialization advances. What the first forward draws between two layers (Dropout's masks,
+    RReLU's slopes) then leaves every later layer's initial values as they were: equal, for one
+    seed, to those of the same layers constructed in order (an exported module's)."""
+    if ctx.init_state is None:  # a placeholder called on its own, not through the root
+        ctx.init_state = torch.get_rng_state()
+    outer = torch.get_rng_state()
+    torch.set_rng_state(ctx.init_state)
+    try:
+        yield
+    finally:
+        ctx.init_state = torch.get_rng_state()
+        torch.set_rng_state(outer)

@@ -15,7 +15,6 @@ BuildContext.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from collections import OrderedDict
 
 from shapecli import layers as registry
@@ -23,7 +22,7 @@ from shapecli._torch import nn, torch
 from shapecli.model import glue
 from shapecli.errors import ShapeError, SpecError, literal
 from shapecli.model.args import Bound, bind_all
-from shapecli.model.context import BuildContext, OverBudget  # (imported from here by run/)
+from shapecli.model.context import BuildContext, OverBudget, init_stream  # (imported from here by run/)
 from shapecli.model.flow import Chain, Network, locate_outputs, wiring
 from shapecli.model.memo import _memo_forward
 from shapecli.model.owned import Owned
@@ -269,24 +268,6 @@ def check_refit(node: Node, inferred: dict, xs) -> None:
             actual = infer(inf.dim, xs, lt.spatial)
             if actual != inferred[inf.arg]:
                 raise ShapeError(f"was materialized for {inferred[inf.arg]} {inf.words}; this input has {actual}")
-
-
-@contextmanager
-def init_stream(ctx: BuildContext):
-    """The block draws initial values from their own stream of the global CPU RNG, which starts
-    where the RNG stood when the first input entered the model (_Finalize.start) and which only
-    initialization advances. What the first forward draws between two layers (Dropout's masks,
-    RReLU's slopes) then leaves every later layer's initial values as they were: equal, for one
-    seed, to those of the same layers constructed in order (an exported module's)."""
-    if ctx.init_state is None:  # a placeholder called on its own, not through the root
-        ctx.init_state = torch.get_rng_state()
-    outer = torch.get_rng_state()
-    torch.set_rng_state(ctx.init_state)
-    try:
-        yield
-    finally:
-        ctx.init_state = torch.get_rng_state()
-        torch.set_rng_state(outer)
 
 
 def resolve(root: nn.Module, path: str) -> nn.Module:

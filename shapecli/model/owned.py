@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from shapecli._torch import nn, torch
 from shapecli.errors import Problem, ShapeError
+from shapecli.model.context import init_stream
 
 
 @dataclass(frozen=True)
@@ -97,8 +98,6 @@ def materialize(module: nn.Module, t, o: Owned, x, build):
         if device.type != "meta":
             if build is None:
                 raise ShapeError(Problem("built outside a shapecli build", o.loc, f"{o.path} ({d.kind})"))
-            from shapecli.model.lazy import init_stream  # (lazy imports this module)
-
             with init_stream(build):  # the initial values' own RNG stream, as the layers draw theirs
                 build.fill(data, d)
     if d.kind == "Parameter":
