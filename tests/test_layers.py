@@ -23,12 +23,15 @@ from shapecli.analyses.init.predict import Dist, expected
 from shapecli.analyses.symbolic.layers import RULES as SYMBOLIC_RULES
 from shapecli.analyses.symbolic.layers import _shape_models
 from shapecli.errors import ShapeError
+from shapecli.export.gluecode import RULES as EXPORT_RULES
 from shapecli.layers.record import (
     CHILDREN,
     NATIVE,
     NO_BIGGER,
     NO_PARAMS,
+    NOT_EXPORTED,
     SCHEMES,
+    TORCH_MODULE,
     UNGUARDED,
     Inferred,
     LayerType,
@@ -49,13 +52,26 @@ def test_every_record_names_a_rule_or_a_marker_for_every_pass(name):
     assert lt.out_size in (NO_BIGGER, UNGUARDED) or lt.out_size in GUARD_RULES
     assert lt.init in (NO_PARAMS, CHILDREN, SCHEMES) or lt.init in INIT_RULES
     assert lt.symbolic == NATIVE or lt.symbolic in SYMBOLIC_RULES
+    assert lt.export in EXPORT_RULES if lt.glue else lt.export == TORCH_MODULE  # the exported file imports torch only
     assert lt.dtype == ("float" if lt.inferred else "ids" if lt.group == "embedding" else "any")
 
 
 def test_missing_reports_each_gap():
     bare = LayerType("X", group="activation")
-    assert missing(bare) == ["out_size", "init", "symbolic", "gain"]
-    assert missing(LayerType("X", group="glue", init=SCHEMES, out_size=NO_BIGGER, symbolic=NATIVE)) == ["init_schemes"]
+    assert missing(bare) == ["out_size", "init", "symbolic", "export", "gain"]
+    glue = dict(group="glue", out_size=NO_BIGGER, symbolic=NATIVE, export="item")
+    assert missing(LayerType("X", init=SCHEMES, init_draws=False, **glue)) == ["init_schemes"]
+    assert missing(LayerType("X", init="linear", **glue)) == ["init_draws"]  # export keeps the drawing layers' order
+    assert missing(LayerType("X", init=NO_PARAMS, **{**glue, "export": None})) == ["export"]
+    assert missing(LayerType("X", init=NO_PARAMS, **glue)) == []
+
+
+@pytest.mark.filterwarnings("ignore:enable_nested_tensor is True")
+@pytest.mark.parametrize("name", [n for n in NAMES if layers.get(n).init != NO_PARAMS])
+def test_init_draws_says_whether_constructing_draws_from_the_rng(name):
+    """Two seeds give other initial values exactly when the record says its init draws."""
+    a, b = list(_instance(name).parameters()), list(_instance(name, seed=1).parameters())
+    assert bool(layers.get(name).init_draws) == any(not torch.equal(x, y) for x, y in zip(a, b))
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -84,7 +100,7 @@ _KWARGS = {"FractionalMaxPool2d": {"output_size": 2}, "FractionalMaxPool3d": {"o
            "PositionalEmbedding": {"num_positions": 8}, "AdaptiveLogSoftmaxWithLoss": {}}
 
 
-def _instance(name: str) -> nn.Module:
+def _instance(name: str, seed: int = 0) -> nn.Module:
     """A small instance: inferred sizes 8, other required ints 2, lists [2]."""
     kw = {}
     for p in layers.signature(name).params:
@@ -94,7 +110,7 @@ def _instance(name: str) -> nn.Module:
             kw[p.name] = 2 if "int" in p.types else [2] if "ints" in p.types else 2.0
     kw.update(_KWARGS.get(name, {}))
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
+        torch.manual_seed(seed)
         return layers.cls(name)(**kw)
 
 
@@ -170,7 +186,7 @@ TILE = LayerType(
     "Tile", group="custom", cls=Tile,
     inferred=(Inferred("num_features", -1, "features (last dim)"),), dtype="float",
     out_size=lambda m, shape: math.prod(shape) * m.repeats,
-    init=_tile_init, symbolic=_tile_shape)
+    init=_tile_init, init_draws=True, symbolic=_tile_shape, export=NOT_EXPORTED)
 
 SPEC = """
 name: tiled
@@ -210,6 +226,11 @@ def test_a_registered_type_works_in_every_pass():
         _, sym = shapecli.materialize(spec, [shapecli.parse_input("B,8", spec)])
         tile = next(lay for lay in sym.layers if lay.type == "Tile")
         assert tile.symbolic.shape == ["B", "24"] and "Tile" in SHAPE_RULE_CALLS
+        # export: the exported file imports torch only, so a class of the caller's is refused by name
+        from shapecli.export import ExportError, export_code
+
+        with pytest.raises(ExportError, match="1 \\(Tile\\): Tile is a layer type registered at run time"):
+            export_code(spec)
     with pytest.raises(shapecli.errors.SpecError):
         shapecli.parse_spec(SPEC, "t.yaml")  # gone after the block
 

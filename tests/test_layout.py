@@ -14,7 +14,7 @@ TORCH_FREE = ["shapecli", "shapecli.cli", "shapecli.cli.app", "shapecli.cli.chec
               "shapecli.layers", "shapecli.report", "shapecli.baseline", "shapecli.fileio", "shapecli.dtypes",
               "shapecli.shapes", "shapecli.render", "shapecli.render.markdown", "shapecli.render.diff", "shapecli.api",
               "shapecli.load", "shapecli.baseline.workflow", "shapecli.run", "shapecli.run.assemble", "shapecli.run.outline", "shapecli.model", "shapecli.python",
-              "shapecli.python.target",
+              "shapecli.python.target", "shapecli.export.plan", "shapecli.export.gluecode",
               "shapecli.render.text", "shapecli.render.html", "shapecli.view", "shapecli.view.rows",
               "shapecli.view.sections"]
 

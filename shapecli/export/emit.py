@@ -3,7 +3,7 @@
 Modules are constructed in the spec model's materialization order, each followed by its init
 schemes, so that with the same seed the values are the spec's; they are registered under the spec
 model's names, in its order. Ties and freezing come last, in the model's __init__. Glue layers
-become plain code in forward(). Needs torch only to read constructor signatures.
+become plain code in forward() (export/gluecode.py). Needs torch only to read constructor signatures.
 """
 from __future__ import annotations
 
@@ -123,10 +123,6 @@ class Emitter(ForwardCode):
 
     def leaf_call(self, node) -> Call:
         args = self.plan.args(node)
-        if node.type == "SelfAttention":
-            kw = [(None, self.value(node, "embed_dim")), (None, self.value(node, "num_heads"))]
-            kw += [(k, self.value(node, k)) for k in ("dropout", "bias") if k in args]
-            return Call("nn.MultiheadAttention", kw + [("batch_first", "True")])
         order = [q.name for q in registry.signature(node.type).params]
         names = sorted(args, key=lambda k: order.index(k) if k in order else len(order))
         positional, out = True, []
@@ -189,21 +185,8 @@ class Emitter(ForwardCode):
                 out += self.register(acc, "sequential", c, ind)
             return out
         if not node.is_container:
-            if node.type == "ClassToken":
-                out = put("nn.Module()") + lines(Call("nn.Parameter", [(None, Call(
-                    "torch.zeros", [(None, "1"), (None, "1"), (None, self.value(node, "embed_dim"))]))]), ind,
-                    f"{acc}.token = ")
-            elif node.type == "PositionalEmbedding":
-                size = [(None, self.value(node, "num_positions")), (None, self.value(node, "embed_dim"))]
-                out = put("nn.Module()") + lines(Call("nn.Parameter", [(None, Call("torch.empty", size))]), ind,
-                                                 f"{acc}.weight = ")
-                out.append(f"{ind}nn.init.normal_({acc}.weight, std=0.02)")
-            else:
-                out = put(self.leaf_call(node))
-            if node.type == "SelfAttention" and "max_len" in p.args(node):  # GPT-2's mask buffer (glue.SelfAttention)
-                n = self.value(node, "max_len")
-                out += lines(Call(f"{acc}.register_buffer", [(None, '"mask"'), (
-                    None, f"torch.ones({n}, {n}, dtype=torch.bool).triu(1)"), ("persistent", "False")]), ind)
+            g = p.glue(node)  # a glue layer with a module (parameters, or a torch module under another name)
+            out = put(self.leaf_call(node)) if g is None else g.module(self, node, acc, ind, put)
             return out + self.init_lines(node, acc, ind)
         out = put("nn.ModuleDict()")
         for c in node.children:

@@ -1,8 +1,9 @@
-"""The plain code an exported forward() writes for shapecli's glue layers (a part of export/emit.py's Emitter)."""
+"""The plain code an exported forward() writes for data flow (`in:`, `out:`, named inputs) and, by the rules
+of export/gluecode.py that their records name, for shapecli's glue layers (a part of export/emit.py's Emitter)."""
 from __future__ import annotations
 
-from shapecli.export.plan import INLINE, ExportError
-from shapecli.export.pyfmt import Call, lines, literal, var_name
+from shapecli.export.plan import ExportError
+from shapecli.export.pyfmt import Call, lines, var_name
 from shapecli.spec.nodes import input_key, output_key
 
 
@@ -74,42 +75,8 @@ class ForwardCode:
                 out.append(f"{ind}{var} = {v}[{i}]")
 
     def glue(self, node, v: str, ind: str, c) -> list:
-        a, acc = self.plan.args(node), (self.access(node) if node.type not in INLINE else "")
-        t = node.type
-        if t == "Item":
-            e = f"{v}[{a['index']}]"
-        elif t == "Select":
-            d, i = a["dim"], a["index"]
-            e = f"{v}[{', '.join([':'] * d + [str(i)])}]" if 0 <= d <= 3 else f"{v}.select({d}, {i})"
-        elif t == "Permute":
-            e = f"{v}.permute({', '.join(map(str, a['dims']))})"
-        elif t == "Transpose":
-            e = f"{v}.transpose({a['dim0']}, {a['dim1']})"
-        elif t == "Reshape":
-            e = f"{v}.reshape({v}.shape[0], {', '.join(map(str, a['shape']))})"
-        elif t == "CausalMask":
-            n = self.new("n")
-            return [f"{ind}{n} = {v}.shape[{a.get('dim', 1)}]"] + lines(
-                f'torch.full(({n}, {n}), float("-inf"), device={v}.device).triu(1)', ind, f"{v} = ", comment=c)
-        elif t == "Mean":
-            d = a["dim"]
-            e = f"{v}.mean(dim={literal(d)}" + (", keepdim=True" if a.get("keepdim") else "") + ")"
-        elif t == "ClassToken":
-            e = f"torch.cat([{acc}.token.expand({v}.shape[0], -1, -1), {v}], dim=1)"
-        elif t == "PositionalEmbedding":
-            n = self.new("n")
-            return [f"{ind}{n} = {v}.shape[-2]"] + lines(f"{v} + {acc}.weight[:{n}]", ind, f"{v} = ", comment=c)
-        elif t == "SelfAttention":
-            out = []
-            mask = ""
-            if a.get("causal"):
-                n, m = self.new("n"), self.new("mask")
-                out.append(f"{ind}{n} = {v}.shape[-2]")
-                made = f"{acc}.mask[:{n}, :{n}]" if "max_len" in a else \
-                    f"torch.ones({n}, {n}, dtype=torch.bool, device={v}.device).triu(1)"
-                out += lines(made, ind, f"{m} = ")
-                mask = f", attn_mask={m}"
-            return out + lines(f"{acc}({v}, {v}, {v}, need_weights=False{mask})[0]", ind, f"{v} = ", comment=c)
-        else:  # pragma: no cover - plan.callable() sends every other leaf to a module call
-            raise ExportError(f"{node.label()}: no plain code for {t}")
-        return lines(e, ind, f"{v} = ", comment=c)
+        """A glue layer's forward as plain code: the rule its record names (export/gluecode.py)."""
+        g = self.plan.glue(node)
+        if g is None:  # pragma: no cover - plan.callable() sends every torch.nn leaf to a module call
+            raise ExportError(f"{node.label()}: no plain code for {node.type}")
+        return g.forward(self, node, self.plan.args(node), v, "" if g.inline else self.access(node), ind, c)

@@ -12,27 +12,18 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from shapecli import layers as registry
 from shapecli.errors import ShapeCliError
+from shapecli.export.gluecode import ALL, RULES, GlueCode
 from shapecli.export.pyfmt import class_name, identifier
+from shapecli.layers.record import NOT_EXPORTED, TORCH_MODULE
 from shapecli.names import local_name
 from shapecli.spec.initschemes import scheme_for
+from shapecli.spec.tensors import KEYS as TENSOR_KEYS
 
-# Glue layers without parameters: written as plain code in forward(), no module.
-INLINE = ("Item", "Select", "Permute", "Transpose", "Reshape", "Mean", "CausalMask")
-# Glue layers with parameters: a parameter on a plain nn.Module (the name stays), code in forward().
-PARAM_GLUE = ("ClassToken", "PositionalEmbedding")
-# Arguments that only the forward uses: part of a class's structure, never a constructor parameter.
-FORWARD_ARGS = {"SelfAttention": ("causal",), "Parameter": ("shape", "dtype", "init"),
-                "Buffer": ("shape", "dtype", "init", "persistent")}
-# Items that declare a tensor their container owns (spec/tensors.py): written by export/tensors.py.
-TENSORS = ("Parameter", "Buffer")
-# Layers whose default initialization draws nothing from the RNG (ones, zeros, constants).
-NO_DRAW = ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm", "RMSNorm", "InstanceNorm1d",
-           "InstanceNorm2d", "InstanceNorm3d", "PReLU", "ClassToken")
+# Init schemes that draw from the RNG (the others set constants).
 DRAWING_SCHEMES = ("kaiming_uniform", "kaiming_normal", "xavier_uniform", "xavier_normal", "normal",
                    "trunc_normal", "uniform", "orthogonal")
-CONTAINERS = ("Sequential", "Residual", "Concat", "Add", "Multiply")
-
 
 class ExportError(ShapeCliError):
     """The spec uses something the exporter cannot write as plain PyTorch yet."""
@@ -93,7 +84,34 @@ class Plan:
                 chosen.append((local, s))
         self.schemes[node.path] = chosen
 
-    # -- what a node is
+    # -- what a node is (a leaf: its record's `export` and `init_draws`)
+    @staticmethod
+    def glue(node) -> GlueCode | None:
+        """How export writes a layer leaf: a glue rule (export/gluecode.py), None for a torch.nn module's call."""
+        rule = registry.get(node.type).export
+        if rule == TORCH_MODULE:
+            return None
+        if rule == NOT_EXPORTED or rule not in RULES:
+            raise ExportError(f"{node.label()}: {node.type} is a layer type registered at run time; export writes "
+                              "torch.nn layers and shapecli's own, not other classes")
+        return RULES[rule]
+
+    def inline(self, node) -> bool:
+        """A leaf written as code in forward(), with no module of its own (owned tensors included)."""
+        if node.is_tensor:
+            return True
+        g = self.glue(node)
+        return g is not None and g.inline
+
+    def forward_args(self, node) -> tuple:
+        """A leaf's arguments that only its forward (or its tensor's declaration) uses."""
+        if node.is_tensor:  # written from its declaration (export/tensors.py), never a constructor parameter
+            return TENSOR_KEYS[node.tensor.kind]
+        g = self.glue(node)
+        if g is None:
+            return ()
+        return tuple(self.args(node)) if g.forward_args == ALL else g.forward_args
+
     def is_block(self, node) -> bool:
         return node.block is not None and node is not self.spec.root
 
@@ -102,7 +120,7 @@ class Plan:
         if self.is_block(node) and node is not root:
             return True
         if not node.is_container:
-            return node.type not in INLINE + PARAM_GLUE + TENSORS + ("SelfAttention",)
+            return not node.is_tensor and self.glue(node) is None
         if node.type != "Sequential":
             return False
         return all(self.callable(c, root) and c.path not in self.refs and c.ins is None and not c.outs
@@ -110,7 +128,7 @@ class Plan:
 
     def has_module(self, node, root) -> bool:
         if not node.is_container or (self.is_block(node) and node is not root):
-            return node.type not in INLINE + TENSORS
+            return node.is_container or not self.inline(node)
         return any(self.has_module(c, root) for c in node.children)
 
     def draws(self, node, root) -> bool:
@@ -119,7 +137,8 @@ class Plan:
             return any(self.draws(c, root) for c in node.children)
         if node.is_tensor:
             return node.tensor.init is not None and node.tensor.init.name in DRAWING_SCHEMES
-        return (bool(self.params_of.get(node.path)) and node.type not in NO_DRAW) or self.scheme_draws(node)
+        return (bool(self.params_of.get(node.path)) and bool(registry.get(node.type).init_draws)) or \
+            self.scheme_draws(node)
 
     def scheme_draws(self, node) -> bool:
         return any(s.name in DRAWING_SCHEMES for _, s in self.schemes.get(node.path, []))
@@ -153,7 +172,7 @@ class Plan:
             return ("B", rel, self.scope_of[id(node)].name)
         if not node.is_container:
             args = self.args(node)
-            fwd = FORWARD_ARGS.get(node.type, tuple(args) if node.type in INLINE else ())
+            fwd = self.forward_args(node)
             return ("L", rel, node.type, tuple(k for k in args if k not in fwd),
                     tuple((k, json.dumps(args.get(k))) for k in fwd),
                     tuple((n, s.describe()) for n, s in self.schemes.get(node.path, [])),
@@ -197,7 +216,7 @@ class Plan:
         for n in root.walk():
             if n.is_container:
                 continue
-            fwd = FORWARD_ARGS.get(n.type, tuple(self.args(n)) if n.type in INLINE else ())
+            fwd = self.forward_args(n)
             out += [(self.rel(n, root), k) for k in self.args(n) if k not in fwd]
         return out
 

@@ -15,6 +15,7 @@ from shapecli.layers.record import (
     NO_PARAMS,
     RESETS,
     SCHEMES,
+    TORCH_MODULE,
     UNGUARDED,
     Inferred,
     LayerType,
@@ -23,21 +24,24 @@ from shapecli.layers.record import (
 BUILTIN: dict[str, LayerType] = {}
 
 # What a group's members share, unless a line says otherwise.
+_TORCH = dict(export=TORCH_MODULE)
 _GROUPS = {
-    "activation": dict(init=NO_PARAMS, out_size=NO_BIGGER, gain=NO_GAIN, symbolic=NATIVE),
-    "linear": dict(init="linear", out_size=UNGUARDED, symbolic=NATIVE, lazy_alias=True),
-    "conv": dict(init="linear", symbolic=NATIVE, lazy_alias=True),
-    "norm": dict(init="norm", out_size=NO_BIGGER, gain=RESETS, symbolic=NATIVE),
-    "pooling": dict(init=NO_PARAMS, out_size=NO_BIGGER, symbolic=NATIVE),
-    "padding": dict(init=NO_PARAMS, out_size="pad", symbolic=NATIVE),
-    "dropout": dict(init=NO_PARAMS, out_size=NO_BIGGER, symbolic="same"),
-    "shape": dict(init=NO_PARAMS, out_size=NO_BIGGER, symbolic=NATIVE),
-    "embedding": dict(init="embedding", dtype="ids", table=("num_embeddings", "embedding_dim"), symbolic=NATIVE),
-    "recurrent": dict(init="rnn", out_size=UNGUARDED, symbolic=NATIVE, lazy_alias=True),
-    "attention": dict(init="mha", out_size=NO_BIGGER, symbolic=NATIVE, lazy_alias=True),
-    "transformer": dict(init=CHILDREN, out_size=NO_BIGGER, symbolic=NATIVE, lazy_alias=True),
-    "distance": dict(init=NO_PARAMS, out_size=NO_BIGGER, symbolic=NATIVE, inputs=2),
-    "glue": dict(glue=True, init=NO_PARAMS, out_size=NO_BIGGER, symbolic=NATIVE),
+    "activation": dict(init=NO_PARAMS, out_size=NO_BIGGER, gain=NO_GAIN, symbolic=NATIVE, **_TORCH),
+    "linear": dict(init="linear", init_draws=True, out_size=UNGUARDED, symbolic=NATIVE, lazy_alias=True, **_TORCH),
+    "conv": dict(init="linear", init_draws=True, symbolic=NATIVE, lazy_alias=True, **_TORCH),
+    "norm": dict(init="norm", init_draws=False, out_size=NO_BIGGER, gain=RESETS, symbolic=NATIVE, **_TORCH),
+    "pooling": dict(init=NO_PARAMS, out_size=NO_BIGGER, symbolic=NATIVE, **_TORCH),
+    "padding": dict(init=NO_PARAMS, out_size="pad", symbolic=NATIVE, **_TORCH),
+    "dropout": dict(init=NO_PARAMS, out_size=NO_BIGGER, symbolic="same", **_TORCH),
+    "shape": dict(init=NO_PARAMS, out_size=NO_BIGGER, symbolic=NATIVE, **_TORCH),
+    "embedding": dict(init="embedding", init_draws=True, dtype="ids", table=("num_embeddings", "embedding_dim"),
+                      symbolic=NATIVE, **_TORCH),
+    "recurrent": dict(init="rnn", init_draws=True, out_size=UNGUARDED, symbolic=NATIVE, lazy_alias=True, **_TORCH),
+    "attention": dict(init="mha", init_draws=True, out_size=NO_BIGGER, symbolic=NATIVE, lazy_alias=True, **_TORCH),
+    "transformer": dict(init=CHILDREN, init_draws=True, out_size=NO_BIGGER, symbolic=NATIVE, lazy_alias=True,
+                        **_TORCH),
+    "distance": dict(init=NO_PARAMS, out_size=NO_BIGGER, symbolic=NATIVE, inputs=2, **_TORCH),
+    "glue": dict(glue=True, init=NO_PARAMS, out_size=NO_BIGGER, symbolic=NATIVE),  # export: a glue rule each
 }
 
 # The words for an inferred size in messages: "has 20 input features (last dim)".
@@ -64,7 +68,7 @@ def _add(group: str, names: str, **kw) -> None:
 _SAME_SHAPE = dict(symbolic="same")
 _add("activation", "ReLU ReLU6", gain=(("relu", None),), **_SAME_SHAPE)
 _add("activation", "LeakyReLU", gain=(("leaky_relu", None),), **_SAME_SHAPE)
-_add("activation", "PReLU", gain=(("leaky_relu", 0.25),), init="prelu")
+_add("activation", "PReLU", gain=(("leaky_relu", 0.25),), init="prelu", init_draws=False)  # a constant 0.25
 _add("activation", "RReLU", gain=(("leaky_relu", (1 / 8 + 1 / 3) / 2),))  # the mean of its random slope
 _add("activation", "ELU", **_SAME_SHAPE)
 # torch's docs: for self-normalizing nets use nonlinearity='linear' (gain 1); 'selu' is 3/4.
@@ -121,19 +125,22 @@ _add("transformer", "Transformer", inferred=_from(("d_model", -1)), inputs=2, in
      skip_args=("custom_encoder", "custom_decoder"))
 _add("distance", "CosineSimilarity PairwiseDistance")
 
-# shapecli's own glue layers (model/glue.py), documented in docs/spec.md.
-_add("glue", "Item", view=True, takes_tuple=True)
-_add("glue", "Select", view=True)
-_add("glue", "Permute", view=True, list_arg="dims")
-_add("glue", "Transpose", view=True)
-_add("glue", "Reshape", view=True, list_arg="shape")
-_add("glue", "Mean")
+# shapecli's own glue layers (model/glue.py), documented in docs/spec.md; `export` names the glue
+# rule of export/gluecode.py that writes each as plain PyTorch.
+_add("glue", "Item", view=True, takes_tuple=True, export="item")
+_add("glue", "Select", view=True, export="select")
+_add("glue", "Permute", view=True, list_arg="dims", export="permute")
+_add("glue", "Transpose", view=True, export="transpose")
+_add("glue", "Reshape", view=True, list_arg="shape", export="reshape")
+_add("glue", "Mean", export="mean")
 _add("glue", "ClassToken", inferred=_from(("embed_dim", -1)), out_size=UNGUARDED, init=SCHEMES,
-     init_schemes=(("token", "zeros", ()),))
+     init_schemes=(("token", "zeros", ()),), init_draws=False, export="class_token")
 _add("glue", "PositionalEmbedding", inferred=_from(("embed_dim", -1), ("num_positions", -2)),
-     loose=("num_positions",), init=SCHEMES, init_schemes=(("weight", "normal", (("std", 0.02),)),))
-_add("glue", "SelfAttention", inferred=_from(("embed_dim", -1)), init="mha")
-_add("glue", "CausalMask", out_size=UNGUARDED, batchless=True)  # [T, T] from [B, T, ...]: may be bigger than its input
+     loose=("num_positions",), init=SCHEMES, init_schemes=(("weight", "normal", (("std", 0.02),)),), init_draws=True,
+     export="positional_embedding")
+_add("glue", "SelfAttention", inferred=_from(("embed_dim", -1)), init="mha", init_draws=True, export="self_attention")
+_add("glue", "CausalMask", out_size=UNGUARDED, batchless=True,  # [T, T] from [B, T, ...]: may be bigger than its input
+     export="causal_mask")
 
 # Containers: written with their own syntax (docs/spec.md), built by model/lazy.py's build().
 CONTAINERS = ("Sequential", "Residual", "Concat", "Add", "Multiply")

@@ -10,6 +10,8 @@ Each pass reads the record, never the type's name:
     estimate    view (no new activation memory), table (embedding tables, before any data)
     init        init (PyTorch's default init as a rule) and init_schemes; gain (lints)
     symbolic    symbolic: a shape-only forward swapped in during the trace
+    export      export: how `shapecli export` writes it (export/gluecode.py); init_draws: whether its
+                default init draws from the RNG (the exported file keeps the spec's drawing order)
 
 A rule is the name of one of the pass's own rules (torch-free here: the pass resolves it) or,
 for a record registered at run time, a function. Where a pass needs nothing, the record says so
@@ -35,6 +37,10 @@ NATIVE = "native"
 # gain: a normalization (any gain before it is fine) / an activation whose gain is not known.
 RESETS = "resets the scale"
 NO_GAIN = "no known gain"
+# export: written as its torch.nn module's own call (`nn.Linear(20, 256)`) / not written at all: a
+# layer type registered at run time, whose class the exported file (torch only) cannot import.
+TORCH_MODULE = "torch.nn module"
+NOT_EXPORTED = "not exported"
 
 Rule = Union[str, Callable, None]
 
@@ -84,9 +90,13 @@ class LayerType:
     init: Rule = None  # a rule of analyses/init/predict.py, NO_PARAMS, CHILDREN or SCHEMES
     init_schemes: tuple = ()  # ((parameter, scheme name, ((arg, value), ...)), ...) for init=SCHEMES
     gain: Any = ""  # ((nonlinearity, param), ...) gains that keep the scale, RESETS, NO_GAIN; "" if neither
+    init_draws: Optional[bool] = None  # its default init draws from the RNG (constants do not); unset for NO_PARAMS
 
     # ---- symbolic
     symbolic: Rule = None  # a shape-only forward of analyses/symbolic/layers.py, or NATIVE
+
+    # ---- export
+    export: Rule = None  # a glue rule of export/gluecode.py, TORCH_MODULE or NOT_EXPORTED
 
     @property
     def inferred_args(self) -> tuple:
@@ -102,9 +112,11 @@ class LayerType:
 
 def missing(lt: LayerType) -> list[str]:
     """What record `lt` lacks for some pass (no silent fallback): field names, [] when complete."""
-    out = [f for f in ("out_size", "init", "symbolic") if getattr(lt, f) is None]
+    out = [f for f in ("out_size", "init", "symbolic", "export") if getattr(lt, f) is None]
     if lt.init == SCHEMES and not lt.init_schemes:
         out.append("init_schemes")
+    if lt.init not in (None, NO_PARAMS) and lt.init_draws is None:
+        out.append("init_draws")  # export keeps the order of the layers that draw
     if lt.group in ("activation", "norm") and lt.gain == "":
         out.append("gain")  # the gain lint stops at the first activation or norm after a weight
     if lt.dtype not in ("float", "ids", "any"):
