@@ -10,6 +10,19 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("NO_COLOR", "1")
 
 
+@pytest.fixture(scope="session")
+def shapecli_bin(tmp_path_factory):
+    """A folder holding a `shapecli` program that runs this checkout, as an installed one would (for
+    scripts that call `shapecli` by name: completion, the pre-commit hook, docs/ci.md's workflow)."""
+    import stat
+
+    bin_dir = tmp_path_factory.mktemp("bin")
+    exe = bin_dir / "shapecli"
+    exe.write_text(f'#!/bin/sh\nPYTHONPATH={ROOT} exec {sys.executable} -m shapecli "$@"\n')
+    exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
+    return bin_dir
+
+
 @pytest.fixture
 def cli():
     """Run the CLI in-process: (exit code, stdout, stderr)."""

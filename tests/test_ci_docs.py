@@ -6,7 +6,6 @@ import os
 import re
 import shlex
 import shutil
-import stat
 import subprocess
 import sys
 
@@ -25,12 +24,9 @@ def _block(first_line: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def on_path(tmp_path_factory):
-    """A `shapecli` program on PATH that runs this checkout, as an installed one would."""
-    bin_dir = tmp_path_factory.mktemp("bin")
-    exe = bin_dir / "shapecli"
-    exe.write_text(f'#!/bin/sh\nPYTHONPATH={ROOT} exec {sys.executable} -m shapecli "$@"\n')
-    exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
+def on_path(shapecli_bin):
+    """The environment with conftest's `shapecli` program first on PATH."""
+    bin_dir = shapecli_bin
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "PRE_COMMIT"))}
     return dict(env, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", NO_COLOR="1")
 

@@ -4,7 +4,6 @@ with COMP_WORDS, COMPREPLY read); zsh and fish are not installed here, so their 
 played as their scripts play it (the same environment variables), and the answer parsed as they would."""
 import os
 import shutil
-import stat
 import subprocess
 import sys
 
@@ -50,13 +49,9 @@ def fish_words(line: str, cwd=ROOT) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def on_path(tmp_path_factory):
-    """A `shapecli` program on PATH that runs this checkout (the scripts call `shapecli` by name)."""
-    bin_dir = tmp_path_factory.mktemp("bin")
-    exe = bin_dir / "shapecli"
-    exe.write_text(f'#!/bin/sh\nPYTHONPATH={ROOT} exec {sys.executable} -m shapecli "$@"\n')
-    exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
-    return bin_dir
+def on_path(shapecli_bin):
+    """conftest's `shapecli` program (the scripts call `shapecli` by name)."""
+    return shapecli_bin
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="no bash")
