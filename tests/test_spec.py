@@ -63,6 +63,27 @@ def test_repeated_copies_are_reported_once_with_their_paths():
         "x.yaml:4:5: error: layer 0 (Linear): out_features: must be at least 1, got 0"]
 
 
+@pytest.mark.parametrize("text", [
+    # a failing expression in a long repeat; in a block copied by a repeat; in a spliced (inline) repeat
+    "input: [2, 4]\nlayers:\n  - Linear: '${nope}'\n    repeat: 5000\n",
+    "input: [2, 4]\nblocks:\n  b: [ReLU, {Linear: '${1 +}'}]\nlayers:\n  - Linear: 4\n  - b: {}\n    repeat: 400\n",
+    "input: [2, 4]\nlayers:\n  - ReLU\n  - Sequential:\n      - Linear: '${d}'\n    repeat: 300\n    inline: true\n  - Linear: '${e}'\n",
+])
+def test_a_failing_repeat_parses_two_copies_and_tells_the_same(text, monkeypatch):
+    """Every copy of a repeat without an index variable fails alike: after two, the rest are told, not
+    parsed (a `repeat: 9233` of a bad expression took 1-3 s); the messages are those of parsing every copy."""
+    from shapecli.spec import items
+
+    calls = []
+    item = items.Items.item
+    monkeypatch.setattr(items.Items, "item", lambda self, *a: calls.append(1) or item(self, *a))
+    told = _problems(text)
+    assert len(calls) < 20 and "repeated copies" in told[0]
+    monkeypatch.setattr(items, "_like_copies", lambda *a: None)  # every copy parsed
+    calls.clear()
+    assert _problems(text) == told and len(calls) > 300
+
+
 def test_input_without_a_dtype_keeps_the_specs_dtype():
     from shapecli.spec.inputs import parse_input_text
 

@@ -1,6 +1,8 @@
 """The items of a network: layers, containers, `repeat`, references and blocks, parsed into Nodes (no torch)."""
 from __future__ import annotations
 
+import re
+
 from shapecli import layers as registry
 from shapecli.errors import Loc, SpecError, did_you_mean, literal, what
 from shapecli.spec.nodes import IDENT, MAX_NODES, MAX_REPEAT, OWN_INPUT, RESERVED, TENSORS, Node
@@ -124,13 +126,27 @@ class Items(Parts):
                 c = self.item(one, loc, inner, _Scope({index: i}, {}, scope) if index else scope)
                 return [] if c is None else c.children if c.inline else [c]
 
-            before = self.count
+            before, failed = self.count, len(self.c.problems)
             first = copy(0)
             size = self.count - before
             if size * (repeat - 1) + self.count > MAX_NODES:
                 raise SpecError(f"`repeat: {repeat}` of {size} item(s) makes more than {MAX_NODES:,} items",
                                 extra.at("repeat"), label)
-            node.children = first + [c for i in range(1, repeat) for c in copy(i)]
+            if index is None and repeat > 2 and len(self.c.problems) > failed:
+                # a copy without an index variable that fails fails alike in every copy: two are parsed, the
+                # rest of the problems are told from them (the count and the paths for the message), unparsed
+                was, at = len(self.c.problems), inner.count
+                second = copy(1)
+                rest = _like_copies(self.c.problems[failed:was], self.c.problems[was:], repeat)
+                if rest is not None:
+                    self.c.problems += rest
+                    inner.count += (inner.count - at) * (repeat - 2)
+                    self.count += size * (repeat - 2)
+                    node.children = first + second
+                    return node
+                node.children = first + second + [c for i in range(2, repeat) for c in copy(i)]
+            else:
+                node.children = first + [c for i in range(1, repeat) for c in copy(i)]
             if name is not None:
                 self.defined.append((key, path, loc))
             return node
@@ -322,3 +338,36 @@ def _unknown_layer(name, blocks) -> str:
     if name.endswith("Loss"):
         return f"{name} is a loss, not a layer"
     return f"unknown layer type '{text}'{did_you_mean(name, registry.known_names() + list(blocks))}"
+
+
+_NUMBER = re.compile(r"(\d+)")
+
+
+def _like_copies(p0: list, p1: list, repeat: int) -> list | None:
+    """The problems of copies 2 .. repeat-1 of a `repeat:` whose copies 0 and 1 had `p0` and `p1`: the same
+    messages at the same places, each layer path differing in one index that steps by the same amount; None
+    where the two copies differ otherwise (then every copy is parsed)."""
+    if len(p0) != len(p1):
+        return None
+    steps = []
+    for a, b in zip(p0, p1):
+        if (a.message, a.loc) != (b.message, b.loc) or (a.layer is None) != (b.layer is None):
+            return None
+        if a.layer == b.layer:
+            steps.append(None)
+            continue
+        pa, pb = _NUMBER.split(a.layer), _NUMBER.split(b.layer)
+        differ = [i for i, (x, y) in enumerate(zip(pa, pb)) if x != y]
+        if len(pa) != len(pb) or len(differ) != 1 or differ[0] % 2 == 0 or int(pb[differ[0]]) <= int(pa[differ[0]]):
+            return None
+        steps.append((pa, differ[0], int(pa[differ[0]]), int(pb[differ[0]]) - int(pa[differ[0]])))
+    out = []
+    for i in range(2, repeat):
+        for a, st in zip(p0, steps):
+            if st is None:
+                out.append(a)
+            else:
+                parts, k, start, step = st
+                out.append(type(a)(a.message, a.loc, "".join(parts[:k] + [str(start + step * i)] + parts[k + 1:])))
+    return out
+
