@@ -31,6 +31,15 @@ class BuildContext:
     init_state: object = None  # the initial values' own stream of the CPU RNG (lazy.init_stream), from the first input on
     probe_bytes: dict = field(default_factory=dict)  # (class, arguments) -> bytes of a meta probe (Deferred._probe_bytes)
     placeholders: bool = True  # declare uninitialized parameters (placeholder.py); the engine's own runs skip it
+    _default: object = None  # torch's default device, once asked (default_device)
+
+    def default_device(self, device) -> bool:
+        """Whether `device` is torch's default device (torch.get_default_device(), asked once per build:
+        ~4 µs a call; a `torch.device(...)` context would cost a Python call per torch op)."""
+        if self._default is None:
+            get = getattr(torch, "get_default_device", None)  # torch >= 2.3
+            self._default = get() if get is not None else False
+        return self._default == device
 
     def charge(self, path: str, shape: list, dtype, device) -> None:
         """Count a tensor about to be allocated against the budget (real devices only)."""

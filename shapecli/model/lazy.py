@@ -16,8 +16,10 @@ BuildContext.
 from __future__ import annotations
 
 from collections import OrderedDict
+from contextlib import nullcontext
 
 from shapecli import layers as registry
+from shapecli.layers.record import NO_PARAMS
 from shapecli._torch import nn, torch
 from shapecli.model import glue
 from shapecli.errors import ShapeError, SpecError, literal
@@ -42,12 +44,22 @@ class Deferred(LazySave, nn.Module):
         # nn.Module.__setattr__ puts them after checking each against its parameters, buffers and
         # children (~25 µs per placeholder). `real` is never a registered child: no wrapper prefix, ever.
         self.__dict__.update(node=node, bound=bound, ctx=ctx, init_map=inherited_init,  # node.init: its own, first
-                             freeze=freeze, inferred={}, real=None)
+                             freeze=freeze, inferred={}, real=None, rec=None)
 
     def extra_repr(self) -> str:
         return f"{self.node.type}, uninitialized"
 
     def forward(self, *xs, **kw):
+        rec = self.rec  # a run's recorder (run/hooks.py), told directly: no hooks on a placeholder
+        if rec is None:
+            return self._forward(xs, kw)
+        path = self.node.path
+        rec.enter(path, xs)
+        out = self._forward(xs, kw)
+        rec.leave(path, out)
+        return out
+
+    def _forward(self, xs, kw):
         if self.real is None:
             self._materialize(xs)
         if kw:  # `in: {attn_mask: m}`: keyword tensors, past the memo
@@ -80,8 +92,9 @@ class Deferred(LazySave, nn.Module):
             self.ctx.used_bytes += self._probe_bytes(kwargs)
             if self.ctx.used_bytes > self.ctx.budget_bytes:
                 raise OverBudget(node.path)
-            with init_stream(self.ctx):
-                if _is_default(device):  # a device context would cost a Python call per torch op
+            # a layer without parameters (ReLU) draws nothing: no RNG stream to switch to
+            with init_stream(self.ctx) if lt.init != NO_PARAMS else nullcontext():
+                if self.ctx.default_device(device):  # a device context would cost a Python call per torch op
                     real = self._construct(kwargs)
                 else:
                     with torch.device(device):
@@ -93,7 +106,7 @@ class Deferred(LazySave, nn.Module):
                 real = self._construct(kwargs)
             real.train(self.training)
             self._apply_init(real)
-        values = loaded(self)  # what a load_state_dict gave it before any data
+        values = loaded(self) if self.ctx.placeholders else None  # what a load_state_dict gave it before any data
         if values:
             copy_loaded(values, real)
         if self.node.tie:
@@ -144,13 +157,13 @@ class Deferred(LazySave, nn.Module):
         from shapecli.analyses.init.apply import apply_scheme
         from shapecli.spec.initschemes import scheme_for, unmatched_keys
 
-        names = [n for n, _ in real.named_parameters()]
-        bad = unmatched_keys(self.node.init, names)
+        named = list(real.named_parameters())
+        bad = unmatched_keys(self.node.init, [n for n, _ in named]) if self.node.init else None
         if bad:
             raise ShapeError(f"init: {', '.join(bad)} names no parameter of {self.node.type} "
-                             f"(it has {', '.join(names) or 'none'})")
+                             f"(it has {', '.join(n for n, _ in named) or 'none'})")
         chosen, schemes = {}, {}
-        for name, prm in real.named_parameters():
+        for name, prm in named:
             # The item's own `init` applies as written; an inherited `weight` leaves 1-D weights
             # (norm scales) alone, so a global kaiming default does not break a LayerNorm.
             scheme = scheme_for(name, self.node.init, ndim=prm.dim(), own=True)
@@ -167,11 +180,6 @@ class Deferred(LazySave, nn.Module):
         self.ctx.trace.append({"order": len(self.ctx.trace), "layer": self.node.path, "type": self.node.type,
                                "inferred": dict(self.inferred), "sizes": dict(self.sizes), "schemes": schemes,
                                "args": self.args})
-
-
-def _is_default(device: torch.device) -> bool:
-    get = getattr(torch, "get_default_device", None)  # torch >= 2.3
-    return get is not None and get() == device
 
 
 def _plain_value(v):

@@ -29,7 +29,7 @@ from shapecli.run import rng
 from shapecli.run.assemble import assemble
 from shapecli.run.collect import Gathered, gather
 from shapecli.run.guard import _OutputGuard
-from shapecli.run.hooks import _attach, _Recorder, _run, detach
+from shapecli.run.hooks import _attach, _Recorder, _run, attach_swapped, detach, release
 from shapecli.run.inputs import _bytes, _dtype, describe, make_inputs
 from shapecli.run.measure import _Measurer
 from shapecli.run.outline import of_spec
@@ -216,6 +216,7 @@ def shape_model(model: nn.Module, outline, samples: list, opts: Options, device:
     finally:
         if measurer:
             measurer.stop()
+        release(rec)
         detach(model, handles + ctx.handles)  # the model handed back is plain: no hook of the run's
         if fresh is not None:  # BatchNorm's running statistics as a fresh model has them
             fresh.restore()
@@ -270,6 +271,7 @@ def _each(model, samples, opts, device, rec, runs, per_run, per_run_inputs) -> N
                 out = _run(model, xs, rec)  # ShapeError propagates: nothing to report
             runs.append(Run(info, describe(out)))
         else:
+            attach_swapped(model, rec)
             try:
                 out = _run(model, xs, rec)
                 runs.append(Run(info, describe(out)))

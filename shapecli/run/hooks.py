@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from shapecli._torch import nn, torch
 from shapecli.errors import Problem, ShapeCliError, ShapeError, literal
-from shapecli.model.lazy import BuildContext, OverBudget, check_refit, shape_of
+from shapecli.model.lazy import BuildContext, Deferred, OverBudget, check_refit, shape_of
 from shapecli.run.inputs import describe
 from shapecli.spec.nodes import TENSORS
 
@@ -28,36 +28,56 @@ class _Recorder:
     outputs: dict = field(default_factory=dict)  # path -> Output, for the current run
     inputs: dict = field(default_factory=dict)  # path -> [Output] it was given, for the current run
     acts: dict = field(default_factory=dict)
-    in_shapes: dict = field(default_factory=dict)  # path -> the shapes it was last given (for error messages)
+    stack_inputs: list = field(default_factory=list)  # the inputs of each layer on the stack (for error messages)
     run: int = 0
     progress: object = None
     where: object = None  # the Loc of an error outside every reported layer (a Python model's own forward)
     _sizes: dict = field(default_factory=dict)
+    handles: list = field(default_factory=list)  # the hooks' handles (detach removes them)
+    direct: list = field(default_factory=list)  # the placeholders that tell the recorder themselves
+    derived: list = field(default_factory=list)  # (path, first child, last child): plain Sequentials, children first
+
+    def derive(self) -> None:
+        """A plain nn.Sequential's input is its first child's, its output its last child's (its forward is
+        that chain, and it has no hook of its own): told from them after a pass, without hooks of its own
+        (10,000 Sequential items: 20,000 hook calls and registrations fewer)."""
+        for path, first, last in self.derived:
+            if first in self.inputs:
+                self.inputs[path] = self.inputs[first]
+            if last in self.outputs:
+                self.outputs[path] = self.outputs[last]
+            if last in self.acts:
+                self.acts[path] = self.acts[last]
+
+    def enter(self, path: str, inputs) -> None:
+        """A reported layer starts (its pre-hook, or a placeholder that tells the recorder itself)."""
+        self.stack.append(path)
+        self.stack_inputs.append(inputs)
+        self.inputs[path] = [describe(x) for x in inputs]
+        if self.run > 0:
+            node = self.nodes[path]
+            if node.node is not None and not node.is_container and path in self.sizes:
+                check_refit(node.node, self.sizes[path], inputs)
+
+    def leave(self, path: str, output) -> None:
+        """A reported layer returned `output` (its forward hook, or the placeholder itself)."""
+        self.stack.pop()
+        self.stack_inputs.pop()
+        self.outputs[path] = describe(output)
+        if self.progress is not None and self.run == 0:
+            self.progress(len(self.outputs), len(self.nodes) - len(self.derived))
+        if isinstance(output, torch.Tensor):
+            if self.device != "meta" and output.numel() * output.element_size() > self.act_budget:
+                raise OverBudget(path)
+            if self.activations and self.device != "meta" and output.is_floating_point() and output.numel():
+                o = output.detach().double()
+                self.acts[path] = {"mean": o.mean().item(), "std": o.std(correction=0).item()}
 
     def pre(self, path):
-        node = self.nodes[path]
-
-        def hook(module, inputs):
-            self.stack.append(path)
-            self.in_shapes[path] = [list(x.shape) if isinstance(x, torch.Tensor) else x for x in inputs]
-            self.inputs[path] = [describe(x) for x in inputs]
-            if self.run > 0 and node.node is not None and not node.is_container and path in self.sizes:
-                check_refit(node.node, self.sizes[path], inputs)
-        return hook
+        return lambda module, inputs: self.enter(path, inputs)
 
     def post(self, path):
-        def hook(module, inputs, output):
-            self.stack.pop()
-            self.outputs[path] = describe(output)
-            if self.progress is not None and self.run == 0:
-                self.progress(len(self.outputs), len(self.nodes))
-            if isinstance(output, torch.Tensor):
-                if self.device != "meta" and output.numel() * output.element_size() > self.act_budget:
-                    raise OverBudget(path)
-                if self.activations and self.device != "meta" and output.is_floating_point() and output.numel():
-                    o = output.detach().double()
-                    self.acts[path] = {"mean": o.mean().item(), "std": o.std(correction=0).item()}
-        return hook
+        return lambda module, inputs, output: self.leave(path, output)
 
     @property
     def sizes(self) -> dict:
@@ -68,17 +88,63 @@ class _Recorder:
 
 def _attach(model: nn.Module, rec: _Recorder) -> list:
     """The recorder's hooks on every spec item; their handles."""
-    handles = []
+    handles = rec.handles
     modules = dict(model.named_modules())  # once: get_submodule walked each path from the root
+    rec.derived = []
     for path, desc in rec.nodes.items():
         if desc.kind in TENSORS:  # a Parameter/Buffer item is a tensor, not a module: nothing runs
             continue
         m = modules.get(path)
         if m is None:  # a module reached by a second path (named_modules lists it once)
             m = model.get_submodule(path)
+        ends = _chain_ends(m, path, rec.nodes) if desc.is_container else None
+        if ends is not None:
+            rec.derived.append((path, *ends))
+            continue
+        if isinstance(m, Deferred) and m.ctx is rec.ctx and m.node.path == path:
+            m.__dict__["rec"] = rec  # a placeholder of this run tells the recorder itself (model/lazy.py)
+            rec.direct.append(m)
+            continue
         handles.append(m.register_forward_pre_hook(rec.pre(path)))
         handles.append(m.register_forward_hook(rec.post(path)))
+    rec.derived.reverse()  # children before the Sequential that holds them
     return handles
+
+
+def attach_swapped(model: nn.Module, rec: _Recorder) -> None:
+    """Before a later pass: hooks on the real layers swapped in for the placeholders that told the
+    recorder themselves in the first one (a placeholder still waiting for data goes on telling it)."""
+    if not any(m.real is not None for m in rec.direct):
+        return
+    modules = dict(model.named_modules())
+    swapped = [m for m in rec.direct if m.real is not None]
+    rec.direct = [m for m in rec.direct if m.real is None]
+    for m in swapped:
+        path = m.node.path
+        m.__dict__["rec"] = None
+        real = modules.get(path)
+        if real is None or isinstance(real, Deferred):
+            continue
+        rec.handles.append(real.register_forward_pre_hook(rec.pre(path)))
+        rec.handles.append(real.register_forward_hook(rec.post(path)))
+
+
+def release(rec: _Recorder) -> None:
+    """The placeholders that told the recorder forget it: the model handed back holds nothing of the run's."""
+    for m in rec.direct:
+        m.__dict__["rec"] = None
+    rec.direct.clear()
+
+
+def _chain_ends(m: nn.Module, path: str, nodes: dict):
+    """(first child's path, last child's path) of a plain nn.Sequential whose children are all reported
+    layers and which has no hook (a hook may change what it returns); None for any other module."""
+    if type(m) is not nn.Sequential or not m._modules or any(getattr(m, a, None) for a in _HOOK_DICTS):
+        return None
+    kids = [f"{path}.{k}" for k in m._modules]
+    if any(k not in nodes or nodes[k].kind in TENSORS for k in kids):
+        return None
+    return kids[0], kids[-1]
 
 
 _HOOK_DICTS = ("_forward_hooks", "_forward_hooks_with_kwargs", "_forward_hooks_always_called",
@@ -107,6 +173,7 @@ def detach(model: nn.Module, handles: list) -> None:
 def _run(model, xs, rec: _Recorder):
     """One forward pass; any failure becomes a ShapeError naming the innermost layer."""
     rec.stack.clear()
+    rec.stack_inputs.clear()
     rec.outputs = {}
     rec.inputs = {}
     try:
@@ -126,6 +193,8 @@ def _run(model, xs, rec: _Recorder):
         if "can't allocate memory" in msg or "DefaultCPUAllocator" in msg:
             raise OverBudget("allocation") from e
         raise _locate(literal(msg, 200), rec, xs, with_input=True) from e
+    finally:
+        rec.derive()  # also after a failed pass: its containers that ran are reported as before
 
 
 def _locate(message: str, rec: _Recorder, xs, with_input: bool = False) -> ShapeError:
@@ -134,6 +203,7 @@ def _locate(message: str, rec: _Recorder, xs, with_input: bool = False) -> Shape
     if path is None:
         return ShapeError(Problem(f"{message} (input {shape_of(xs)})", rec.where))
     node = rec.nodes[path]
-    if with_input and path in rec.in_shapes:
-        message = f"input {', '.join(map(str, rec.in_shapes[path]))}: {message}"
+    if with_input and len(rec.stack_inputs) == len(rec.stack):
+        shapes = [list(x.shape) if isinstance(x, torch.Tensor) else x for x in rec.stack_inputs[-1]]
+        message = f"input {', '.join(map(str, shapes))}: {message}"
     return ShapeError(Problem(message, node.loc, node.label()))
