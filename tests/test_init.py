@@ -767,3 +767,62 @@ def test_a_scheme_draws_the_shape_of_its_distribution(raw):
         assert lo == pytest.approx(want.min, abs=0.01 * span) and hi == pytest.approx(want.max, abs=0.01 * span)
         if scheme.name.endswith("uniform"):
             assert kurtosis == pytest.approx(1.8, abs=0.05)
+
+
+def _tensors_for_look_many():
+    """Tensors look_many must measure exactly as look(): random, on bin edges, constant, zero, duplicate
+    rows, -0.0 against 0.0, NaN and Inf, float64, alone of their shape, big."""
+    g = torch.Generator().manual_seed(3)
+    out = [torch.randn(16, 16, generator=g) * 0.1 for _ in range(5)]
+    out += [torch.rand(16, generator=g) - 0.5 for _ in range(4)]  # biases
+    out += [torch.arange(64, dtype=torch.float32).reshape(8, 8) / 7 for _ in range(2)]  # values on bin edges
+    out += [torch.full((4, 6), 0.25), torch.zeros(4, 6), torch.full((4, 6), 0.25)]  # constant, zero-init
+    dup = torch.randn(6, 5, generator=g)
+    dup[4] = dup[1]
+    out += [dup, torch.randn(6, 5, generator=g)]
+    start = torch.randn(6, 5, generator=g)
+    start[0, 0], start[3, 0] = 0.0, -0.0  # rows that start alike but differ later
+    out += [start, torch.randn(6, 5, generator=g)]
+    bad = torch.randn(6, 5, generator=g)
+    bad[2, 2] = math.nan
+    inf = torch.randn(6, 5, generator=g)
+    inf[0, 1] = math.inf
+    out += [bad, inf, torch.randn(6, 5, generator=g)]
+    out += [torch.randn(3, 7, generator=g, dtype=torch.float64) for _ in range(3)]
+    out += [torch.randn(2, 3, 3, 3, generator=g), torch.randn(2, 3, 3, 3, generator=g), torch.randn(9, 2, generator=g)]
+    out += [torch.randint(0, 3, (8, 8), generator=g).float() for _ in range(2)]  # many equal values
+    out += [torch.randn(1, 4, generator=g), torch.randn(1, 4, generator=g), torch.randn(1, generator=g)]
+    return out
+
+
+@pytest.mark.parametrize("histograms", [True, False])
+def test_look_many_is_look_bit_for_bit(histograms):
+    from shapecli.analyses.init.stats import look, look_many
+
+    ts = _tensors_for_look_many()
+    items = [(f"{i}.weight" if t.dim() > 1 else f"{i}.bias", str(i), t) for i, t in enumerate(ts)]
+    many = look_many(items, histograms=histograms)
+    for (name, layer, t), got in zip(items, many):
+        want = look(name, layer, t, histograms=histograms)
+        assert repr(got.stats) == repr(want.stats), name  # repr: NaN equals NaN
+        assert got.histogram == want.histogram, name
+        assert [(d.code, d.message) for d in got.lints] == [(d.code, d.message) for d in want.lints], name
+    codes = {d.code for look_ in many for d in look_.lints}
+    assert {"zero-init", "constant-init", "duplicate-rows", "non-finite"} <= codes  # the cases are there
+
+
+def test_look_many_histograms_match_histc_on_many_random_tensors():
+    from shapecli.analyses.init.stats import look_many
+
+    g = torch.Generator().manual_seed(11)
+    for dtype in (torch.float32, torch.float64):
+        ts = [torch.randn(37, 11, generator=g, dtype=dtype) * (i + 1) for i in range(40)]
+        for _ in range(200):  # values on and next to the bin edges, where the arithmetic's rounding decides
+            lo, hi = sorted((torch.randn(2, generator=g, dtype=dtype) * 3).tolist())
+            edges = torch.linspace(lo, hi, 9, dtype=dtype)
+            near = torch.cat([edges, torch.nextafter(edges, edges + 1), torch.nextafter(edges, edges - 1)])
+            ts.append(near.clamp(lo, hi).reshape(3, 9))
+        many = look_many([("w", None, t) for t in ts], lint=False)
+        for t, got in zip(ts, many):
+            lo, hi = t.min().item(), t.max().item()
+            assert got.histogram == [int(c) for c in torch.histc(t.reshape(-1), bins=8, min=lo, max=hi).tolist()]

@@ -76,6 +76,22 @@ class _Measurer:
             return
         self.looks[id(prm)] = (prm, look)
 
+    def _look_small(self, items: list) -> None:
+        """_look of each small parameter, those of one shape and dtype measured together (init.look_many)."""
+        from shapecli.analyses.init.stats import look_many
+
+        if self.stopped or self.error is not None or not items:
+            return
+        try:
+            with torch.no_grad():
+                looks = look_many([(name, layer, prm) for prm, name, layer in items], histograms=self.histograms,
+                                  lint=True)  # every small parameter is under LINT_MAX_NUMEL
+        except BaseException as e:  # noqa: BLE001 - raised again by results(), as _look's
+            self.error = e
+            return
+        for (prm, _, _), look in zip(items, looks):
+            self.looks[id(prm)] = (prm, look)
+
     def results(self) -> dict:
         """Every parameter handed over so far, looked at: {id(parameter): (parameter, Look)}.
         The caller's thread, done with the forward pass, takes a share of the big tensors left
@@ -91,8 +107,7 @@ class _Measurer:
                 else:
                     self.todo.put(item)  # back to the measuring thread (the order does not matter)
             small, self.small = self.small, []
-            for item in small:  # while the measuring thread finishes the big ones
-                self._look(item)
+            self._look_small(small)  # while the measuring thread finishes the big ones
         self.todo.put(None)
         self.thread.join()
         if self.error is not None:

@@ -130,7 +130,7 @@ def _warn(code: str, message: str, layer: Optional[str], param: Optional[str]) -
 
 
 def lint_tensor(param_name: str, layer_path: Optional[str], tensor: torch.Tensor,
-                stats: Optional[Stats] = None) -> list[Diagnostic]:
+                stats: Optional[Stats] = None, distinct_rows: bool = False) -> list[Diagnostic]:
     """Warnings about one initialized parameter.
 
     - non-finite: NaN/Inf values (any parameter)
@@ -139,7 +139,8 @@ def lint_tensor(param_name: str, layer_path: Optional[str], tensor: torch.Tensor
       biases are not linted: ones, zeros and constants are normal there.
     - duplicate-rows: identical rows (dim 0) in a ≥ 2-D weight, checked up to DUP_ROWS_MAX_NUMEL.
     No values (meta) or integer tensors: nothing. `stats`, this tensor's measure(), saves two
-    passes over it: a finite mean means no NaN/Inf, and min/max are known.
+    passes over it: a finite mean means no NaN/Inf, and min/max are known. `distinct_rows`: the
+    caller found that no two rows start with the same value (stats.look_many), so none is a duplicate.
     """
     t = tensor.detach()
     if t.is_meta or t.numel() == 0 or not (t.is_floating_point() or t.is_complex()):
@@ -190,7 +191,7 @@ def lint_tensor(param_name: str, layer_path: Optional[str], tensor: torch.Tensor
                 )
             )
         return out
-    if t.shape[0] >= 2 and t.numel() <= DUP_ROWS_MAX_NUMEL:
+    if t.shape[0] >= 2 and t.numel() <= DUP_ROWS_MAX_NUMEL and not distinct_rows:
         dup = _duplicate_rows(t.reshape(t.shape[0], -1))
         if dup:
             n_dup, first, second = dup

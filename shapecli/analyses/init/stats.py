@@ -73,7 +73,7 @@ def measure(tensor: torch.Tensor, _minmax_of=None) -> Stats:
         k = c.numel()
         cm = c.sum().item() / k
         c.sub_(cm)
-        cm2 = torch.dot(c, c).item()
+        cm2 = c.mul_(c).sum().item()  # as look_many's rows: the same values, bit for bit (not torch.dot's order)
         delta = cm - mean
         tot = count + k
         mean += delta * k / tot
@@ -100,6 +100,80 @@ def look(param_name: str, layer_path: Optional[str], tensor: torch.Tensor, *, hi
     stats = measure(t, mm)
     hist = histogram(t, _minmax_of=mm) if histograms else None
     return Look(stats, hist, lint_tensor(param_name, layer_path, t, stats) if lint else [])
+
+
+def look_many(items: list, *, histograms: bool = True, lint: bool = True) -> list:
+    """look() of each (param_name, layer_path, tensor) in `items`, the same Looks bit for bit, with the
+    tensors of one shape and dtype measured together: a few torch ops for all of them instead of a dozen
+    each (10,000 Linear layers: 20,000 small tensors). Only small CPU tensors gain: stack them first."""
+    out: list = [None] * len(items)
+    groups: dict = {}
+    for i, (_, _, t) in enumerate(items):
+        t = t.detach()
+        if t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64) and t.numel() and t.numel() <= _CHUNK:
+            groups.setdefault((t.dtype, tuple(t.shape)), []).append(i)
+    for (dtype, shape), idx in groups.items():
+        if len(idx) < 2:
+            continue
+        x = torch.stack([items[i][2].detach().reshape(-1) for i in idx])
+        for i, look_ in zip(idx, _looks(x, shape, [items[i] for i in idx], histograms, lint)):
+            out[i] = look_
+    for i, (name, layer, t) in enumerate(items):
+        if out[i] is None:  # alone of its kind, not on the CPU, another dtype, or not finite: one by one
+            out[i] = look(name, layer, t, histograms=histograms, lint=lint)
+    return out
+
+
+def _looks(x: torch.Tensor, shape: tuple, items: list, histograms: bool, lint: bool) -> list:
+    """The Looks of the rows of `x` (k tensors of `shape`, flattened); None for a row with NaN or Inf,
+    which look() takes one by one. Each value is what measure()/histogram()/lint_tensor() give for the row."""
+    k, n = x.shape
+    lo, hi = torch.aminmax(x, dim=1)
+    lo, hi = lo.tolist(), hi.tolist()
+    finite = [math.isfinite(a) and math.isfinite(b) for a, b in zip(lo, hi)]
+    if not all(finite):  # measured without the rows that are not finite (those go one by one)
+        keep = [r for r in range(k) if finite[r]]
+        looks = iter(_looks(x[keep], shape, [items[r] for r in keep], histograms, lint) if keep else ())
+        return [next(looks) if finite[r] else None for r in range(k)]
+    x64 = x.to(torch.float64, copy=True)
+    sums = x64.sum(dim=1)
+    m2 = x64.sub_((sums / n)[:, None]).mul_(x64).sum(dim=1).tolist()  # as measure(): one chunk, (c - mean)²
+    sums = sums.tolist()
+    hists = _histograms(x, lo, hi) if histograms else None
+    distinct = _first_column_distinct(x, shape) if lint else None
+    out = []
+    for r in range(k):
+        cm = sums[r] / n
+        st = Stats(mean=0.0 + cm * n / n, std=math.sqrt(max(m2[r], 0.0) / n), min=lo[r], max=hi[r], source="measured")
+        name, layer, t = items[r]
+        lints = lint_tensor(name, layer, t.detach(), st, distinct_rows=distinct is not None and distinct[r]) if lint else []
+        out.append(Look(st, hists[r] if hists is not None else None, lints))
+    return out
+
+
+def _histograms(x: torch.Tensor, lo: list, hi: list, bins: int = 8) -> list:
+    """histogram() of each row: torch.histc's own arithmetic ((v - min) * bins / (max - min), truncated,
+    the maximum in the last bin), in the rows' dtype; a constant row in the middle bin."""
+    k, n = x.shape
+    low = torch.tensor(lo, dtype=x.dtype)[:, None]
+    width = torch.tensor(hi, dtype=x.dtype)[:, None] - low
+    same = width == 0
+    pos = ((x - low) * bins / torch.where(same, torch.ones_like(width), width)).to(torch.int64).clamp_(max=bins - 1)
+    pos.masked_fill_(same, bins // 2)
+    pos += torch.arange(k)[:, None] * bins
+    return torch.bincount(pos.reshape(-1), minlength=k * bins).reshape(k, bins).tolist()
+
+
+def _first_column_distinct(x: torch.Tensor, shape: tuple) -> list | None:
+    """Per row of `x`: whether no two rows of the tensor (dim 0 of `shape`) start with the same value, the
+    first test of lint_tensor's duplicate-rows check (which then needs nothing more); None where it does
+    not apply."""
+    if len(shape) < 2 or shape[0] < 2:
+        return None
+    rows = shape[0]
+    first = x.reshape(len(x), rows, -1)[:, :, 0] + 0.0  # -0.0 becomes 0.0, as _duplicate_rows compares
+    ordered = first.sort(dim=1).values
+    return (ordered[:, 1:] != ordered[:, :-1]).all(dim=1).tolist()
 
 
 def sample(
