@@ -3,7 +3,6 @@ initial values' own RNG stream."""
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from shapecli._torch import nn, torch
@@ -89,19 +88,27 @@ class _Holds:
         return []
 
 
-@contextmanager
-def init_stream(ctx: BuildContext):
+class init_stream:
     """The block draws initial values from their own stream of the global CPU RNG, which starts
     where the RNG stood when the first input entered the model (_Finalize.start) and which only
     initialization advances. What the first forward draws between two layers (Dropout's masks,
     RReLU's slopes) then leaves every later layer's initial values as they were: equal, for one
-    seed, to those of the same layers constructed in order (an exported module's)."""
-    if ctx.init_state is None:  # a placeholder called on its own, not through the root
-        ctx.init_state = torch.get_rng_state()
-    outer = torch.get_rng_state()
-    torch.set_rng_state(ctx.init_state)
-    try:
-        yield
-    finally:
-        ctx.init_state = torch.get_rng_state()
-        torch.set_rng_state(outer)
+    seed, to those of the same layers constructed in order (an exported module's). (A class, not a
+    generator: contextlib's machinery cost more than the swap itself, once per layer.)"""
+
+    __slots__ = ("ctx", "outer")
+
+    def __init__(self, ctx: BuildContext):
+        self.ctx = ctx
+
+    def __enter__(self):
+        ctx = self.ctx
+        if ctx.init_state is None:  # a placeholder called on its own, not through the root
+            ctx.init_state = torch.get_rng_state()
+        self.outer = torch.get_rng_state()
+        torch.set_rng_state(ctx.init_state)
+
+    def __exit__(self, *exc):
+        self.ctx.init_state = torch.get_rng_state()
+        torch.set_rng_state(self.outer)
+        return False

@@ -72,7 +72,7 @@ class Deferred(LazySave, nn.Module):
         node, lt = self.node, registry.get(self.node.type)
         check_input(node, xs)
         kwargs = dict(self.bound.kwargs)
-        self.sizes = {}  # every data-dependent size it was built for, given or inferred
+        sizes = self.__dict__["sizes"] = {}  # every data-dependent size it was built for, given or inferred
         for inf in lt.inferred:
             arg = inf.arg
             actual = infer(inf.dim, xs, lt.spatial)
@@ -85,8 +85,9 @@ class Deferred(LazySave, nn.Module):
                 kwargs[arg] = actual
                 self.inferred[arg] = actual
             if arg not in lt.loose:
-                self.sizes[arg] = actual
-        self.args = {k: _plain_value(v) for k, v in kwargs.items()}  # as built, inferred sizes included
+                sizes[arg] = actual
+        # as built, inferred sizes included (into __dict__: nn.Module.__setattr__ costs ~10 µs a name)
+        self.__dict__["args"] = {k: _plain_value(v) for k, v in kwargs.items()}
         device = _device(xs)
         if device.type != "meta":  # count what a real allocation would cost before making it
             self.ctx.used_bytes += self._probe_bytes(kwargs)
@@ -99,12 +100,12 @@ class Deferred(LazySave, nn.Module):
                 else:
                     with torch.device(device):
                         real = self._construct(kwargs)
-                real.train(self.training)  # `model.eval()` before the first input holds for the real layer too
+                _train(real, self.training)  # `model.eval()` before the first input holds for the real layer too
                 self._apply_init(real)
         else:
             with torch.device(device), skip_init():
                 real = self._construct(kwargs)
-            real.train(self.training)
+            _train(real, self.training)
             self._apply_init(real)
         values = loaded(self) if self.ctx.placeholders else None  # what a load_state_dict gave it before any data
         if values:
@@ -163,6 +164,9 @@ class Deferred(LazySave, nn.Module):
             raise ShapeError(f"init: {', '.join(bad)} names no parameter of {self.node.type} "
                              f"(it has {', '.join(n for n, _ in named) or 'none'})")
         chosen, schemes = {}, {}
+        if not self.node.init and not self.init_map:  # nothing but PyTorch's own init (most layers)
+            chosen, schemes = dict.fromkeys((n for n, _ in named), None), dict.fromkeys((n for n, _ in named), "default")
+            named = ()
         for name, prm in named:
             # The item's own `init` applies as written; an inherited `weight` leaves 1-D weights
             # (norm scales) alone, so a global kaiming default does not break a LayerNorm.
@@ -180,6 +184,12 @@ class Deferred(LazySave, nn.Module):
         self.ctx.trace.append({"order": len(self.ctx.trace), "layer": self.node.path, "type": self.node.type,
                                "inferred": dict(self.inferred), "sizes": dict(self.sizes), "schemes": schemes,
                                "args": self.args})
+
+
+def _train(real: nn.Module, mode: bool) -> None:
+    """real.train(mode), skipped for a layer without children already in that mode (~15 µs a layer)."""
+    if real.training != mode or real._modules:
+        real.train(mode)
 
 
 def _plain_value(v):
