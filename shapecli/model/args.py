@@ -35,12 +35,20 @@ def bind_all(spec: Spec) -> dict:
     """Check every layer's arguments against its constructor; report all problems at once."""
     c = Collector()
     out = {}
+    same: dict = {}  # equal items (a repeat's copies) bind alike: (type, arguments) -> Bound
     for node in spec.nodes():
         if node.is_container or node.is_tensor:
+            continue
+        key = (node.type, repr(node.args), repr(node.kwargs)) if node.ins is None else None
+        b = same.get(key) if key is not None else None
+        if b is not None:
+            out[node.path] = Bound(b.cls, dict(b.kwargs), dict(b.given_inferred))
             continue
         b = bind(node, c)
         if b is not None:
             out[node.path] = b
+            if key is not None:
+                same[key] = b
     if c.problems:
         raise SpecError(condense(c.problems, spec.text, spec.file, spec.sets))
     return out

@@ -155,18 +155,18 @@ class Deferred(LazySave, nn.Module):
 
     def _apply_init(self, real: nn.Module) -> None:
         """The spec's init schemes, drawn now that the data has arrived (after the layer's own init)."""
+        named = list(real.named_parameters())
+        if not self.node.init and not self.init_map:  # nothing but PyTorch's own init (most layers): no imports
+            self._traced({n: None for n, _ in named}, {n: "default" for n, _ in named})
+            return
         from shapecli.analyses.init.apply import apply_scheme
         from shapecli.spec.initschemes import scheme_for, unmatched_keys
 
-        named = list(real.named_parameters())
         bad = unmatched_keys(self.node.init, [n for n, _ in named]) if self.node.init else None
         if bad:
             raise ShapeError(f"init: {', '.join(bad)} names no parameter of {self.node.type} "
                              f"(it has {', '.join(n for n, _ in named) or 'none'})")
         chosen, schemes = {}, {}
-        if not self.node.init and not self.init_map:  # nothing but PyTorch's own init (most layers)
-            chosen, schemes = dict.fromkeys((n for n, _ in named), None), dict.fromkeys((n for n, _ in named), "default")
-            named = ()
         for name, prm in named:
             # The item's own `init` applies as written; an inherited `weight` leaves 1-D weights
             # (norm scales) alone, so a global kaiming default does not break a LayerNorm.
@@ -180,6 +180,10 @@ class Deferred(LazySave, nn.Module):
                     raise ShapeError(f"init {name}: {e}") from None
             chosen[name] = scheme
             schemes[name] = scheme.describe() if scheme is not None else "default"
+        self._traced(chosen, schemes)
+
+    def _traced(self, chosen: dict, schemes: dict) -> None:
+        """Record the layer's schemes and its place in the materialization order (ctx.trace)."""
         self.ctx.schemes[self.node.path] = chosen
         self.ctx.trace.append({"order": len(self.ctx.trace), "layer": self.node.path, "type": self.node.type,
                                "inferred": dict(self.inferred), "sizes": dict(self.sizes), "schemes": schemes,

@@ -69,8 +69,8 @@ def gather(outline, model: nn.Module, runs, per_run, ctx, device: str, opts, act
     seen: dict = {}
     params, lints = [], []
     looks = looks or {}
-    modules = dict(model.named_modules())  # once: get_submodule per parameter walked the path each time
-    for name, prm in model.named_parameters(remove_duplicate=False):
+    modules, named_params, named_buffers, transient = _walk(model)
+    for name, prm in named_params:
         layer = owner(name)
         info = ParamInfo(name, layer, list(prm.shape), prm.numel(), str(prm.dtype).replace("torch.", ""),
                          prm.requires_grad)
@@ -107,9 +107,8 @@ def gather(outline, model: nn.Module, runs, per_run, ctx, device: str, opts, act
             lints.extend(initmod.lint_tensor(name, layer, prm.detach()))
         params.append(info)
 
-    transient = non_persistent(model)
     buffers = [BufferInfo(n, owner(n), list(b.shape), b.numel(), str(b.dtype).replace("torch.", ""), n not in transient)
-               for n, b in model.named_buffers()]
+               for n, b in named_buffers]
 
     counted = [p for p in params if p.shared_with is None]
     by_dtype: dict = {}
@@ -145,8 +144,8 @@ def gather(outline, model: nn.Module, runs, per_run, ctx, device: str, opts, act
             params=sum(p.numel for p in own), trainable=sum(p.numel for p in own if p.trainable),
             line=n.loc.line, col=n.loc.col, is_container=n.is_container,
             activation=acts.get(n.path), input_shapes=[r.get(n.path) for r in per_run_inputs],
-            kernel_size=_ints(getattr(modules.get(n.path), "kernel_size", None)),
-            stride=_ints(getattr(modules.get(n.path), "stride", None))))
+            kernel_size=_ints(_plain_attr(modules.get(n.path), "kernel_size")),
+            stride=_ints(_plain_attr(modules.get(n.path), "stride"))))
 
     diagnostics = lints + initmod.lint_gain(_weight_stack(nodes, ctx.schemes))
     for d in diagnostics:
@@ -162,10 +161,27 @@ def gather(outline, model: nn.Module, runs, per_run, ctx, device: str, opts, act
                     warnings=list(warnings or ()))
 
 
-def non_persistent(model: nn.Module) -> set:
-    """The buffer names a model's state_dict() leaves out (registered with persistent=False)."""
-    return {f"{prefix}.{b}" if prefix else b for prefix, m in model.named_modules()
-            for b in getattr(m, "_non_persistent_buffers_set", ())}
+def _walk(model: nn.Module) -> tuple:
+    """One walk over the model for what four of torch's would give: {path: module} (every path a module is
+    reached by), named_parameters(remove_duplicate=False), named_buffers() and the buffer names state_dict() leaves out, in their
+    orders. (10,000 Linear+ReLU pairs: each walk of the 30,001 modules costs ~70 ms.)"""
+    modules, params, buffers, transient = {}, [], [], set()
+    seen_modules, seen_buffers = set(), set()
+    for path, m in model.named_modules(remove_duplicate=False):
+        modules.setdefault(path, m)
+        pre = f"{path}." if path else ""
+        for k, v in m._parameters.items():
+            if v is not None:
+                params.append((pre + k, v))
+        if id(m) in seen_modules:  # named_buffers() and the non-persistent names: a module once
+            continue
+        seen_modules.add(id(m))
+        for k, v in m._buffers.items():
+            if v is not None and id(v) not in seen_buffers:
+                seen_buffers.add(id(v))
+                buffers.append((pre + k, v))
+        transient.update(pre + b for b in m._non_persistent_buffers_set)
+    return modules, params, buffers, transient
 
 
 def _weight_stack(nodes: list, schemes: dict) -> list:
@@ -186,6 +202,13 @@ def _weight_stack(nodes: list, schemes: dict) -> list:
                 break
         out.append((n.path, n.kind, schemes[n.path]["weight"], after))
     return out
+
+
+def _plain_attr(m, name: str):
+    """A module's plain attribute (a conv's kernel_size), or None: read from its __dict__, since a missing
+    name costs nn.Module.__getattr__ an AttributeError with a formatted message (~10 µs; 20,000 layers x 2)."""
+    d = getattr(m, "__dict__", None)
+    return None if d is None else d.get(name)
 
 
 def _ints(v):
