@@ -30,6 +30,7 @@ class BuildContext:
     init_state: object = None  # the initial values' own stream of the CPU RNG (lazy.init_stream), from the first input on
     probe_bytes: dict = field(default_factory=dict)  # (class, arguments) -> bytes of a meta probe (Deferred._probe_bytes)
     placeholders: bool = True  # declare uninitialized parameters (placeholder.py); the engine's own runs skip it
+    slots: list = field(default_factory=list)  # (parent, key, placeholder) not yet swapped out (lazy.finalize)
     _default: object = None  # torch's default device, once asked (default_device)
 
     def default_device(self, device) -> bool:

@@ -302,16 +302,24 @@ _HOOK_DICTS = ("_forward_hooks", "_forward_hooks_with_kwargs", "_forward_hooks_a
 
 
 def finalize(root: nn.Module, ctx: BuildContext) -> None:
-    """Swap each materialized placeholder for its real layer, hooks and all."""
-    for parent in list(root.modules()):
-        for name, child in list(parent._modules.items()):
-            if isinstance(child, Deferred) and child.real is not None:
-                real = child.real
-                for attr in _HOOK_DICTS:
-                    if getattr(child, attr, None):
-                        getattr(real, attr).update(getattr(child, attr))
-                parent._modules[name] = real
-    ctx.pending = any(isinstance(m, Deferred) for m in root.modules())
+    """Swap each materialized placeholder for its real layer, hooks and all: where build() put it
+    (ctx.slots: no walk over the model), or, if the model was rearranged since, wherever it is now."""
+    slots = ctx.slots
+    if any(parent._modules.get(name) is not child for parent, name, child in slots):  # moved by the user
+        slots = [(parent, name, child) for parent in list(root.modules())
+                 for name, child in list(parent._modules.items()) if isinstance(child, Deferred)]
+    left = []
+    for parent, name, child in slots:
+        if child.real is None:
+            left.append((parent, name, child))
+            continue
+        real = child.real
+        for attr in _HOOK_DICTS:
+            if getattr(child, attr, None):
+                getattr(real, attr).update(getattr(child, attr))
+        parent._modules[name] = real
+    ctx.slots = left
+    ctx.pending = bool(left)
 
 
 class _Finalize:
@@ -358,6 +366,13 @@ def build(spec: Spec, ctx: BuildContext | None = None) -> Network:
 
 
     def make(node: Node, inherited: dict, freeze: bool) -> nn.Module:
+        m = _make(node, inherited, freeze)
+        for key, child in m._modules.items():  # where each placeholder sits, for finalize
+            if type(child) is Deferred:
+                ctx.slots.append((m, key, child))
+        return m
+
+    def _make(node: Node, inherited: dict, freeze: bool) -> nn.Module:
         freeze = freeze or node.freeze
         kids = [(c.key, make(c, {**inherited, **node.init}, freeze)) for c in node.children if not c.is_tensor]
         if node.type == "Sequential":
@@ -381,6 +396,9 @@ def build(spec: Spec, ctx: BuildContext | None = None) -> Network:
 
     root = Network(OrderedDict((c.key, make(c, spec.init, False)) for c in spec.root.children if not c.is_tensor),
                    saves.get("", {}), ctx.tape, feeds.get("", {}), [i.name for i in spec.inputs], owned(spec.root, False))
+    for key, child in root._modules.items():
+        if type(child) is Deferred:
+            ctx.slots.append((root, key, child))
     locate_outputs(root, spec.root)
     chains.append(root)
     for chain in chains:

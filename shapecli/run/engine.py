@@ -217,7 +217,7 @@ def shape_model(model: nn.Module, outline, samples: list, opts: Options, device:
         if measurer:
             measurer.stop()
         release(rec)
-        detach(model, handles + ctx.handles)  # the model handed back is plain: no hook of the run's
+        detach(model, handles + ctx.handles, moved=rec.on_placeholders)  # the model handed back is plain: no hook of the run's
         if fresh is not None:  # BatchNorm's running statistics as a fresh model has them
             fresh.restore()
     seen, notes = set(), []

@@ -35,6 +35,7 @@ class _Recorder:
     _sizes: dict = field(default_factory=dict)
     handles: list = field(default_factory=list)  # the hooks' handles (detach removes them)
     direct: list = field(default_factory=list)  # the placeholders that tell the recorder themselves
+    on_placeholders: bool = False  # a hook went onto a placeholder (detach must look for it on the real layer)
     derived: list = field(default_factory=list)  # (path, first child, last child): plain Sequentials, children first
 
     def derive(self) -> None:
@@ -105,6 +106,8 @@ def _attach(model: nn.Module, rec: _Recorder) -> list:
             m.__dict__["rec"] = rec  # a placeholder of this run tells the recorder itself (model/lazy.py)
             rec.direct.append(m)
             continue
+        if isinstance(m, Deferred):
+            rec.on_placeholders = True  # moves to its real layer when swapped in: detach looks for it
         handles.append(m.register_forward_pre_hook(rec.pre(path)))
         handles.append(m.register_forward_hook(rec.post(path)))
     rec.derived.reverse()  # children before the Sequential that holds them
@@ -130,9 +133,11 @@ def attach_swapped(model: nn.Module, rec: _Recorder) -> None:
 
 
 def release(rec: _Recorder) -> None:
-    """The placeholders that told the recorder forget it: the model handed back holds nothing of the run's."""
-    for m in rec.direct:
-        m.__dict__["rec"] = None
+    """The placeholders that told the recorder forget it: the model handed back holds nothing of the run's
+    (those swapped out are no longer in it: only the ones still waiting for data, if any, are told)."""
+    if rec.ctx is not None and rec.ctx.pending:
+        for m in rec.direct:
+            m.__dict__["rec"] = None
     rec.direct.clear()
 
 
@@ -151,16 +156,17 @@ _HOOK_DICTS = ("_forward_hooks", "_forward_hooks_with_kwargs", "_forward_hooks_a
                "_forward_pre_hooks", "_forward_pre_hooks_with_kwargs")
 
 
-def detach(model: nn.Module, handles: list) -> None:
+def detach(model: nn.Module, handles: list, moved: bool = True) -> None:
     """Remove the run's hooks. A hook registered on a placeholder moved to its real layer when the
     layer was swapped in (model/lazy.py finalize), where its handle no longer reaches: hook ids
-    are unique, so each module's hook dicts lose those ids."""
+    are unique, so each module's hook dicts lose those ids. `moved`: False where no hook was registered on
+    a placeholder (the recorder's own placeholders tell it directly): the handles then reach every hook."""
     ids = set()
     for h in handles:
         ids.add(h.id)
         h.remove()
     handles.clear()
-    if not ids:
+    if not ids or not moved:
         return
     for m in model.modules():
         for attr in _HOOK_DICTS:
