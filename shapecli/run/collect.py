@@ -2,6 +2,7 @@
 Report's parts; run/assemble.py builds the Report from them and the later analyses' results."""
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 from shapecli import dtypes
@@ -70,6 +71,8 @@ def gather(outline, model: nn.Module, runs, per_run, ctx, device: str, opts, act
     params, lints = [], []
     looks = looks or {}
     modules, named_params, named_buffers, transient = _walk(model)
+    sizes = {t["layer"]: t for t in ctx.trace}  # each built layer: its arguments, inferred sizes, schemes
+    predicted: dict = {}  # (class, arguments, parameter, shape, scheme) -> InitInfo
     for name, prm in named_params:
         layer = owner(name)
         info = ParamInfo(name, layer, list(prm.shape), prm.numel(), str(prm.dtype).replace("torch.", ""),
@@ -85,10 +88,20 @@ def gather(outline, model: nn.Module, runs, per_run, ctx, device: str, opts, act
         if module is None:  # a module reached by a second path (named_modules lists it once)
             module = model.get_submodule(holder)
         scheme = ctx.schemes.get(layer, {}).get(local)  # what model/lazy.py applied
-        try:
-            info.init = initmod.expected(module, local, list(prm.shape), scheme)
-        except Exception:  # an init formula we lack must not break the report
-            info.init = InitInfo(scheme=scheme.describe() if scheme else "default")
+        # a spec's layers of one class built with the same arguments predict alike (a repeat's copies)
+        built = sizes.get(layer)
+        key = (type(module), repr(built["args"]), local, tuple(prm.shape), repr(scheme)) \
+            if built is not None and module is not None and holder == layer else None
+        known = predicted.get(key) if key is not None else None
+        if known is not None:
+            info.init = copy.copy(known)
+        else:
+            try:
+                info.init = initmod.expected(module, local, list(prm.shape), scheme)
+            except Exception:  # an init formula we lack must not break the report
+                info.init = InitInfo(scheme=scheme.describe() if scheme else "default")
+            if key is not None:
+                predicted[key] = copy.copy(info.init)
         looked = looks.get(id(prm))
         if looked is not None and looked[0] is prm:
             look = looked[1]
@@ -123,7 +136,6 @@ def gather(outline, model: nn.Module, runs, per_run, ctx, device: str, opts, act
                     buffers=sum(b.numel for b in buffers), bytes=by_dtype,
                     param_bytes=sum(p.numel * _itemsize(p.dtype) for p in counted), buffer_bytes=buf_bytes)
 
-    sizes = {t["layer"]: t for t in ctx.trace}
     owned: dict = {}  # layer path -> the counted parameters it or its descendants own (one pass, not nodes x params)
     for p in counted:
         parts = p.layer.split(".") if p.layer else []

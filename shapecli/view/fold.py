@@ -14,9 +14,18 @@ from shapecli.names import local_name
 def _signature(lay, own_params: list, child_sigs: tuple) -> int:
     ps = tuple((local_name(p.name, p.layer), tuple(p.shape), p.dtype, p.trainable, p.shared_with is None,
                 bool(p.init and p.init.flagged)) for p in own_params)
-    return hash((lay.type, repr(lay.args), repr(lay.inferred), repr(lay.output_shapes), repr(lay.input_shapes),
+    return hash((lay.type, repr(lay.args), repr(lay.inferred), _shapes(lay.output_shapes), _shapes(lay.input_shapes),
                  repr(lay.symbolic), lay.kernel_size and tuple(lay.kernel_size), lay.stride and tuple(lay.stride),
                  lay.is_container, lay.params, lay.trainable, lay.flops, ps, child_sigs))
+
+
+def _shapes(outputs):
+    """Shapes and dtypes of (nested lists of) TensorInfo as a hashable key: a dataclass's repr cost more."""
+    if isinstance(outputs, list):
+        return tuple(_shapes(o) for o in outputs)
+    if outputs is None:
+        return None
+    return tuple(outputs.shape), outputs.dtype
 
 
 def fold_repeats(layers: list, by_layer: dict) -> dict:
