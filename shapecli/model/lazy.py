@@ -133,9 +133,13 @@ class Deferred(LazySave, nn.Module):
         key = None
         if not self.node.tie:
             try:
-                key = (self.bound.cls, repr(sorted(kwargs.items())))
-            except TypeError:  # arguments that do not sort: no sharing
-                key = None
+                key = (self.bound.cls, tuple(sorted(kwargs.items())))
+                hash(key)
+            except TypeError:  # a list argument (kernel_size: [3, 3]): by its text; arguments that do not sort: none
+                try:
+                    key = (self.bound.cls, repr(sorted(kwargs.items())))
+                except TypeError:
+                    key = None
         if key is not None and key in self.ctx.probe_bytes:
             return self.ctx.probe_bytes[key]
         with torch.device("meta"), skip_init():  # no init on meta: values do not exist

@@ -19,12 +19,16 @@ class _OutputGuard:
 
     def __init__(self, limit: int):
         self.limit = limit
+        self._applies: dict = {}  # class -> applies(), once per class of a run
 
     def applies(self, module: nn.Module) -> bool:
         """Whether the hook can ever refuse `module`: not for a layer whose record says its output is no
         bigger than its inputs, or unguarded (10,000 ReLU layers: no hook at all)."""
-        lt = registry.of_module(module)
-        return lt is not None and lt.out_size not in (NO_BIGGER, UNGUARDED)
+        cls = type(module)
+        if cls not in self._applies:
+            lt = registry.of_module(module)
+            self._applies[cls] = lt is not None and lt.out_size not in (NO_BIGGER, UNGUARDED)
+        return self._applies[cls]
 
     def __call__(self, module, inputs):
         x = inputs[0] if inputs else None
