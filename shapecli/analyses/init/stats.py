@@ -10,7 +10,7 @@ from typing import Optional, Sequence
 
 from shapecli._torch import nn, torch
 from shapecli.analyses.init.predict import _resolve
-from shapecli.analyses.init.lints import lint_tensor
+from shapecli.analyses.init.lints import _is_weight, lint_tensor
 from shapecli.report import Stats
 from shapecli.spec.initschemes import InitScheme
 
@@ -146,7 +146,11 @@ def _looks(x: torch.Tensor, shape: tuple, items: list, histograms: bool, lint: b
         cm = sums[r] / n
         st = Stats(mean=0.0 + cm * n / n, std=math.sqrt(max(m2[r], 0.0) / n), min=lo[r], max=hi[r], source="measured")
         name, layer, t = items[r]
-        lints = lint_tensor(name, layer, t.detach(), st, distinct_rows=distinct is not None and distinct[r]) if lint else []
+        rows_ok = distinct is not None and distinct[r]
+        if not lint or (len(shape) < 2 or not _is_weight(name) or (lo[r] != hi[r] and (shape[0] < 2 or rows_ok))):
+            lints = []  # what lint_tensor finds in finite values: nothing here (the common case, without the call)
+        else:
+            lints = lint_tensor(name, layer, t.detach(), st, distinct_rows=rows_ok)
         out.append(Look(st, hists[r] if hists is not None else None, lints))
     return out
 
