@@ -18,6 +18,7 @@ from shapecli.dtypes import INPUT as DTYPES, INPUT_SPELLINGS
 from shapecli.fileio import SCHEMA_MARK, write_schema_file
 from shapecli.model.args import _NONNEGATIVE, _POSITIVE
 from shapecli.spec import initschemes
+from shapecli.spec.moduleattrs import MODULE_ATTRS
 from shapecli.spec.nodes import MAX_INT, MAX_REPEAT, RESERVED
 from shapecli.spec.tensors import FILLS, INFER
 
@@ -230,8 +231,9 @@ def _item(variant: str, names: list) -> dict:
     props.update(_containers(items, _ref(variant)))
     props.update(_tensors())
     props.update({
-        "name": {"type": "string", "pattern": _IDENT, "description": "the item's name: its path in the table, "
-                 "and what `from:`/`tie:` refer to"},
+        "name": {"type": "string", "pattern": _IDENT, "not": {"enum": sorted(MODULE_ATTRS)},
+                 "description": "the item's name: its path in the table, and what `from:`/`tie:` refer to "
+                 "(not an attribute every torch.nn.Module has, such as forward or training)"},
         "repeat": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": MAX_REPEAT}, _VAR,
                              {"type": "object", "required": ["times"], "additionalProperties": False,
                               "properties": {"times": {"anyOf": [{"type": "integer", "minimum": 1,

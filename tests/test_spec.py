@@ -135,3 +135,34 @@ def test_repeat_with_an_index_and_if_items():
         "x.yaml:4:14: error: layer 0 (Linear): `repeat:` unknown key 'time' (did you mean times?); "
         "write `repeat: N` or `repeat: {times: N, as: i}`",
         "x.yaml:4:13: error: layer 0 (Linear): `repeat:` needs `times:`, e.g. `repeat: {times: 4, as: i}`"]
+
+
+def test_module_attribute_names_cover_torch_and_the_containers():
+    """The parser's list of taken names (no torch) is every attribute name of nn.Module, nn.Sequential and
+    shapecli's containers on the installed torch: a name it misses would reach add_module's KeyError."""
+    import re
+    from collections import OrderedDict
+
+    from torch import nn
+
+    from shapecli.model import glue
+    from shapecli.model.flow import Chain, Network
+    from shapecli.spec.moduleattrs import MODULE_ATTRS
+
+    made = [nn.Module(), nn.Sequential(), Chain(OrderedDict(), {}, {}, {}, ()), Network(OrderedDict(), {}, {}, {}, [], ()),
+            glue.Residual(OrderedDict(), [], {}, {}), glue.Concat(OrderedDict(), [], [], {}, {}),
+            glue.Add(OrderedDict(), [], [], {}, {}), glue.Multiply(OrderedDict(), [], [], {}, {})]
+    names = {n for m in made for n in dir(m) if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", n)}
+    assert names - MODULE_ATTRS == set()
+
+
+def test_a_taken_name_the_list_misses_is_still_a_spec_error(monkeypatch):
+    """The builder turns add_module's refusal into a located spec error (exit 2), whatever torch adds."""
+    from shapecli.spec import items
+
+    monkeypatch.setattr(items, "MODULE_ATTRS", frozenset())
+    spec = shapecli.parse_spec("input: [2, 4]\nlayers:\n  - Sequential:\n      - Linear: 4\n        name: forward\n", "x.yaml")
+    with pytest.raises(SpecError) as e:
+        shapecli.inspect(spec)
+    assert str(e.value) == ("x.yaml:3:5: error: layer 0 (Sequential): attribute 'forward' already exists: "
+                            "choose another `name:` for the item")

@@ -370,7 +370,10 @@ def build(spec: Spec, ctx: BuildContext | None = None) -> Network:
 
 
     def make(node: Node, inherited: dict, freeze: bool) -> nn.Module:
-        m = _make(node, inherited, freeze)
+        try:
+            m = _make(node, inherited, freeze)
+        except KeyError as e:  # add_module/register_parameter: a name the spec's parser did not know is taken
+            raise _taken(e, node) from None
         for key, child in m._modules.items():  # where each placeholder sits, for finalize
             if type(child) is Deferred:
                 ctx.slots.append((m, key, child))
@@ -398,8 +401,12 @@ def build(spec: Spec, ctx: BuildContext | None = None) -> Network:
                                             ctx.tape, feeds.get(node.path, {}), tensors & set(node.refs))
         return Deferred(node, bound[node.path], ctx, inherited, freeze)
 
-    root = Network(OrderedDict((c.key, make(c, spec.init, False)) for c in spec.root.children if not c.is_tensor),
-                   saves.get("", {}), ctx.tape, feeds.get("", {}), [i.name for i in spec.inputs], owned(spec.root, False))
+    kids = OrderedDict((c.key, make(c, spec.init, False)) for c in spec.root.children if not c.is_tensor)
+    try:
+        root = Network(kids, saves.get("", {}), ctx.tape, feeds.get("", {}), [i.name for i in spec.inputs],
+                       owned(spec.root, False))
+    except KeyError as e:
+        raise _taken(e, spec.root) from None
     for key, child in root._modules.items():
         if type(child) is Deferred:
             ctx.slots.append((root, key, child))
@@ -417,6 +424,12 @@ def build(spec: Spec, ctx: BuildContext | None = None) -> Network:
     hook = _Finalize(ctx)
     hook.handles = [root.register_forward_pre_hook(hook.start), root.register_forward_hook(hook)]
     return root
+
+
+def _taken(e: KeyError, node: Node) -> SpecError:
+    """torch's refusal of a child's or tensor's name ("attribute 'x' already exists") as a spec error."""
+    msg = str(e.args[0]) if e.args else "a name is already taken"
+    return SpecError(f"{msg}: choose another `name:` for the item", node.loc, node.label())
 
 
 def _operands(node: Node) -> list:

@@ -5,6 +5,7 @@ import re
 
 from shapecli import layers as registry
 from shapecli.errors import Loc, SpecError, did_you_mean, literal, what
+from shapecli.spec.moduleattrs import MODULE_ATTRS
 from shapecli.spec.nodes import IDENT, MAX_NODES, MAX_REPEAT, OWN_INPUT, RESERVED, TENSORS, Node
 from shapecli.spec.parts import Names, OneName, Parts
 from shapecli.spec.variables import BAD, _Scope
@@ -70,6 +71,9 @@ class Items(Parts):
             nm = extra["name"]
             if not isinstance(nm, str) or not IDENT.match(nm):
                 self.err(f"`name:` must be an identifier (letters, digits, _), got {_what(nm)}", extra.at("name"))
+            elif nm in MODULE_ATTRS:  # add_module would refuse it: "attribute 'forward' already exists"
+                self.err(f"`name: {nm}` is an attribute every torch.nn.Module has, so nothing can be registered "
+                         f"under it; choose another name (e.g. {nm.strip('_') or 'x'}_1)", extra.at("name"))
             else:
                 name = nm
         label = f"{ns.sub(name or str(ns.count))} ({layer_key})"
@@ -92,7 +96,7 @@ class Items(Parts):
             key = ns.claim(name, extra.at("name") if name is not None else loc, self, counted=False)
             path = ns.sub(key)
             label = f"{path} ({layer_key})"
-            node = Node(layer_key, key, path, loc, named=name is not None)
+            node = Node(layer_key, key, path, loc, named="name" in extra)  # a refused name is reported once
             self.tensor_item(node, layer_key, value, loc, extra, scope, label)
             if name is None:
                 return None  # reported: a tensor is known by its name only
