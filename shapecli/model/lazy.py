@@ -30,7 +30,7 @@ from shapecli.model.memo import _memo_forward
 from shapecli.model.owned import Owned
 from shapecli.model.placeholder import LazySave, copy_loaded, declare, loaded
 from shapecli.model.skipinit import skip_init
-from shapecli.shapes import dims_text
+from shapecli.model.reading import _device, _matches, check_input, infer, shape_of
 from shapecli.spec.nodes import OWN_INPUT, Node, Spec
 
 # ---------------------------------------------------------------------------- the lazy model
@@ -211,89 +211,6 @@ def _plain_value(v):
 
 def _kw(kwargs: dict) -> str:
     return ", ".join(f"{k}={getattr(v, '__name__', v)}" for k, v in kwargs.items() if not str(k).startswith("_"))
-
-
-def _device(xs) -> torch.device:
-    for x in xs:
-        if isinstance(x, torch.Tensor):
-            return x.device
-    return torch.device("cpu")
-
-
-def shape_of(xs) -> str:
-    def one(x):
-        if isinstance(x, torch.Tensor):
-            return dims_text(x.shape)
-        if isinstance(x, (tuple, list)):
-            return "(" + ", ".join(one(y) for y in x) + ")"
-        return type(x).__name__
-
-    return ", ".join(one(x) for x in xs) if len(xs) != 1 else one(xs[0])
-
-
-_DIMS = {1: "L", 2: "H, W", 3: "D, H, W"}
-
-
-def check_input(node: Node, xs) -> None:
-    """Reject inputs a layer cannot take, in the spec's terms, before torch does."""
-    lt = registry.get(node.type)
-    need, most = lt.inputs, max(lt.inputs, lt.max_inputs)
-    if len(xs) < need or len(xs) > most:  # before torch says "forward() missing ... 'x2'"
-        hint = (": give the spec several inputs, e.g. `input: [[2, 10], [2, 20]]` or --input '2,10;2,20', "
-                "or name the tensors it reads with `in: [a, b]`") if need > 1 else ""
-        if node.type == "MultiheadAttention" and len(xs) == 1:  # self-attention: query, key and value are x
-            heads = node.kwargs.get("num_heads", node.args[0] if node.args else "...")
-            hint = (f"; for self-attention on one tensor write `- SelfAttention: {{num_heads: {heads}}}` "
-                    "(embed_dim is inferred; it returns the output tensor only), or give query, key and value "
-                    "with `in: [q, k, v]`")
-        if len(xs) > most and need == 1 and lt.max_inputs < 2 and node.ins is None:
-            hint = "; name the tensor it reads with `in: name`"
-        want = f"{need} to {most}" if most > need else f"{need}"
-        raise ShapeError(f"takes {want} input tensor{'s' if most > 1 else ''}; got {len(xs)} ({shape_of(xs)}){hint}")
-    for j, x in enumerate(xs):
-        if isinstance(x, (tuple, list)) and not lt.takes_tuple and not (j >= lt.inputs and node.type == "LSTM"):
-            raise ShapeError(f"gets a tuple {shape_of([x])} from the layer before; add `- Item: 0` to pick one output")
-    x = xs[0] if xs else None
-    if not isinstance(x, torch.Tensor):
-        return
-    ranks = lt.ranks
-    if ranks and x.dim() not in ranks:
-        n = ranks[-1] - 2  # spatial dims of the batched form
-        want = f"[N, C, {_DIMS[n]}]" + (f" (or [C, {_DIMS[n]}] unbatched)" if len(ranks) > 1 else "")
-        raise ShapeError(f"expects a {ranks[-1]}-D input {want}; got {list(x.shape)}")
-    if not x.is_floating_point() and lt.dtype == "float":
-        raise ShapeError(f"gets {str(x.dtype).replace('torch.', '')} input {list(x.shape)}; token ids go into an Embedding first")
-
-
-def infer(rule, xs, spatial: int) -> int:
-    if isinstance(rule, tuple):
-        i, d = rule
-        if i >= len(xs):
-            raise ShapeError(f"takes {i + 1} inputs; got {len(xs)}")
-        x = xs[i]
-    else:
-        x, d = xs[0], rule
-    if d == "C":
-        d = -(spatial + 1)
-    if not isinstance(x, torch.Tensor) or x.dim() < (abs(d) if d < 0 else d + 1):
-        raise ShapeError(f"cannot read its size from an input of shape {shape_of([x])}")
-    return int(x.shape[d])
-
-
-def _matches(given, actual, xs, rule) -> bool:
-    if isinstance(given, (list, tuple)):  # LayerNorm's normalized_shape: the trailing dims
-        return list(xs[0].shape[-len(given):]) == list(given)
-    return given == actual
-
-
-def check_refit(node: Node, inferred: dict, xs) -> None:
-    """For inputs after the first: the materialized sizes must fit the new data."""
-    lt = registry.get(node.type)
-    for inf in lt.inferred:
-        if inf.arg in inferred and inf.arg not in lt.loose:
-            actual = infer(inf.dim, xs, lt.spatial)
-            if actual != inferred[inf.arg]:
-                raise ShapeError(f"was materialized for {inferred[inf.arg]} {inf.words}; this input has {actual}")
 
 
 def resolve(root: nn.Module, path: str) -> nn.Module:

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 from shapecli._torch import nn, torch
 from shapecli.errors import Problem, ShapeCliError, ShapeError, literal
-from shapecli.model.lazy import BuildContext, Deferred, OverBudget, check_refit, shape_of
+from shapecli.model.lazy import BuildContext, Deferred, OverBudget
+from shapecli.model.reading import check_refit, shape_of
 from shapecli.run.inputs import describe
 from shapecli.spec.nodes import TENSORS
 
