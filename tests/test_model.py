@@ -441,3 +441,27 @@ def test_initial_values_do_not_depend_on_what_the_first_forward_draws():
     net(torch.randn(32, 8, generator=torch.Generator().manual_seed(5)))
     assert torch.equal(net[4].weight, want[4].weight)
     torch.random.set_rng_state(state)
+
+
+def test_placeholders_and_sequentials_have_nn_modules_own_state():
+    """Deferred and the builder's nn.Sequential take nn.Module.__init__'s attributes without the call
+    (model/lazy.py module_state): the same names and kinds of value as a real nn.Module() of this torch,
+    a container of their own each, and a Sequential that behaves as one made by its constructor."""
+    from collections import OrderedDict
+
+    from shapecli.model.lazy import Deferred, _sequential, module_state
+
+    want = vars(nn.Module())
+    a, b = module_state(), module_state()
+    assert a.keys() == want.keys() and all(type(a[k]) is type(want[k]) for k in want)
+    assert all(a[k] is not b[k] for k in a if isinstance(a[k], (dict, set)))
+    model = shapecli.build("input: [2, 4]\nlayers:\n  - Sequential: [Linear: 3, ReLU]\n  - Linear: 2\n")
+    seq, placeholder = model[0], model[1]
+    assert type(seq) is nn.Sequential and type(placeholder) is Deferred
+    assert set(want) <= set(vars(seq)) and set(want) <= set(vars(placeholder))
+    made = _sequential([("0", nn.Linear(4, 3)), ("1", nn.ReLU())])
+    real = nn.Sequential(OrderedDict([("0", nn.Linear(4, 3)), ("1", nn.ReLU())]))
+    assert repr(made) == repr(real) and list(made.state_dict()) == list(real.state_dict())
+    assert made(torch.zeros(2, 4)).shape == (2, 3) and isinstance(made[1], nn.ReLU) and len(made) == 2
+    made.append(nn.Tanh())
+    assert len(made) == 3 and len(real) == 2  # containers of their own
