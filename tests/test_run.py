@@ -265,3 +265,20 @@ def test_a_spec_error_while_building_leaves_no_measuring_thread():
     with pytest.raises(SpecError, match="Linear has no argument 'bogus'"):  # found by build(), on the CPU path
         shapecli.materialize(shapecli.parse_spec("input: [2, 3]\nlayers: [Linear: {out_features: 4, bogus: 1}]\n"))
     assert alive() == before
+
+
+def test_gather_walks_the_model_once_as_torch_would():
+    """collect._walk: one walk giving named_modules(remove_duplicate=False) as a dict, named_parameters
+    (remove_duplicate=False), named_buffers() and the non-persistent names, in torch's orders, with a
+    module reached by two paths and a None child."""
+    from shapecli.run.collect import _walk
+
+    m = nn.Sequential(nn.Sequential(nn.Linear(4, 3), nn.Sequential(nn.ReLU(), nn.BatchNorm1d(3))), nn.Linear(3, 2))
+    m.add_module("again", m[0])
+    m.add_module("none", None)
+    m[2].register_buffer("scratch", torch.zeros(1), persistent=False)
+    modules, params, buffers, transient = _walk(m)
+    assert list(modules.items()) == list(dict(m.named_modules(remove_duplicate=False)).items())
+    assert [(n, id(t)) for n, t in params] == [(n, id(t)) for n, t in m.named_parameters(remove_duplicate=False)]
+    assert [(n, id(t)) for n, t in buffers] == [(n, id(t)) for n, t in m.named_buffers()]
+    assert transient == {"0.scratch"} == set(dict(m.named_buffers())) - set(m.state_dict())

@@ -179,9 +179,13 @@ def _walk(model: nn.Module) -> tuple:
     orders. (10,000 Linear+ReLU pairs: each walk of the 30,001 modules costs ~70 ms.)"""
     modules, params, buffers, transient = {}, [], [], set()
     seen_modules, seen_buffers = set(), set()
-    for path, m in model.named_modules(remove_duplicate=False):
+    stack = [("", model)]  # named_modules(remove_duplicate=False)'s pre-order, without its nested generators
+    while stack:
+        path, m = stack.pop()
         modules.setdefault(path, m)
         pre = f"{path}." if path else ""
+        if m._modules:
+            stack.extend((pre + k, c) for k, c in reversed(m._modules.items()) if c is not None)
         for k, v in m._parameters.items():
             if v is not None:
                 params.append((pre + k, v))
