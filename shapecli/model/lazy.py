@@ -173,7 +173,8 @@ class Deferred(LazySave, nn.Module):
 
     def _apply_init(self, real: nn.Module) -> None:
         """The spec's init schemes, drawn now that the data has arrived (after the layer's own init)."""
-        named = list(real.named_parameters())
+        own = real._parameters  # a layer without children: its own dict, not named_parameters' walk
+        named = [(n, p) for n, p in own.items() if p is not None] if not real._modules else list(real.named_parameters())
         if not self.node.init and not self.init_map:  # nothing but PyTorch's own init (most layers): no imports
             self._traced({n: None for n, _ in named}, {n: "default" for n, _ in named})
             return

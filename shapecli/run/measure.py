@@ -43,8 +43,11 @@ class _Measurer:
         self.thread.start()
 
     def __call__(self, path: str, layer: nn.Module) -> None:  # BuildContext.on_built
-        for local, prm in layer.named_parameters():
-            self.take(prm, f"{path}.{local}", path)
+        own = getattr(layer, "_parameters", None)  # a layer without children: its own dict, not a walk
+        named = own.items() if own is not None and not layer._modules else layer.named_parameters()
+        for local, prm in named:
+            if prm is not None:
+                self.take(prm, f"{path}.{local}", path)
 
     def take(self, prm, name: str, layer: str) -> None:
         """Queue one parameter (`name` as the report names it, owned by `layer`)."""

@@ -11,21 +11,26 @@ from __future__ import annotations
 from shapecli.names import local_name
 
 
-def _signature(lay, own_params: list, child_sigs: tuple) -> int:
+def _signature(lay, own_params: list, child_sigs: tuple, seen: dict) -> int:
     ps = tuple((local_name(p.name, p.layer), tuple(p.shape), p.dtype, p.trainable, p.shared_with is None,
                 bool(p.init and p.init.flagged)) for p in own_params)
-    return hash((lay.type, repr(lay.args), repr(lay.inferred), _shapes(lay.output_shapes), _shapes(lay.input_shapes),
+    return hash((lay.type, repr(lay.args), repr(lay.inferred), _shapes(lay.output_shapes, seen),
+                 _shapes(lay.input_shapes, seen),
                  repr(lay.symbolic), lay.kernel_size and tuple(lay.kernel_size), lay.stride and tuple(lay.stride),
                  lay.is_container, lay.params, lay.trainable, lay.flops, ps, child_sigs))
 
 
-def _shapes(outputs):
-    """Shapes and dtypes of (nested lists of) TensorInfo as a hashable key: a dataclass's repr cost more."""
+def _shapes(outputs, seen: dict):
+    """Shapes and dtypes of (nested lists of) TensorInfo as a hashable key: a dataclass's repr cost more.
+    `seen`: id(TensorInfo) -> its key, for the TensorInfos a run shares between layers (run/hooks.py)."""
     if isinstance(outputs, list):
-        return tuple(_shapes(o) for o in outputs)
+        return tuple(_shapes(o, seen) for o in outputs)
     if outputs is None:
         return None
-    return tuple(outputs.shape), outputs.dtype
+    key = seen.get(id(outputs))
+    if key is None:
+        key = seen[id(outputs)] = (tuple(outputs.shape), outputs.dtype)
+    return key
 
 
 def fold_repeats(layers: list, by_layer: dict) -> dict:
@@ -35,9 +40,10 @@ def fold_repeats(layers: list, by_layer: dict) -> dict:
         parent = lay.path.rsplit(".", 1)[0] if "." in lay.path else ""
         children.setdefault(parent, []).append(lay)
     sigs: dict = {}
+    seen: dict = {}  # alive as long as the layers (they hold every TensorInfo): ids are not reused meanwhile
     for lay in reversed(layers):  # children before their parents
         kids = tuple((c.path.rsplit(".", 1)[-1], sigs[c.path]) for c in children.get(lay.path, ()))
-        sigs[lay.path] = _signature(lay, by_layer.get(lay.path, ()), kids)
+        sigs[lay.path] = _signature(lay, by_layer.get(lay.path, ()), kids, seen)
     out: dict = {}
     for kids in children.values():
         i = 0
