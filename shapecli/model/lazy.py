@@ -358,10 +358,19 @@ def build(spec: Spec, ctx: BuildContext | None = None) -> Network:
     return root
 
 
+_TAKEN: frozenset = frozenset()  # the attribute names of an nn.Sequential of the installed torch
+
+
 def _sequential(kids: list) -> nn.Sequential:
     """nn.Sequential(OrderedDict(kids)) without add_module's checks, which the parser has made (names are
     indices or identifiers, unique, none an nn.Module attribute: spec/moduleattrs.py); each check's miss
-    through nn.Module.__getattr__ cost ~5 µs a child (10,000 Sequentials: 13 µs each, now 3 µs)."""
+    through nn.Module.__getattr__ cost ~5 µs a child (10,000 Sequentials: 13 µs each, now 3 µs). A name
+    the installed torch takes goes through add_module, whose KeyError build() reports."""
+    global _TAKEN
+    if not _TAKEN:
+        _TAKEN = frozenset(dir(nn.Sequential()))
+    if any(k in _TAKEN for k, _ in kids):
+        return nn.Sequential(OrderedDict(kids))
     seq = nn.Sequential.__new__(nn.Sequential)
     seq.__dict__.update(module_state())
     seq._modules.update(kids)
