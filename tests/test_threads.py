@@ -72,3 +72,35 @@ def test_a_library_call_leaves_the_thread_count_and_gc_alone():
     t.join()
     assert (torch.get_num_threads(), gc.get_threshold()) == before
     assert seen == [before[0]]  # a thread started afterwards gets the process default, not 1
+
+
+def test_models_built_with_build_materialize_on_four_threads_without_equal_layers():
+    """Four `build()` models fed their first input on four threads at once: each layer's initial values
+    come from its model's own stream (model/context.py init_stream, under the RNG lock). Without the
+    lock the threads restored each other's RNG states and ~280 of 2,400 layers started with the weights
+    of another layer of the same model."""
+    spec = "input: [2, 4]\nlayers:\n  - Linear: 4\n    repeat: 150\n"
+    repeats, errors = [], []
+
+    def work():
+        try:
+            for _ in range(4):
+                model = shapecli.build(spec)
+                with torch.no_grad():
+                    model(torch.zeros(2, 4))
+                weights = [tuple(p.flatten().tolist()) for n, p in model.named_parameters() if n.endswith("weight")]
+                repeats.append(len(weights) - len(set(weights)))
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible, so the swaps interleave
+    try:
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(before)
+    assert not errors and len(repeats) == 16 and sum(repeats) == 0

@@ -3,6 +3,7 @@ initial values' own RNG stream."""
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
 
 from shapecli._torch import nn, torch
@@ -89,13 +90,20 @@ class _Holds:
         return []
 
 
+# The global RNG's one lock: the run engine's forks (run/rng.py) and every initial-value stream switch hold it,
+# so two models materializing on two threads never restore each other's RNG state mid-switch.
+RNG_LOCK = threading.RLock()
+
+
 class init_stream:
     """The block draws initial values from their own stream of the global CPU RNG, which starts
     where the RNG stood when the first input entered the model (_Finalize.start) and which only
     initialization advances. What the first forward draws between two layers (Dropout's masks,
     RReLU's slopes) then leaves every later layer's initial values as they were: equal, for one
     seed, to those of the same layers constructed in order (an exported module's). (A class, not a
-    generator: contextlib's machinery cost more than the swap itself, once per layer.)"""
+    generator: contextlib's machinery cost more than the swap itself, once per layer.) It holds RNG_LOCK:
+    without it, placeholders of two models built with `build()` and run on two threads at once restored
+    each other's states, and layers of one model started with equal weights (tests/test_threads.py)."""
 
     __slots__ = ("ctx", "outer")
 
@@ -103,13 +111,21 @@ class init_stream:
         self.ctx = ctx
 
     def __enter__(self):
-        ctx = self.ctx
-        if ctx.init_state is None:  # a placeholder called on its own, not through the root
-            ctx.init_state = torch.get_rng_state()
-        self.outer = torch.get_rng_state()
-        torch.set_rng_state(ctx.init_state)
+        RNG_LOCK.acquire()
+        try:
+            ctx = self.ctx
+            if ctx.init_state is None:  # a placeholder called on its own, not through the root
+                ctx.init_state = torch.get_rng_state()
+            self.outer = torch.get_rng_state()
+            torch.set_rng_state(ctx.init_state)
+        except BaseException:
+            RNG_LOCK.release()
+            raise
 
     def __exit__(self, *exc):
-        self.ctx.init_state = torch.get_rng_state()
-        torch.set_rng_state(self.outer)
+        try:
+            self.ctx.init_state = torch.get_rng_state()
+            torch.set_rng_state(self.outer)
+        finally:
+            RNG_LOCK.release()
         return False

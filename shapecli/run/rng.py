@@ -11,12 +11,10 @@ it: use a torch.Generator there.)
 """
 from __future__ import annotations
 
-import threading
 from contextlib import contextmanager
 
 from shapecli._torch import torch
-
-_lock = threading.RLock()
+from shapecli.model.context import RNG_LOCK as _lock  # also held by each initial-value stream switch
 
 
 @contextmanager
