@@ -380,3 +380,31 @@ def test_torch_load_warnings_stay_off_stderr(tmp_path):
             got = e
     assert not caught, [str(w.message) for w in caught]
     assert isinstance(got, BaselineError) or [e.name for e in got.entries] == ["w"]
+
+
+def test_a_model_without_tensors_checks_against_an_empty_checkpoint_of_either_format(cli, tmp_path):
+    """A state dict with no entries is what a model without parameters or buffers saves: both readers take
+    it (read_torch refused it as "no tensors", read_safetensors did not), and it matches such a spec."""
+    import torch
+
+    spec = tmp_path / "relu.yaml"
+    spec.write_text("input: [2, 4]\nlayers:\n  - ReLU\n  - Flatten\n")
+    torch.save({}, tmp_path / "empty.pt")
+    sparse_safetensors(tmp_path / "empty.safetensors", [])
+    for name in ("empty.pt", "empty.safetensors"):
+        if name.endswith(".safetensors") and not _has_safetensors():
+            continue
+        code, out, err = cli("check", str(spec), "--baseline", str(tmp_path / name))
+        assert code == 0, (name, out, err)
+    # a mapping whose values are not tensors is still refused
+    torch.save({"epoch": 3}, tmp_path / "epoch.pt")
+    code, _, err = cli("check", str(spec), "--baseline", str(tmp_path / "epoch.pt"))
+    assert code == 2 and "the file holds no tensors" in err
+
+
+def _has_safetensors() -> bool:
+    try:
+        import safetensors  # noqa: F401
+    except ImportError:
+        return False
+    return True

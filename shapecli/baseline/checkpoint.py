@@ -111,7 +111,7 @@ def read_torch(path: str) -> Checkpoint:
             out.entries.append(Entry(str(name), list(t.shape), str(t.dtype).replace("torch.", "")))
         else:
             out.skipped.append(str(name))
-    if not out.entries:
+    if not out.entries and obj:  # an empty state dict is a model's without parameters or buffers, as in .safetensors
         nested = [str(k) for k, v in obj.items() if isinstance(v, dict) and any(isinstance(t, torch.Tensor)
                                                                                for t in v.values())]
         if nested:
