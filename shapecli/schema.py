@@ -14,7 +14,7 @@ import json
 
 from shapecli import layerdoc
 from shapecli import layers as registry
-from shapecli.dtypes import INPUT as DTYPES, INPUT_SPELLINGS
+from shapecli.dtypes import INPUT_SPELLINGS
 from shapecli.fileio import SCHEMA_MARK, write_schema_file
 from shapecli.model.args import _NONNEGATIVE, _POSITIVE
 from shapecli.spec import initschemes
@@ -211,7 +211,7 @@ def _tensors() -> dict:
             ("Parameter", {}, _ref("scheme"), "a learnable tensor its container owns, read by `from:`"),
             ("Buffer", {"persistent": {"anyOf": [{"type": "boolean"}, _VAR], "default": True}},
              {"anyOf": [_ref("scheme"), {"enum": list(FILLS)}]}, "a fixed tensor its container owns, read by `from:`")):
-        keys = {"shape": shape, "init": init, "dtype": {"enum": list(DTYPES), "default": "float32"}, **extra}
+        keys = {"shape": shape, "init": init, "dtype": {"enum": list(INPUT_SPELLINGS), "default": "float32"}, **extra}
         out[kind] = {"anyOf": [shape, {"type": "object", "properties": keys, "required": ["shape"],
                                        "additionalProperties": False}], "description": doc + " (docs/spec.md)"}
     return out
@@ -318,7 +318,7 @@ def spec_schema() -> dict:
         "then": {"properties": {"layers": _ref("items")}},
         "definitions": {
             "var": _VAR_DEF,
-            "dtype": {"enum": list(DTYPES), "description": "a dtype name"},
+            "dtype": {"enum": list(INPUT_SPELLINGS), "description": "a dtype name (or an alias: fp16, bf16, ...)"},
             "items": {"type": "array", "items": _ref("item"), "minItems": 1},
             "items_b": {"type": "array", "items": _ref("item_b"), "minItems": 1},
             "item": _item("item", names),

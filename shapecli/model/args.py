@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from shapecli import layers as registry
 from shapecli._torch import torch
-from shapecli.dtypes import INPUT as DTYPES
+from shapecli.dtypes import ALIASES, INPUT as DTYPES, input_name
 from shapecli.errors import Collector, SpecError, literal, what
 from shapecli.model.flow import forward_problems
 from shapecli.spec.nodes import MAX_INT, Node, Spec
@@ -182,7 +182,8 @@ def check_value(v, p: registry.Param) -> str | None:
         return None if p.name not in _NONNEGATIVE or v >= 0 else f"must not be negative, got {v}"
     if isinstance(v, str):
         if "dtype" in t:
-            return None if v in DTYPES else f"unknown dtype '{literal(v)}' (one of {', '.join(DTYPES)})"
+            return None if input_name(v) is not None else \
+                f"unknown dtype '{literal(v)}' (one of {', '.join(DTYPES)}, or {', '.join(sorted(ALIASES))})"
         if "str" not in t:
             hint = ""
             if v.lower() in ("yes", "no", "on", "off", "y", "n"):
@@ -225,7 +226,7 @@ def _plain(v) -> bool:
 
 def convert(v, p: registry.Param):
     if "dtype" in p.types and isinstance(v, str):
-        return getattr(torch, v)  # v is one of spec.DTYPES, checked above
+        return getattr(torch, input_name(v))  # a name or alias of DTYPES (`fp16`), checked above
     if isinstance(v, list):
         return tuple(v) if p.name != "normalized_shape" else list(v)
     return v

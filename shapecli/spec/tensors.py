@@ -121,15 +121,19 @@ class Tensors:
         dtype = value.get("dtype", "float32")
         if "dtype" in value:
             dtype = self.subst(dtype, value.at("dtype"), scope, label)
-            if dtype not in dtypes.INPUT:
+            named = dtypes.input_name(dtype) if isinstance(dtype, str) else None  # an alias too (`fp16`), as --input
+            if named is None:
                 self.err(f"{kind}: unknown dtype {_what(dtype)}"
-                         f"{did_you_mean(dtype, dtypes.INPUT) if isinstance(dtype, str) else ''}; "
-                         f"one of {', '.join(dtypes.INPUT)}", value.at("dtype"), label)
+                         f"{did_you_mean(dtype, dtypes.INPUT_SPELLINGS) if isinstance(dtype, str) else ''}; "
+                         f"one of {', '.join(dtypes.INPUT)} (or {', '.join(sorted(dtypes.ALIASES))})",
+                         value.at("dtype"), label)
                 dtype = BAD
-            elif kind == "Parameter" and dtype not in FLOAT:
+            elif kind == "Parameter" and named not in FLOAT:
                 self.err(f"a Parameter is learned, so floating point ({', '.join(FLOAT)}); got {dtype} "
                          "(an integer table is a Buffer)", value.at("dtype"), label)
                 dtype = BAD
+            else:
+                dtype = named
         init, fill = self.tensor_init(value, kind, dtype, label)
         persistent = True
         if "persistent" in value:
