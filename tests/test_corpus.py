@@ -160,19 +160,20 @@ def test_two_megabyte_file_is_refused_by_size(tmp_path, monkeypatch):
 
 
 def test_alias_bomb_is_refused_fast():
-    t = time.perf_counter()
+    t = time.process_time()  # CPU time: a hang guard that a loaded machine does not trip (bench/ measures speed)
     code, out, err, _ = run_cli(["inspect", str(CORPUS / "alias_bomb.yaml")])
-    took = time.perf_counter() - t
+    took = time.process_time() - t
     assert code == 2 and "YAML anchors (&a) are not allowed" in err
-    assert took < 1.0, f"alias bomb took {took:.3f} s"
+    assert took < 1.0, f"alias bomb took {took:.3f} s of CPU"
 
 
 def test_linear_1e12_answers_on_meta_without_allocating(tmp_path):
-    """`Linear: 1000000000000` (4 TB of weights): shaped on the meta device; time and peak RSS, loosely."""
+    """`Linear: 1000000000000` (4 TB of weights): shaped on the meta device; CPU time (a hang guard that a
+    loaded machine does not trip) and peak RSS, loosely."""
     code = (
-        "import resource, sys, time; from shapecli.cli import main; t = time.perf_counter(); "
+        "import resource, sys, time; from shapecli.cli import main; t = time.process_time(); "
         f"rc = main(['inspect', {str(CORPUS / 'linear_1e12.yaml')!r}, '--json']); "
-        "sys.stderr.write(f'@@ {rc} {time.perf_counter() - t:.3f} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n')"
+        "sys.stderr.write(f'@@ {rc} {time.process_time() - t:.3f} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n')"
     )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120,
                        env=dict(os.environ, NO_COLOR="1"))
@@ -182,7 +183,7 @@ def test_linear_1e12_answers_on_meta_without_allocating(tmp_path):
     assert rc == "0" and "MemoryError" not in p.stderr
     report = json.loads(p.stdout)
     assert report["device"] == "meta"
-    assert float(secs) < 10, f"{secs} s"
+    assert float(secs) < 10, f"{secs} s of CPU"
     assert int(rss_kib) < 2 * 1024 * 1024, f"peak RSS {int(rss_kib) // 1024} MiB"
 
 
