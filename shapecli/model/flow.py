@@ -63,19 +63,33 @@ class Chain(LazySave, nn.Sequential):
                 if i == 0 and len(xs) != 1 and (None in feed[0] or None in feed[1].values()):
                     raise ShapeError(f"`in:` reads `{OWN_INPUT}`, the item's own input, but it is the first item "
                                      f"and gets {len(xs)} tensors; name the inputs and read them by name")
-                args = [own if k is None else self._read(k) for k in feed[0]]
-                kw = {a: own if k is None else self._read(k) for a, k in feed[1].items()}
+                args, kw = read_feed(feed, own, self._tape, self.where.get(name))
                 x = m(*args, **kw)
-            for key, index in self.saves.get(name, ()):
-                self._tape[key] = x if index is None else _element(x, index, self.where.get(name))
+            write_saves(self.saves.get(name, ()), x, self._tape, self.where.get(name))
         if at and len(self._modules) in at:
             self.reach(len(self._modules), x if self._modules else xs[0])
         return x
 
-    def _read(self, key: str):
-        if key not in self._tape:  # an input the sample lacks; the parser sees to every other order
-            raise ShapeError(f"'{_name(key)}' has no value: the sample gives fewer inputs than the spec names")
-        return self._tape[key]
+
+def read_feed(feed: tuple, own, tape: dict, where) -> tuple[list, dict]:
+    """The positional and keyword tensors an item's `in:` names (`feed`: [tape key or None], {keyword: tape key
+    or None}; None is the item's own input `own`), read from the tape; `where`: the item's (Loc, label).
+    Chains and the parts of Residuals and merges (model/glue.py) read alike."""
+    def read(key):
+        if key is None:
+            return own
+        if key not in tape:  # an input the sample lacks; the parser sees to every other order
+            loc, label = where or (None, None)
+            raise ShapeError(Problem(f"'{_name(key)}' has no value: the sample gives fewer inputs than the spec names",
+                                     loc, label))
+        return tape[key]
+    return [read(k) for k in feed[0]], {a: read(k) for a, k in feed[1].items()}
+
+
+def write_saves(saves, x, tape: dict, where) -> None:
+    """Put an item's output `x` on the tape for later `from:`/`in:` readers: [(tape key, element index or None)]."""
+    for key, index in saves:
+        tape[key] = x if index is None else _element(x, index, where)
 
 
 def _element(x, index: int, where):
@@ -108,9 +122,10 @@ class Network(Chain):
             tape.clear()  # the model holds no activations between calls
 
 
-def locate_outputs(chain: Chain, node: Node) -> None:
-    """The places of the items with `out:` among a Chain's children, for the errors `out:` may give."""
-    chain.where = {c.key: (c.loc, c.label()) for c in node.children if c.outs}
+def locate_outputs(chain: nn.Module, node: Node) -> None:
+    """The places of the items with `out:` or `in:` among a container's children (a Chain's, a Residual's or
+    a merge's parts), for the errors reading and writing the tape may give."""
+    chain.where = {c.key: (c.loc, c.label()) for c in node.children if c.outs or c.ins is not None}
 
 
 def wiring(spec) -> tuple:

@@ -209,24 +209,29 @@ class Parts(nn.Module):
         self.saves = {k: list(v) for k, v in saves.items()}  # child name -> [(tape key, element index or None)]
         self.feeds = dict(feeds or {})  # child name -> ([tape key or None], {keyword: tape key or None})
         self._tape = tape
+        self.where: dict = {}  # child name -> (Loc, label) of an item with `in:`/`out:` (flow.locate_outputs)
 
     def run(self, i: int, x):
+        from shapecli.model.flow import read_feed, write_saves
+
         for name in self.parts[i]:
             feed = self.feeds.get(name)
             if feed is None:
                 x = self._modules[name](x)
             else:
-                x = self._modules[name](*[x if k is None else self._tape[k] for k in feed[0]],
-                                        **{a: x if k is None else self._tape[k] for a, k in feed[1].items()})
-            for key, index in self.saves.get(name, ()):
-                self._tape[key] = x if index is None else x[index]
+                args, kw = read_feed(feed, x, self._tape, self.where.get(name))
+                x = self._modules[name](*args, **kw)
+            write_saves(self.saves.get(name, ()), x, self._tape, self.where.get(name))
         return x
 
 
 class Residual(Parts):
     """after(body(x) + shortcut(x)); the shortcut is the identity when it has no items, and so is after."""
 
-    def forward(self, x):
+    def forward(self, *xs):
+        if len(xs) != 1:  # the network's first item gets every input: say so in the spec's terms
+            raise ShapeError(f"a Residual reads one tensor; it got {len(xs)}: name the one it reads with `in: name`")
+        x = xs[0]
         y = self.run(0, x)
         s = self.run(1, x) if self.parts[1] else x
         if not (isinstance(y, torch.Tensor) and isinstance(s, torch.Tensor) and y.shape == s.shape):

@@ -323,15 +323,18 @@ def build(spec: Spec, ctx: BuildContext | None = None) -> Network:
             chains.append(chain)
             return chain
         if node.type == "Residual":
-            return glue.Residual(OrderedDict(kids), parts_of(node), saves.get(node.path, {}), ctx.tape,
-                                 feeds.get(node.path, {}))
-        if node.type == "Concat":
-            return glue.Concat(OrderedDict(kids), parts_of(node), _operands(node), saves.get(node.path, {}), ctx.tape,
-                               feeds.get(node.path, {}), dim=node.dim, tensors=tensors & set(node.refs))
-        if node.type in ("Add", "Multiply"):
-            return getattr(glue, node.type)(OrderedDict(kids), parts_of(node), _operands(node), saves.get(node.path, {}),
-                                            ctx.tape, feeds.get(node.path, {}), tensors & set(node.refs))
-        return Deferred(node, bound[node.path], ctx, inherited, freeze)
+            parts = glue.Residual(OrderedDict(kids), parts_of(node), saves.get(node.path, {}), ctx.tape,
+                                  feeds.get(node.path, {}))
+        elif node.type == "Concat":
+            parts = glue.Concat(OrderedDict(kids), parts_of(node), _operands(node), saves.get(node.path, {}), ctx.tape,
+                                feeds.get(node.path, {}), dim=node.dim, tensors=tensors & set(node.refs))
+        elif node.type in ("Add", "Multiply"):
+            parts = getattr(glue, node.type)(OrderedDict(kids), parts_of(node), _operands(node), saves.get(node.path, {}),
+                                             ctx.tape, feeds.get(node.path, {}), tensors & set(node.refs))
+        else:
+            return Deferred(node, bound[node.path], ctx, inherited, freeze)
+        locate_outputs(parts, node)  # its parts' `in:`/`out:` errors name the item
+        return parts
 
     kids = OrderedDict((c.key, make(c, spec.init, False)) for c in spec.root.children if not c.is_tensor)
     try:
