@@ -12,15 +12,12 @@ import inspect
 from collections import OrderedDict
 
 from shapecli import layers as registry
-from shapecli._torch import nn, torch
-from shapecli.errors import Collector, Problem, ShapeError, did_you_mean, literal
+from shapecli._torch import nn
+from shapecli.errors import Collector, ShapeError, did_you_mean, literal
 from shapecli.model import owned as _owned
 from shapecli.model.owned import LazySave
+from shapecli.model.tape import read_feed, write_saves
 from shapecli.spec.nodes import OWN_INPUT, Node, input_key, output_key
-
-
-def _name(key: str) -> str:
-    return key.rsplit(":", 1)[-1] if key.startswith(":") else key
 
 
 class Chain(LazySave, nn.Sequential):
@@ -69,37 +66,6 @@ class Chain(LazySave, nn.Sequential):
         if at and len(self._modules) in at:
             self.reach(len(self._modules), x if self._modules else xs[0])
         return x
-
-
-def read_feed(feed: tuple, own, tape: dict, where) -> tuple[list, dict]:
-    """The positional and keyword tensors an item's `in:` names (`feed`: [tape key or None], {keyword: tape key
-    or None}; None is the item's own input `own`), read from the tape; `where`: the item's (Loc, label).
-    Chains and the parts of Residuals and merges (model/glue.py) read alike."""
-    def read(key):
-        if key is None:
-            return own
-        if key not in tape:  # an input the sample lacks; the parser sees to every other order
-            loc, label = where or (None, None)
-            raise ShapeError(Problem(f"'{_name(key)}' has no value: the sample gives fewer inputs than the spec names",
-                                     loc, label))
-        return tape[key]
-    return [read(k) for k in feed[0]], {a: read(k) for a, k in feed[1].items()}
-
-
-def write_saves(saves, x, tape: dict, where) -> None:
-    """Put an item's output `x` on the tape for later `from:`/`in:` readers: [(tape key, element index or None)]."""
-    for key, index in saves:
-        tape[key] = x if index is None else _element(x, index, where)
-
-
-def _element(x, index: int, where):
-    loc, label = where or (None, None)
-    if isinstance(x, torch.Tensor) or not isinstance(x, (tuple, list)):
-        raise ShapeError(Problem(f"`out:` names output {index + 1}, but it returns one tensor {list(x.shape)}; "
-                                 "use `name:` to name it", loc, label))
-    if index >= len(x):
-        raise ShapeError(Problem(f"`out:` names {index + 1} outputs, but it returns {len(x)}", loc, label))
-    return x[index]
 
 
 class Network(Chain):

@@ -9,6 +9,7 @@ forward, and that the network empties before and after each call.
 
 from shapecli._torch import nn, torch
 from shapecli.errors import ShapeError
+from shapecli.model.tape import read_feed, write_saves
 
 
 def _shape(t) -> list:
@@ -212,8 +213,6 @@ class Parts(nn.Module):
         self.where: dict = {}  # child name -> (Loc, label) of an item with `in:`/`out:` (flow.locate_outputs)
 
     def run(self, i: int, x):
-        from shapecli.model.flow import read_feed, write_saves
-
         for name in self.parts[i]:
             feed = self.feeds.get(name)
             if feed is None:
