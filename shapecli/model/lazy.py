@@ -305,6 +305,8 @@ def build(spec: Spec, ctx: BuildContext | None = None) -> Network:
         try:
             m = _make(node, inherited, freeze)
         except KeyError as e:  # add_module/register_parameter: a name the spec's parser did not know is taken
+            if not _refused_name(e):
+                raise
             raise _taken(e, node) from None
         for key, child in m._modules.items():  # where each placeholder sits, for finalize
             if type(child) is Deferred:
@@ -341,6 +343,8 @@ def build(spec: Spec, ctx: BuildContext | None = None) -> Network:
         root = Network(kids, saves.get("", {}), ctx.tape, feeds.get("", {}), [i.name for i in spec.inputs],
                        owned(spec.root, False))
     except KeyError as e:
+        if not _refused_name(e):
+            raise
         raise _taken(e, spec.root) from None
     for key, child in root._modules.items():
         if type(child) is Deferred:
@@ -378,6 +382,11 @@ def _sequential(kids: list) -> nn.Sequential:
     seq.__dict__.update(module_state())
     seq._modules.update(kids)
     return seq
+
+
+def _refused_name(e: KeyError) -> bool:
+    """Whether a KeyError is torch's refusal of a name (add_module, register_parameter/buffer), not a bug of ours."""
+    return bool(e.args) and isinstance(e.args[0], str) and e.args[0].endswith("already exists")
 
 
 def _taken(e: KeyError, node: Node) -> SpecError:

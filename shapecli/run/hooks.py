@@ -224,7 +224,7 @@ def _locate(message: str, rec: _Recorder, xs, with_input: bool = False) -> Shape
     if path is None:
         return ShapeError(Problem(f"{message} (input {shape_of(xs)})", rec.where))
     node = rec.nodes[path]
-    if with_input and len(rec.stack_inputs) == len(rec.stack):
+    if with_input:  # the inputs of the innermost layer running (stack_inputs pairs with stack)
         shapes = [list(x.shape) if isinstance(x, torch.Tensor) else x for x in rec.stack_inputs[-1]]
         message = f"input {', '.join(map(str, shapes))}: {message}"
     return ShapeError(Problem(message, node.loc, node.label()))
