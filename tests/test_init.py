@@ -795,9 +795,12 @@ def _tensors_for_look_many():
     return out
 
 
-@pytest.mark.parametrize("histograms", [True, False])
-def test_look_many_is_look_bit_for_bit(histograms):
+@pytest.mark.parametrize("histograms,batch", [(True, 1 << 18), (False, 1 << 18), (True, 64)])
+def test_look_many_is_look_bit_for_bit(histograms, batch, monkeypatch):
+    from shapecli.analyses.init import stats
     from shapecli.analyses.init.stats import look, look_many
+
+    monkeypatch.setattr(stats, "_BATCH_NUMEL", batch)  # 64: every group measured in batches of two or three
 
     ts = _tensors_for_look_many()
     items = [(f"{i}.weight" if t.dim() > 1 else f"{i}.bias", str(i), t) for i, t in enumerate(ts)]

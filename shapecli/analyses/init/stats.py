@@ -15,6 +15,7 @@ from shapecli.report import Stats
 from shapecli.spec.initschemes import InitScheme
 
 _CHUNK = 1 << 22  # values per float64 chunk in measure()/histogram()
+_BATCH_NUMEL = 1 << 18  # values per batch of look_many (its float64 and int64 copies: ~4 MiB)
 
 
 # --------------------------------------------------------------------------------------------
@@ -115,9 +116,12 @@ def look_many(items: list, *, histograms: bool = True, lint: bool = True) -> lis
     for (dtype, shape), idx in groups.items():
         if len(idx) < 2:
             continue
-        x = torch.stack([items[i][2].detach().reshape(-1) for i in idx])
-        for i, look_ in zip(idx, _looks(x, shape, [items[i] for i in idx], histograms, lint)):
-            out[i] = look_
+        per = max(2, _BATCH_NUMEL // max(math.prod(shape), 1))  # bounded copies: float64 values, int64 bins
+        for j in range(0, len(idx), per):
+            some = idx[j:j + per]
+            x = torch.stack([items[i][2].detach().reshape(-1) for i in some])
+            for i, look_ in zip(some, _looks(x, shape, [items[i] for i in some], histograms, lint)):
+                out[i] = look_
     for i, (name, layer, t) in enumerate(items):
         if out[i] is None:  # alone of its kind, not on the CPU, another dtype, or not finite: one by one
             out[i] = look(name, layer, t, histograms=histograms, lint=lint)
