@@ -445,11 +445,12 @@ def test_initial_values_do_not_depend_on_what_the_first_forward_draws():
 
 def test_placeholders_and_sequentials_have_nn_modules_own_state():
     """Deferred and the builder's nn.Sequential take nn.Module.__init__'s attributes without the call
-    (model/lazy.py module_state): the same names and kinds of value as a real nn.Module() of this torch,
+    (model/fresh.py module_state): the same names and kinds of value as a real nn.Module() of this torch,
     a container of their own each, and a Sequential that behaves as one made by its constructor."""
     from collections import OrderedDict
 
-    from shapecli.model.lazy import Deferred, _sequential, module_state
+    from shapecli.model.fresh import module_state
+    from shapecli.model.lazy import Deferred, _sequential
 
     want = vars(nn.Module())
     a, b = module_state(), module_state()

@@ -26,6 +26,7 @@ from shapecli.errors import ShapeError, SpecError, literal
 from shapecli.model.args import Bound, bind_all
 from shapecli.model.context import BuildContext, OverBudget, init_stream  # (imported from here by run/)
 from shapecli.model.flow import Chain, Network, locate_outputs, wiring
+from shapecli.model.fresh import module_state
 from shapecli.model.memo import _memo_forward
 from shapecli.model.owned import Owned
 from shapecli.model.placeholder import LazySave, copy_loaded, declare, loaded
@@ -34,19 +35,6 @@ from shapecli.model.reading import _device, _matches, check_input, infer, shape_
 from shapecli.spec.nodes import OWN_INPUT, Node, Spec
 
 # ---------------------------------------------------------------------------- the lazy model
-
-_STATE: tuple = ()  # nn.Module.__init__'s attributes: (name, the type of a fresh container or None, value)
-
-
-def module_state() -> dict:
-    """The attributes nn.Module.__init__ sets, fresh: the same names, a new empty dict/OrderedDict/set for
-    each container, the same plain values (`training`), taken once from a real nn.Module() of the installed
-    torch (tests/test_model.py compares them)."""
-    global _STATE
-    if not _STATE:  # the same tuple from any thread
-        _STATE = tuple((k, type(v) if isinstance(v, (dict, set, list)) else None, v) for k, v in vars(nn.Module()).items())
-    return {k: (fresh() if fresh is not None else v) for k, fresh, v in _STATE}
-
 
 class Deferred(LazySave, nn.Module):
     """A layer waiting for data: constructs the real layer from the first input's shape."""
