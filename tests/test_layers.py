@@ -24,6 +24,7 @@ from shapecli.analyses.symbolic.layers import RULES as SYMBOLIC_RULES
 from shapecli.analyses.symbolic.layers import _shape_models
 from shapecli.errors import ShapeError
 from shapecli.export.gluecode import RULES as EXPORT_RULES
+from shapecli.model.fresh import Template, copy_of
 from shapecli.layers.record import (
     CHILDREN,
     NATIVE,
@@ -100,8 +101,8 @@ _KWARGS = {"FractionalMaxPool2d": {"output_size": 2}, "FractionalMaxPool3d": {"o
            "PositionalEmbedding": {"num_positions": 8}, "AdaptiveLogSoftmaxWithLoss": {}}
 
 
-def _instance(name: str, seed: int = 0) -> nn.Module:
-    """A small instance: inferred sizes 8, other required ints 2, lists [2]."""
+def _kwargs(name: str) -> dict:
+    """A small instance's arguments: inferred sizes 8, other required ints 2, lists [2]."""
     kw = {}
     for p in layers.signature(name).params:
         if p.inferred:
@@ -109,9 +110,60 @@ def _instance(name: str, seed: int = 0) -> nn.Module:
         elif p.required:
             kw[p.name] = 2 if "int" in p.types else [2] if "ints" in p.types else 2.0
     kw.update(_KWARGS.get(name, {}))
+    return kw
+
+
+def _instance(name: str, seed: int = 0) -> nn.Module:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return layers.cls(name)(**kw)
+        return layers.cls(name)(**_kwargs(name))
+
+
+def _state(m: nn.Module) -> dict:
+    """Everything a layer holds: its plain attributes, and each parameter's and buffer's class, dtype,
+    shape, requires_grad and values."""
+    tensors = {f"{kind}.{k}": None if t is None else (type(t), t.dtype, tuple(t.shape), t.requires_grad, t.tolist())
+               for kind in ("_parameters", "_buffers") for k, t in getattr(m, kind).items()}
+    return {**{k: v for k, v in vars(m).items() if k not in ("_parameters", "_buffers")}, **tensors}
+
+
+_COPIED = [n for n in NAMES if layers.get(n).copies]
+
+
+@pytest.mark.parametrize("name", _COPIED)
+def test_a_copy_reset_is_the_layer_constructed_anew(name):
+    """`copies` (model/fresh.py copy_of): a copy from a constructed layer's Template, every value first
+    set to a sentinel, then reset_parameters(), holds what the constructor gives for the same seed,
+    draws as much from the RNG, and shares nothing mutable with the layer it was copied from."""
+    cls, kw = layers.cls(name), _kwargs(name)
+    made_from = _instance(name, seed=0)
+    assert not made_from._modules  # a copy has no children
+    template = Template(made_from)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(7)
+        made = cls(**kw)
+        made_rng = torch.get_rng_state()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(7)
+        copied = copy_of(template, torch.device("cpu"))
+        with torch.no_grad():
+            for t in [*copied.parameters(), *copied.buffers()]:  # what reset_parameters() leaves shows
+                t.fill_(float("nan") if t.is_floating_point() else 7)
+        if list(copied.parameters()) or list(copied.buffers()):
+            copied.reset_parameters()
+        copied_rng = torch.get_rng_state()
+    assert type(copied) is cls and torch.equal(made_rng, copied_rng)
+    assert _state(copied) == _state(made)
+    shared = [k for k, v in vars(copied).items() if isinstance(v, (list, dict, set)) and v is vars(made_from)[k]]
+    assert shared == []
+
+
+def test_types_with_children_or_hidden_state_are_constructed():
+    """A layer with children (MultiheadAttention's out_proj) or state its __init__ derives beyond
+    reset_parameters() (an RNN's _flat_weights list of its parameters) is never a copy."""
+    for name in ("MultiheadAttention", "LSTM", "GRU", "RNN", "TransformerEncoderLayer", "Transformer"):
+        assert not layers.get(name).copies
+    assert not LayerType("X", group="activation").copies  # a record registered at run time: constructed
 
 
 @pytest.mark.filterwarnings("ignore:enable_nested_tensor is True")

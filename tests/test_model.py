@@ -443,6 +443,42 @@ def test_initial_values_do_not_depend_on_what_the_first_forward_draws():
     torch.random.set_rng_state(state)
 
 
+def test_equal_layers_made_as_copies_hold_what_constructing_them_gives():
+    """A repeat's copies after the first are copies of it, reset (model/fresh.py; the record's `copies`),
+    and equal items elsewhere too: every value, buffer and requires_grad is what the same layers
+    constructed in order give, under `.eval()` too, and no two layers share a tensor."""
+    spec = ("input: [4, 6]\nlayers:\n  - Sequential: [Linear: 6, BatchNorm1d, ReLU]\n    repeat: 3\n"
+            "  - Linear: {out_features: 6, bias: false}\n  - Linear: {out_features: 6, bias: false}\n")
+    torch.manual_seed(3)
+    want = [m for _ in range(3) for m in (nn.Linear(6, 6), nn.BatchNorm1d(6), nn.ReLU())]
+    want += [nn.Linear(6, 6, bias=False), nn.Linear(6, 6, bias=False)]
+    x = torch.randn(4, 6)
+    torch.manual_seed(3)
+    model = shapecli.build(spec)
+    model.eval()
+    model(x)
+    got = [m for block in model[0] for m in block] + [model[1], model[2]]
+    assert [type(m) for m in got] == [type(m) for m in want]
+    for g, w in zip(got, want):
+        assert not g.training
+        gs, ws = g.state_dict(keep_vars=True), w.state_dict(keep_vars=True)
+        assert gs.keys() == ws.keys()
+        for k in ws:
+            assert torch.equal(gs[k], ws[k]) and gs[k].requires_grad == ws[k].requires_grad, k
+    tensors = [t for m in got for t in [*m.parameters(), *m.buffers()]]
+    assert len({id(t) for t in tensors}) == len(tensors)
+
+
+def test_equal_items_given_other_inputs_read_their_own_sizes():
+    """Equal items share a reading of their input only for inputs of one shape, dtype and device
+    (model/reading.py read): each reads its own in_features, and a wrong input is refused at its own item."""
+    model, _ = shapecli.materialize("input: [2, 6]\nlayers:\n  - Linear: 4\n  - Linear: 4\n  - Linear: 4\n", ["2,6"])
+    assert [tuple(model[i].weight.shape) for i in range(3)] == [(4, 6), (4, 4), (4, 4)]
+    with pytest.raises(ShapeError, match=r"6:5: error: layer 3 \(Conv2d\): expects a 4-D input"):
+        conv = "  - Conv2d: {out_channels: 3, kernel_size: 1}\n"
+        shapecli.inspect(f"input: [2, 3, 8, 8]\nlayers:\n{conv}{conv}  - Flatten\n{conv}", ["2,3,8,8"])
+
+
 def test_placeholders_and_sequentials_have_nn_modules_own_state():
     """Deferred and the builder's nn.Sequential take nn.Module.__init__'s attributes without the call
     (model/fresh.py module_state): the same names and kinds of value as a real nn.Module() of this torch,

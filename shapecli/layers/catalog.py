@@ -25,22 +25,23 @@ BUILTIN: dict[str, LayerType] = {}
 
 # What a group's members share, unless a line says otherwise.
 _TORCH = dict(export=TORCH_MODULE)
+_COPIES = dict(copies=True, **_TORCH)  # a copy of the first reset is the layer constructed anew (tests/test_layers.py)
 _GROUPS = {
-    "activation": dict(init=NO_PARAMS, out_size=NO_BIGGER, gain=NO_GAIN, symbolic=NATIVE, **_TORCH),
-    "linear": dict(init="linear", init_draws=True, out_size=UNGUARDED, symbolic=NATIVE, lazy_alias=True, **_TORCH),
-    "conv": dict(init="linear", init_draws=True, symbolic=NATIVE, lazy_alias=True, **_TORCH),
-    "norm": dict(init="norm", init_draws=False, out_size=NO_BIGGER, gain=RESETS, symbolic=NATIVE, **_TORCH),
-    "pooling": dict(init=NO_PARAMS, out_size=NO_BIGGER, symbolic=NATIVE, **_TORCH),
-    "padding": dict(init=NO_PARAMS, out_size="pad", symbolic=NATIVE, **_TORCH),
-    "dropout": dict(init=NO_PARAMS, out_size=NO_BIGGER, symbolic="same", **_TORCH),
-    "shape": dict(init=NO_PARAMS, out_size=NO_BIGGER, symbolic=NATIVE, **_TORCH),
+    "activation": dict(init=NO_PARAMS, out_size=NO_BIGGER, gain=NO_GAIN, symbolic=NATIVE, **_COPIES),
+    "linear": dict(init="linear", init_draws=True, out_size=UNGUARDED, symbolic=NATIVE, lazy_alias=True, **_COPIES),
+    "conv": dict(init="linear", init_draws=True, symbolic=NATIVE, lazy_alias=True, **_COPIES),
+    "norm": dict(init="norm", init_draws=False, out_size=NO_BIGGER, gain=RESETS, symbolic=NATIVE, **_COPIES),
+    "pooling": dict(init=NO_PARAMS, out_size=NO_BIGGER, symbolic=NATIVE, **_COPIES),
+    "padding": dict(init=NO_PARAMS, out_size="pad", symbolic=NATIVE, **_COPIES),
+    "dropout": dict(init=NO_PARAMS, out_size=NO_BIGGER, symbolic="same", **_COPIES),
+    "shape": dict(init=NO_PARAMS, out_size=NO_BIGGER, symbolic=NATIVE, **_COPIES),
     "embedding": dict(init="embedding", init_draws=True, dtype="ids", table=("num_embeddings", "embedding_dim"),
-                      symbolic=NATIVE, **_TORCH),
+                      symbolic=NATIVE, **_COPIES),
     "recurrent": dict(init="rnn", init_draws=True, out_size=UNGUARDED, symbolic=NATIVE, lazy_alias=True, **_TORCH),
     "attention": dict(init="mha", init_draws=True, out_size=NO_BIGGER, symbolic=NATIVE, lazy_alias=True, **_TORCH),
     "transformer": dict(init=CHILDREN, init_draws=True, out_size=NO_BIGGER, symbolic=NATIVE, lazy_alias=True,
                         **_TORCH),
-    "distance": dict(init=NO_PARAMS, out_size=NO_BIGGER, symbolic=NATIVE, inputs=2, **_TORCH),
+    "distance": dict(init=NO_PARAMS, out_size=NO_BIGGER, symbolic=NATIVE, inputs=2, **_COPIES),
     "glue": dict(glue=True, init=NO_PARAMS, out_size=NO_BIGGER, symbolic=NATIVE),  # export: a glue rule each
 }
 

@@ -5,7 +5,7 @@ Each pass reads the record, never the type's name:
     parse       name, lazy_alias (LazyLinear -> Linear)
     bind        signature_of, extra_params, skip_args, list_arg (signature.py, model/args.py)
     build       inferred (which argument, from which dimension, in which words), loose, spatial,
-                ranks, inputs, dtype, takes_tuple (model/lazy.py)
+                ranks, inputs, dtype, takes_tuple (model/lazy.py); copies (model/fresh.py)
     guard       out_size: the output's size before the layer runs (run/guard.py)
     estimate    view (no new activation memory), table (embedding tables, before any data)
     init        init (PyTorch's default init as a rule) and init_schemes; gain (lints)
@@ -80,6 +80,8 @@ class LayerType:
     takes_tuple: bool = False  # its input may be a tuple (Item picks from one)
     tuple_output: bool = False  # forward returns a tuple (LSTM: output, (h, c))
     batchless: bool = False  # its output has no batch dimension by design (an attention mask [T, T])
+    copies: bool = False  # equal layers after the first are copies of it, reset (model/fresh.py copy_of): its
+    #                       __init__ allocates without children, then draws every initial value in reset_parameters()
 
     # ---- run and estimate
     out_size: Rule = None  # a rule of run/guard.py, NO_BIGGER or UNGUARDED

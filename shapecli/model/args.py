@@ -29,6 +29,7 @@ class Bound:
     cls: type
     kwargs: dict  # what the constructor gets, inferred arguments left out
     given_inferred: dict  # inferred arguments the user gave anyway: checked against the data
+    kin: object = None  # equal items (bind_all: the same type and arguments) share one; None: unlike any other
 
 
 def bind_all(spec: Spec) -> dict:
@@ -42,12 +43,13 @@ def bind_all(spec: Spec) -> dict:
         key = (node.type, repr(node.args), repr(node.kwargs)) if node.ins is None else None
         b = same.get(key) if key is not None else None
         if b is not None:
-            out[node.path] = Bound(b.cls, dict(b.kwargs), dict(b.given_inferred))
+            out[node.path] = Bound(b.cls, dict(b.kwargs), dict(b.given_inferred), key)
             continue
         b = bind(node, c)
         if b is not None:
             out[node.path] = b
             if key is not None:
+                b.kin = key
                 same[key] = b
     if c.problems:
         raise SpecError(condense(c.problems, spec.text, spec.file, spec.sets))

@@ -2,6 +2,8 @@
 the spec's terms, the sizes inferred from the data, and the refit check of a later input (no state)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from shapecli import layers as registry
 from shapecli._torch import torch
 from shapecli.errors import ShapeError
@@ -90,3 +92,74 @@ def check_refit(node: Node, inferred: dict, xs) -> None:
             actual = infer(inf.dim, xs, lt.spatial)
             if actual != inferred[inf.arg]:
                 raise ShapeError(f"was materialized for {inferred[inf.arg]} {inf.words}; this input has {actual}")
+
+
+@dataclass
+class Reading:
+    """What a placeholder reads from its first input. Equal layers (a repeat's copies) given inputs of one
+    shape, dtype and device share one, which nothing changes."""
+
+    kwargs: dict  # the constructor's arguments, the inferred sizes included
+    args: dict  # the same as JSON data (tuples as lists, dtypes by name): the report's `args`
+    sizes: dict  # every data-dependent size it is built for, given or inferred (loose ones left out)
+    inferred: dict  # the sizes read from the data, not given
+    key: object  # (class, arguments), hashable: equal layers share probes and templates; None where unhashable
+
+
+def read(node: Node, bound, xs, memo: dict) -> Reading:
+    """check_input, then the sizes the data gives `node` (bound: model/args.Bound): from `memo` where an equal
+    layer read inputs of the same shapes, dtypes and devices (10,000 Linear+ReLU pairs: 2 readings)."""
+    key = None
+    if bound.kin is not None:
+        sig = []
+        for x in xs:
+            if type(x) is not torch.Tensor:  # a tuple, a tensor subclass: read afresh
+                break
+            sig.append((x.shape, x.dtype, x.device))
+        else:
+            key = (bound.kin, tuple(sig))
+            found = memo.get(key)
+            if found is not None:
+                return found
+    check_input(node, xs)
+    lt = registry.get(node.type)
+    kwargs, sizes, inferred = dict(bound.kwargs), {}, {}
+    for inf in lt.inferred:
+        arg = inf.arg
+        actual = infer(inf.dim, xs, lt.spatial)
+        given = bound.given_inferred.get(arg)
+        if given is not None:
+            if arg not in lt.loose and not _matches(given, actual, xs, inf.dim):
+                raise ShapeError(f"{arg}={given} was given, but its input {shape_of(xs)} has {actual} {inf.words}")
+            kwargs[arg] = given
+        else:
+            kwargs[arg] = actual
+            inferred[arg] = actual
+        if arg not in lt.loose:
+            sizes[arg] = actual
+    r = Reading(kwargs, {k: plain_value(v) for k, v in kwargs.items()}, sizes, inferred, _layer_key(bound.cls, kwargs))
+    if key is not None:
+        memo[key] = r
+    return r
+
+
+def _layer_key(cls, kwargs: dict):
+    """(class, arguments) as a dict key: by value, a list argument (kernel_size: [3, 3]) by its text, or None."""
+    try:
+        key = (cls, tuple(sorted(kwargs.items())))
+        hash(key)
+        return key
+    except TypeError:
+        try:
+            return (cls, repr(sorted(kwargs.items())))
+        except TypeError:  # arguments that do not sort
+            return None
+
+
+def plain_value(v):
+    """A constructor argument as JSON data: tuples as lists, dtypes by name."""
+    if isinstance(v, torch.dtype):
+        return str(v).replace("torch.", "")
+    if isinstance(v, (tuple, list)):
+        return [plain_value(x) for x in v]
+    return v
