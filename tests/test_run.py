@@ -269,7 +269,7 @@ def test_a_spec_error_while_building_leaves_no_measuring_thread():
 
 def test_gather_walks_the_model_once_as_torch_would():
     """collect._walk: one walk giving named_modules(remove_duplicate=False) as a dict, named_parameters
-    (remove_duplicate=False), named_buffers() and the non-persistent names, in torch's orders, with a
+    (remove_duplicate=False, each with its module's path and its name there), named_buffers() and the non-persistent names, in torch's orders, with a
     module reached by two paths and a None child."""
     from shapecli.run.collect import _walk
 
@@ -279,6 +279,7 @@ def test_gather_walks_the_model_once_as_torch_would():
     m[2].register_buffer("scratch", torch.zeros(1), persistent=False)
     modules, params, buffers, transient = _walk(m)
     assert list(modules.items()) == list(dict(m.named_modules(remove_duplicate=False)).items())
-    assert [(n, id(t)) for n, t in params] == [(n, id(t)) for n, t in m.named_parameters(remove_duplicate=False)]
+    assert [(n, id(t)) for n, t, _, _ in params] == [(n, id(t)) for n, t in m.named_parameters(remove_duplicate=False)]
+    assert all(m.get_submodule(at)._parameters[local] is t and n == f"{at}.{local}" for n, t, at, local in params)
     assert [(n, id(t)) for n, t in buffers] == [(n, id(t)) for n, t in m.named_buffers()]
     assert transient == {"0.scratch"} == set(dict(m.named_buffers())) - set(m.state_dict())

@@ -2,7 +2,6 @@
 Report's parts; run/assemble.py builds the Report from them and the later analyses' results."""
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 
 from shapecli import dtypes
@@ -73,8 +72,9 @@ def gather(outline, model: nn.Module, runs, per_run, ctx, device: str, opts, act
     modules, named_params, named_buffers, transient = _walk(model)
     sizes = {t["layer"]: t for t in ctx.trace}  # each built layer: its arguments, inferred sizes, schemes
     predicted: dict = {}  # (class, arguments, parameter, shape, scheme) -> InitInfo
-    for name, prm in named_params:
-        layer = owner(name)
+    arg_keys: dict = {}  # id(args) -> repr(args): equal layers share one args dict (model/reading.py)
+    for name, prm, at, local in named_params:  # at: the path of the module holding it, local: its name there
+        layer = at if at in paths and name not in tensors else owner(name)
         info = ParamInfo(name, layer, list(prm.shape), prm.numel(), str(prm.dtype).replace("torch.", ""),
                          prm.requires_grad)
         if id(prm) in seen:
@@ -82,7 +82,8 @@ def gather(outline, model: nn.Module, runs, per_run, ctx, device: str, opts, act
             params.append(info)
             continue
         seen[id(prm)] = name
-        local = local_name(name, layer)
+        if layer != at:
+            local = local_name(name, layer)
         holder = layer.rpartition(".")[0] if layer in tensors else layer  # the module the tensor is on
         module = modules.get(holder) if holder else model
         if module is None:  # a module reached by a second path (named_modules lists it once)
@@ -90,18 +91,23 @@ def gather(outline, model: nn.Module, runs, per_run, ctx, device: str, opts, act
         scheme = ctx.schemes.get(layer, {}).get(local)  # what model/lazy.py applied
         # a spec's layers of one class built with the same arguments predict alike (a repeat's copies)
         built = sizes.get(layer)
-        key = (type(module), repr(built["args"]), local, tuple(prm.shape), repr(scheme)) \
-            if built is not None and module is not None and holder == layer else None
+        key = None
+        if built is not None and module is not None and holder == layer:
+            args = built["args"]
+            arg_key = arg_keys.get(id(args))
+            if arg_key is None:
+                arg_key = arg_keys[id(args)] = repr(args)
+            key = (type(module), arg_key, local, tuple(info.shape), repr(scheme))
         known = predicted.get(key) if key is not None else None
         if known is not None:
-            info.init = copy.copy(known)
+            info.init = _copied(known)
         else:
             try:
                 info.init = initmod.expected(module, local, list(prm.shape), scheme)
             except Exception:  # an init formula we lack must not break the report
                 info.init = InitInfo(scheme=scheme.describe() if scheme else "default")
             if key is not None:
-                predicted[key] = copy.copy(info.init)
+                predicted[key] = _copied(info.init)
         looked = looks.get(id(prm))
         if looked is not None and looked[0] is prm:
             look = looked[1]
@@ -136,28 +142,39 @@ def gather(outline, model: nn.Module, runs, per_run, ctx, device: str, opts, act
                     buffers=sum(b.numel for b in buffers), bytes=by_dtype,
                     param_bytes=sum(p.numel * _itemsize(p.dtype) for p in counted), buffer_bytes=buf_bytes)
 
-    owned: dict = {}  # layer path -> the counted parameters it or its descendants own (one pass, not nodes x params)
+    owned: dict = {}  # layer path -> [parameters, trainable] it and its descendants own (counted once)
     for p in counted:
         parts = p.layer.split(".") if p.layer else []
         for k in range(1, len(parts) + 1):
-            owned.setdefault(".".join(parts[:k]), []).append(p)
+            sums = owned.get(".".join(parts[:k]))
+            if sums is None:
+                sums = owned[".".join(parts[:k])] = [0, 0]
+            sums[0] += p.numel
+            if p.trainable:
+                sums[1] += p.numel
     layers = []
     per_run_inputs = per_run_inputs or []
+    none = (0, 0)
     for n in nodes:
-        own = owned.get(n.path, ())
-        t = sizes.get(n.path, {})
-        outputs = [r.get(n.path) for r in per_run]
-        if n.path in tensors and t:  # the tensor itself, as it was built
+        path = n.path
+        own = owned.get(path, none)
+        t = sizes.get(path)
+        outputs = [r.get(path) for r in per_run]
+        if t is not None and path in tensors:  # the tensor itself, as it was built
             outputs = [TensorInfo(list(t["args"]["shape"]), t["args"]["dtype"]) for _ in per_run]
+        attrs = getattr(modules.get(path), "__dict__", None)  # read directly: a miss through nn.Module.__getattr__
+        kernel = stride = None                                # costs a formatted AttributeError (~10 µs)
+        if attrs is not None:
+            kernel, stride = attrs.get("kernel_size"), attrs.get("stride")
+            kernel = None if kernel is None else _ints(kernel)
+            stride = None if stride is None else _ints(stride)
         layers.append(LayerInfo(
-            path=n.path, type=n.type, depth=n.path.count("."),
-            args=dict(t.get("args", {})), inferred=dict(t.get("inferred", {})),
-            output_shapes=outputs,
-            params=sum(p.numel for p in own), trainable=sum(p.numel for p in own if p.trainable),
+            path=path, type=n.type, depth=path.count("."),
+            args=dict(t["args"]) if t is not None else {}, inferred=dict(t["inferred"]) if t is not None else {},
+            output_shapes=outputs, params=own[0], trainable=own[1],
             line=n.loc.line, col=n.loc.col, is_container=n.is_container,
-            activation=acts.get(n.path), input_shapes=[r.get(n.path) for r in per_run_inputs],
-            kernel_size=_ints(_plain_attr(modules.get(n.path), "kernel_size")),
-            stride=_ints(_plain_attr(modules.get(n.path), "stride"))))
+            activation=acts.get(path), input_shapes=[r.get(path) for r in per_run_inputs],
+            kernel_size=kernel, stride=stride))
 
     diagnostics = lints + initmod.lint_gain(_weight_stack(nodes, ctx.schemes))
     for d in diagnostics:
@@ -175,8 +192,8 @@ def gather(outline, model: nn.Module, runs, per_run, ctx, device: str, opts, act
 
 def _walk(model: nn.Module) -> tuple:
     """One walk over the model for what four of torch's would give: {path: module} (every path a module is
-    reached by), named_parameters(remove_duplicate=False), named_buffers() and the buffer names state_dict() leaves out, in their
-    orders. (10,000 Linear+ReLU pairs: each walk of the 30,001 modules costs ~70 ms.)"""
+    reached by), named_parameters(remove_duplicate=False) (each with the path of the module holding it and its
+    name there), named_buffers() and the buffer names state_dict() leaves out, in their orders. (10,000 Linear+ReLU pairs: each walk of the 30,001 modules costs ~70 ms.)"""
     modules, params, buffers, transient = {}, [], [], set()
     seen_modules, seen_buffers = set(), set()
     stack = [("", model)]  # named_modules(remove_duplicate=False)'s pre-order, without its nested generators
@@ -188,7 +205,7 @@ def _walk(model: nn.Module) -> tuple:
             stack.extend((pre + k, c) for k, c in reversed(m._modules.items()) if c is not None)
         for k, v in m._parameters.items():
             if v is not None:
-                params.append((pre + k, v))
+                params.append((pre + k, v, path, k))
         if id(m) in seen_modules:  # named_buffers() and the non-persistent names: a module once
             continue
         seen_modules.add(id(m))
@@ -220,11 +237,11 @@ def _weight_stack(nodes: list, schemes: dict) -> list:
     return out
 
 
-def _plain_attr(m, name: str):
-    """A module's plain attribute (a conv's kernel_size), or None: read from its __dict__, since a missing
-    name costs nn.Module.__getattr__ an AttributeError with a formatted message (~10 µs; 20,000 layers x 2)."""
-    d = getattr(m, "__dict__", None)
-    return None if d is None else d.get(name)
+def _copied(info: InitInfo) -> InitInfo:
+    """A shallow copy of an InitInfo (copy.copy's generic path cost ~10 µs; 20,000 parameters)."""
+    out = object.__new__(InitInfo)
+    out.__dict__.update(info.__dict__)
+    return out
 
 
 def _ints(v):
