@@ -166,3 +166,19 @@ def test_a_taken_name_the_list_misses_is_still_a_spec_error(monkeypatch):
         shapecli.inspect(spec)
     assert str(e.value) == ("x.yaml:3:5: error: layer 0 (Sequential): attribute 'forward' already exists: "
                             "choose another `name:` for the item")
+
+
+@pytest.mark.parametrize("config", ["resnet18.yaml", "inception.yaml", "gpt2_small.yaml", "unet.yaml"])
+def test_walk_is_pre_order(config):
+    """Node.walk (a stack, not nested generators) hands up every node once, parents before children, in
+    the order of a recursive pre-order walk."""
+    from pathlib import Path
+
+    def recursive(node):
+        yield node
+        for c in node.children:
+            yield from recursive(c)
+
+    spec = shapecli.load_spec(str(Path(__file__).parent.parent / "configs" / config))
+    assert [id(n) for n in spec.nodes()] == [id(n) for n in recursive(spec.root)]
+    assert len(list(spec.nodes())) > 10

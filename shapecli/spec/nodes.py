@@ -97,9 +97,14 @@ class Node:
         return self.type in TENSORS
 
     def walk(self):
-        yield self
-        for c in self.children:
-            yield from c.walk()
+        """This node and every node under it, in pre-order (a stack, not a tower of generators: each node is
+        handed up once, not once per level; 30,001 items)."""
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            if node.children:
+                stack.extend(reversed(node.children))
 
     def label(self) -> str:
         """'encoder.0 (Conv2d)': how errors and tables name a layer."""
