@@ -469,6 +469,21 @@ def test_equal_layers_made_as_copies_hold_what_constructing_them_gives():
     assert len({id(t) for t in tensors}) == len(tensors)
 
 
+def test_a_copy_takes_the_default_dtype_its_constructor_would():
+    """A copy is made only from a template built under the same default dtype (model/lazy.py _new_layer):
+    equal placeholders called one by one, torch's default dtype changed in between, get what
+    constructing them would give."""
+    model = shapecli.build("input: [2, 4]\nlayers:\n  - Linear: 4\n  - Linear: 4\n")
+    model[0](torch.randn(2, 4))
+    old = torch.get_default_dtype()
+    try:
+        torch.set_default_dtype(torch.float64)
+        model[1](torch.randn(2, 4))
+    finally:
+        torch.set_default_dtype(old)
+    assert model[0].real.weight.dtype == torch.float32 and model[1].real.weight.dtype == torch.float64
+
+
 def test_equal_items_given_other_inputs_read_their_own_sizes():
     """Equal items share a reading of their input only for inputs of one shape, dtype and device
     (model/reading.py read): each reads its own in_features, and a wrong input is refused at its own item."""

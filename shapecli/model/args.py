@@ -29,7 +29,7 @@ class Bound:
     cls: type
     kwargs: dict  # what the constructor gets, inferred arguments left out
     given_inferred: dict  # inferred arguments the user gave anyway: checked against the data
-    kin: object = None  # equal items (bind_all: the same type and arguments) share one; None: unlike any other
+    kin: object = None  # equal items (bind_all: the same type and arguments) share this Bound and its kin; None: unlike any other
 
 
 def bind_all(spec: Spec) -> dict:
@@ -42,8 +42,8 @@ def bind_all(spec: Spec) -> dict:
             continue
         key = (node.type, repr(node.args), repr(node.kwargs)) if node.ins is None else None
         b = same.get(key) if key is not None else None
-        if b is not None:
-            out[node.path] = Bound(b.cls, dict(b.kwargs), dict(b.given_inferred), key)
+        if b is not None:  # one Bound for all of them: nothing changes a Bound once made
+            out[node.path] = b
             continue
         b = bind(node, c)
         if b is not None:

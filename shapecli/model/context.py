@@ -31,7 +31,7 @@ class BuildContext:
     init_state: object = None  # the initial values' own stream of the CPU RNG (lazy.init_stream), from the first input on
     probe_bytes: dict = field(default_factory=dict)  # (class, arguments) -> bytes of a meta probe (Deferred._probe_bytes)
     readings: dict = field(default_factory=dict)  # (Bound.kin, input shapes) -> reading.Reading, shared by equal layers
-    templates: dict = field(default_factory=dict)  # ((class, arguments), device) -> fresh.Template (Deferred._new_layer)
+    templates: dict = field(default_factory=dict)  # ((class, arguments), device, default dtype) -> fresh.Template (Deferred._new_layer)
     placeholders: bool = True  # declare uninitialized parameters (placeholder.py); the engine's own runs skip it
     slots: list = field(default_factory=list)  # (parent, key, placeholder) not yet swapped out (lazy.finalize)
     _default: object = None  # torch's default device, once asked (default_device)

@@ -136,7 +136,7 @@ class Deferred(LazySave, nn.Module):
         of it with its own initial values (model/fresh.py copy_of; 10,000 Linear(16, 16): ~40% faster)."""
         if key is None or not lt.copies or self.node.tie:
             return self._construct(kwargs)
-        at = (key, device)
+        at = (key, device, torch.get_default_dtype())  # what the constructor's defaults would give
         template = self.ctx.templates.get(at)
         if template is None:
             real = self._construct(kwargs)
