@@ -289,7 +289,8 @@ def build(spec: Spec, ctx: BuildContext | None = None) -> Network:
 
     def _make(node: Node, inherited: dict, freeze: bool) -> nn.Module:
         freeze = freeze or node.freeze
-        kids = [(c.key, make(c, {**inherited, **node.init}, freeze)) for c in node.children if not c.is_tensor]
+        under = {**inherited, **node.init} if node.init else inherited  # read only, by every placeholder under it
+        kids = [(c.key, make(c, under, freeze)) for c in node.children if not c.is_tensor]
         if node.type == "Sequential":
             keep, feed, own = saves.get(node.path, {}), feeds.get(node.path, {}), owned(node, freeze)
             if not (keep or feed or own):

@@ -20,6 +20,7 @@ class _OutputGuard:
     def __init__(self, limit: int):
         self.limit = limit
         self._applies: dict = {}  # class -> applies(), once per class of a run
+        self._rules: dict = {}  # class -> its record's output-size rule (None: none), once per class of a run
 
     def applies(self, module: nn.Module) -> bool:
         """Whether the hook can ever refuse `module`: not for a layer whose record says its output is no
@@ -34,17 +35,27 @@ class _OutputGuard:
         x = inputs[0] if inputs else None
         if not isinstance(x, torch.Tensor) or x.dim() == 0:
             return
-        n = _output_numel(module, x)
+        cls = type(module)
+        rule = self._rules.get(cls, False)
+        if rule is False:
+            rule = self._rules[cls] = _rule(module)
+        n = rule(module, list(x.shape)) if rule is not None else None
         if n is not None and n * 4 > self.limit:  # float32 output
             raise OverBudget(type(module).__name__)
 
 
 def _output_numel(m: nn.Module, x) -> int | None:
     """The number of elements `m` will output for input `x`, where its record has a rule for it."""
+    rule = _rule(m)
+    return None if rule is None else rule(m, list(x.shape))
+
+
+def _rule(m: nn.Module):
+    """The output-size rule of `m`'s record, or None where it has none."""
     lt = registry.of_module(m)
     if lt is None or lt.out_size in (NO_BIGGER, UNGUARDED):
         return None
-    return resolve(lt.out_size, RULES, "output-size")(m, list(x.shape))
+    return resolve(lt.out_size, RULES, "output-size")
 
 
 def _upsample(m, shape: list) -> int:  # UpsamplingNearest2d/Bilinear2d too
