@@ -287,6 +287,24 @@ def test_a_registered_type_works_in_every_pass():
         shapecli.parse_spec(SPEC, "t.yaml")  # gone after the block
 
 
+def test_a_registered_copies_type_without_reset_parameters_is_constructed():
+    """A record registered with `copies=True` whose class has a parameter and no reset_parameters()
+    (Tile draws its weight in __init__): every layer is constructed, as the same layers in order would be."""
+    import dataclasses
+
+    spec = "input: [2, 8]\nlayers:\n  - Tile: {repeats: 1}\n  - Tile: {repeats: 1}\n  - Tile: {repeats: 1}\n"
+    torch.manual_seed(4)
+    want = [Tile(8) for _ in range(3)]
+    x = torch.randn(2, 8)
+    with layers.registered(dataclasses.replace(TILE, copies=True)):
+        torch.manual_seed(4)
+        model = shapecli.build(spec)
+        model(x)
+    assert all(torch.equal(model[i].weight, want[i].weight) for i in range(3))
+    mha = nn.MultiheadAttention(8, 2)
+    assert Template(mha).usable is False and Template(nn.Linear(2, 2)).usable is True  # children: constructed
+
+
 def test_registration_is_seen_only_by_its_own_context():
     seen = {}
 

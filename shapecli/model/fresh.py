@@ -26,7 +26,7 @@ class Template:
     its plain attributes (nn.Module's own plain values among them), and its parameters' and buffers' names,
     shapes, dtypes and requires_grad. It holds no tensor."""
 
-    __slots__ = ("cls", "plain", "mutable", "params", "buffers", "transient")
+    __slots__ = ("cls", "plain", "mutable", "params", "buffers", "transient", "usable")
 
     def __init__(self, layer: nn.Module):
         module_state()  # _STATE, once
@@ -38,6 +38,10 @@ class Template:
                             for k, p in layer._parameters.items())
         self.buffers = tuple((k, None if b is None else (b.shape, b.dtype)) for k, b in layer._buffers.items())
         self.transient = frozenset(layer._non_persistent_buffers_set)
+        # a copy has no children, and its values come from reset_parameters(): a layer with children, or with
+        # tensors and no reset_parameters() (a record registered as `copies` by mistake), is constructed
+        self.usable = not layer._modules and (not (self.params or self.buffers)
+                                              or callable(getattr(self.cls, "reset_parameters", None)))
 
 
 def copy_of(template: Template, device) -> nn.Module:

@@ -142,6 +142,8 @@ class Deferred(LazySave, nn.Module):
             real = self._construct(kwargs)
             self.ctx.templates[at] = Template(real)  # as constructed, before init schemes, hooks, ties
             return real
+        if not template.usable:  # children, or no reset_parameters(): a record registered as `copies` by mistake
+            return self._construct(kwargs)
         real = copy_of(template, device)
         if device.type != "meta" and (real._parameters or real._buffers):  # on meta: no values to draw
             real.reset_parameters()
