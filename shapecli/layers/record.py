@@ -82,6 +82,7 @@ class LayerType:
     batchless: bool = False  # its output has no batch dimension by design (an attention mask [T, T])
     copies: bool = False  # equal layers after the first are copies of it, reset (model/fresh.py copy_of): its
     #                       __init__ allocates without children, then draws every initial value in reset_parameters()
+    #                       (a layer with children, or with tensors and no reset_parameters(), is constructed anyway)
 
     # ---- run and estimate
     out_size: Rule = None  # a rule of run/guard.py, NO_BIGGER or UNGUARDED
