@@ -18,7 +18,6 @@ def module_state() -> dict:
 
 
 _MUTABLE = (list, dict, set)
-_OWN = ("_parameters", "_buffers", "_non_persistent_buffers_set")
 
 
 class Template:
@@ -62,7 +61,7 @@ def copy_of(template: Template, device) -> nn.Module:
     for k in template.mutable:  # Unflatten's unflattened_size list: a list of its own
         state[k] = type(state[k])(state[k])
     params = state["_parameters"]
-    for k, p in template.params:  # torch.empty: torch.empty_like from a meta tensor to the CPU costs ~170 µs
+    for k, p in template.params:
         params[k] = None if p is None else nn.Parameter(torch.empty(p[0], dtype=p[1], device=device), p[2])
     if template.buffers:
         buffers = state["_buffers"]

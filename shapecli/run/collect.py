@@ -162,19 +162,15 @@ def gather(outline, model: nn.Module, runs, per_run, ctx, device: str, opts, act
         outputs = [r.get(path) for r in per_run]
         if t is not None and path in tensors:  # the tensor itself, as it was built
             outputs = [TensorInfo(list(t["args"]["shape"]), t["args"]["dtype"]) for _ in per_run]
-        attrs = getattr(modules.get(path), "__dict__", None)  # read directly: a miss through nn.Module.__getattr__
-        kernel = stride = None                                # costs a formatted AttributeError (~10 µs)
-        if attrs is not None:
-            kernel, stride = attrs.get("kernel_size"), attrs.get("stride")
-            kernel = None if kernel is None else _ints(kernel)
-            stride = None if stride is None else _ints(stride)
+        # read from __dict__: a miss through nn.Module.__getattr__ costs a formatted AttributeError (~10 µs)
+        attrs = getattr(modules.get(path), "__dict__", None) or {}
         layers.append(LayerInfo(
             path=path, type=n.type, depth=path.count("."),
             args=dict(t["args"]) if t is not None else {}, inferred=dict(t["inferred"]) if t is not None else {},
             output_shapes=outputs, params=own[0], trainable=own[1],
             line=n.loc.line, col=n.loc.col, is_container=n.is_container,
             activation=acts.get(path), input_shapes=[r.get(path) for r in per_run_inputs],
-            kernel_size=kernel, stride=stride))
+            kernel_size=_ints(attrs.get("kernel_size")), stride=_ints(attrs.get("stride"))))
 
     diagnostics = lints + initmod.lint_gain(_weight_stack(nodes, ctx.schemes))
     for d in diagnostics:
@@ -193,7 +189,8 @@ def gather(outline, model: nn.Module, runs, per_run, ctx, device: str, opts, act
 def _walk(model: nn.Module) -> tuple:
     """One walk over the model for what four of torch's would give: {path: module} (every path a module is
     reached by), named_parameters(remove_duplicate=False) (each with the path of the module holding it and its
-    name there), named_buffers() and the buffer names state_dict() leaves out, in their orders. (10,000 Linear+ReLU pairs: each walk of the 30,001 modules costs ~70 ms.)"""
+    name there), named_buffers() and the buffer names state_dict() leaves out, in their orders. (10,000
+    Linear+ReLU pairs: each walk of the 30,001 modules costs ~70 ms.)"""
     modules, params, buffers, transient = {}, [], [], set()
     seen_modules, seen_buffers = set(), set()
     stack = [("", model)]  # named_modules(remove_duplicate=False)'s pre-order, without its nested generators

@@ -19,26 +19,25 @@ class _OutputGuard:
 
     def __init__(self, limit: int):
         self.limit = limit
-        self._applies: dict = {}  # class -> applies(), once per class of a run
         self._rules: dict = {}  # class -> its record's output-size rule (None: none), once per class of a run
+
+    def _rule_of(self, module: nn.Module):
+        cls = type(module)
+        rule = self._rules.get(cls, False)
+        if rule is False:
+            rule = self._rules[cls] = _rule(module)
+        return rule
 
     def applies(self, module: nn.Module) -> bool:
         """Whether the hook can ever refuse `module`: not for a layer whose record says its output is no
         bigger than its inputs, or unguarded (10,000 ReLU layers: no hook at all)."""
-        cls = type(module)
-        if cls not in self._applies:
-            lt = registry.of_module(module)
-            self._applies[cls] = lt is not None and lt.out_size not in (NO_BIGGER, UNGUARDED)
-        return self._applies[cls]
+        return self._rule_of(module) is not None
 
     def __call__(self, module, inputs):
         x = inputs[0] if inputs else None
         if not isinstance(x, torch.Tensor) or x.dim() == 0:
             return
-        cls = type(module)
-        rule = self._rules.get(cls, False)
-        if rule is False:
-            rule = self._rules[cls] = _rule(module)
+        rule = self._rule_of(module)
         n = rule(module, list(x.shape)) if rule is not None else None
         if n is not None and n * 4 > self.limit:  # float32 output
             raise OverBudget(type(module).__name__)
