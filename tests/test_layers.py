@@ -24,7 +24,7 @@ from shapecli.analyses.symbolic.layers import RULES as SYMBOLIC_RULES
 from shapecli.analyses.symbolic.layers import _shape_models
 from shapecli.errors import ShapeError
 from shapecli.export.gluecode import RULES as EXPORT_RULES
-from shapecli.model.fresh import Template, copy_of
+from shapecli.model.fresh import Template, copy_of, recipe_of, replay
 from shapecli.layers.record import (
     CHILDREN,
     NATIVE,
@@ -156,6 +156,47 @@ def test_a_copy_reset_is_the_layer_constructed_anew(name):
     assert _state(copied) == _state(made)
     shared = [k for k, v in vars(copied).items() if isinstance(v, (list, dict, set)) and v is vars(made_from)[k]]
     assert shared == []
+
+
+@pytest.mark.parametrize("name", _COPIED)
+def test_a_replayed_copy_is_the_layer_constructed_anew(name):
+    """A copy whose template has a recipe (model/fresh.py recipe_of: what reset_parameters() writes,
+    recorded on meta), every value first set to a sentinel, then the recipe replayed on a generator of
+    its own, holds what the constructor gives with the global RNG at that generator's state, and
+    advances the generator as far as the constructor advances the global RNG."""
+    cls, kw = layers.cls(name), _kwargs(name)
+    template = Template(_instance(name, seed=0))
+    recipe = recipe_of(template)
+    if recipe is None:
+        pytest.skip(f"{name}: reset_parameters() does more than a recipe holds (reset by itself)")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(7)
+        made = cls(**kw)
+        made_rng = torch.get_rng_state()
+    gen = torch.Generator().manual_seed(7)
+    copied = copy_of(template, torch.device("cpu"))
+    with torch.no_grad():
+        for t in [*copied.parameters(), *copied.buffers()]:
+            t.fill_(float("nan") if t.is_floating_point() else 7)
+    replay(copied, recipe, gen)
+    assert torch.equal(gen.get_state(), made_rng)
+    assert _state(copied) == _state(made)
+
+
+def test_the_common_layers_have_recipes():
+    """The layers a spec repeats most are replayed (model/lazy.py Deferred._replayed), not reset through
+    nn.init: Linear and Conv2d draw uniform_, BatchNorm2d and LayerNorm fill, Embedding draws normal_; and
+    what a recipe cannot hold (Embedding's padding row: a write into a view) has none."""
+    ops = {n: [(s[1], s[2]) for s in recipe_of(Template(_instance(n)))] for n in
+           ("Linear", "Conv2d", "BatchNorm2d", "LayerNorm", "Embedding")}
+    assert ops == {"Linear": [("weight", "uniform_"), ("bias", "uniform_")],
+                   "Conv2d": [("weight", "uniform_"), ("bias", "uniform_")],
+                   "BatchNorm2d": [("running_mean", "zero_"), ("running_var", "fill_"), ("num_batches_tracked", "zero_"),
+                                   ("weight", "fill_"), ("bias", "zero_")],
+                   "LayerNorm": [("weight", "fill_"), ("bias", "zero_")],
+                   "Embedding": [("weight", "normal_")]}
+    assert recipe_of(Template(nn.Embedding(4, 3, padding_idx=0))) is None
+    assert recipe_of(Template(nn.ReLU())) == ()
 
 
 def test_types_with_children_or_hidden_state_are_constructed():

@@ -28,7 +28,7 @@ class BuildContext:
     on_built: object = None  # called with (path, layer) once a layer is built, initialized and tied
     memo: dict = field(default_factory=dict)  # meta: (layer kind, input shapes) -> output shapes (model/memo.py)
     handles: list = field(default_factory=list)  # the guard's hook handles: the run removes them when it ends
-    init_state: object = None  # the initial values' own stream of the CPU RNG (lazy.init_stream), from the first input on
+    init_gen: object = None  # the initial values' own stream (init_stream): a CPU torch.Generator, from the first input on
     probe_bytes: dict = field(default_factory=dict)  # (class, arguments) -> bytes of a meta probe (Deferred._probe_bytes)
     readings: dict = field(default_factory=dict)  # (Bound.kin, input shapes) -> reading.Reading, shared by equal layers
     templates: dict = field(default_factory=dict)  # ((class, arguments), device, default dtype) -> fresh.Template (Deferred._new_layer)
@@ -43,6 +43,14 @@ class BuildContext:
             get = getattr(torch, "get_default_device", None)  # torch >= 2.3
             self._default = get() if get is not None else False
         return self._default == device
+
+    def init_generator(self):
+        """The initial values' own stream: a CPU generator at the global RNG's state when the first input
+        entered the model (lazy._Finalize.start), or now, for a placeholder called on its own."""
+        if self.init_gen is None:
+            with RNG_LOCK:
+                self.init_gen = generator_at(torch.get_rng_state())
+        return self.init_gen
 
     def charge(self, path: str, shape: list, dtype, device) -> None:
         """Count a tensor about to be allocated against the budget (real devices only)."""
@@ -97,10 +105,18 @@ class _Holds:
 RNG_LOCK = threading.RLock()
 
 
+def generator_at(state):
+    """A new CPU torch.Generator at `state` (a torch.get_rng_state()): it draws what the global RNG would."""
+    gen = torch.Generator()
+    gen.set_state(state)
+    return gen
+
+
 class init_stream:
     """The block draws initial values from their own stream of the global CPU RNG, which starts
     where the RNG stood when the first input entered the model (_Finalize.start) and which only
-    initialization advances. What the first forward draws between two layers (Dropout's masks,
+    initialization advances: the global RNG is switched to the stream's generator (ctx.init_gen) and
+    back (a copy with a recipe draws from that generator directly: model/fresh.py replay). What the first forward draws between two layers (Dropout's masks,
     RReLU's slopes) then leaves every later layer's initial values as they were: equal, for one
     seed, to those of the same layers constructed in order (an exported module's). (A class, not a
     generator: contextlib's machinery cost more than the swap itself, once per layer.) It holds RNG_LOCK:
@@ -115,18 +131,16 @@ class init_stream:
     def __enter__(self):
         RNG_LOCK.acquire()
         try:
-            ctx = self.ctx
-            if ctx.init_state is None:  # a placeholder called on its own, not through the root
-                ctx.init_state = torch.get_rng_state()
+            gen = self.ctx.init_generator()
             self.outer = torch.get_rng_state()
-            torch.set_rng_state(ctx.init_state)
+            torch.set_rng_state(gen.get_state())
         except BaseException:
             RNG_LOCK.release()
             raise
 
     def __exit__(self, *exc):
         try:
-            self.ctx.init_state = torch.get_rng_state()
+            self.ctx.init_gen.set_state(torch.get_rng_state())
             torch.set_rng_state(self.outer)
         finally:
             RNG_LOCK.release()

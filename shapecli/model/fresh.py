@@ -25,7 +25,7 @@ class Template:
     its plain attributes (nn.Module's own plain values among them), and its parameters' and buffers' names,
     shapes, dtypes and requires_grad. It holds no tensor."""
 
-    __slots__ = ("cls", "plain", "mutable", "params", "buffers", "transient", "usable")
+    __slots__ = ("cls", "plain", "mutable", "params", "buffers", "transient", "usable", "recipe")
 
     def __init__(self, layer: nn.Module):
         module_state()  # _STATE, once
@@ -41,6 +41,7 @@ class Template:
         # tensors and no reset_parameters() (a record registered as `copies` by mistake), is constructed
         self.usable = not layer._modules and (not (self.params or self.buffers)
                                               or callable(getattr(self.cls, "reset_parameters", None)))
+        self.recipe = _UNREAD  # what reset_parameters() writes (recipe_of), read on the first copy
 
 
 def copy_of(template: Template, device) -> nn.Module:
@@ -69,3 +70,71 @@ def copy_of(template: Template, device) -> nn.Module:
             buffers[k] = None if b is None else torch.empty(b[0], dtype=b[1], device=device)
         state["_non_persistent_buffers_set"].update(template.transient)
     return layer
+
+
+# ---------------------------------------------------------------------------- what reset_parameters() writes
+
+_UNREAD = object()
+_RANDOM = {"aten.uniform_.default": "uniform_", "aten.normal_.default": "normal_"}  # aten op -> Tensor method; draws
+_PLAIN = {"aten.fill_.Scalar": "fill_", "aten.zero_.default": "zero_"}  # draws nothing
+
+
+def recipe_of(template: Template):
+    """What `reset_parameters()` writes into a copy of `template`, as a tuple of (parameter?, name, Tensor
+    method, arguments, draws?) in its order, recorded once on a meta copy (no values, no RNG): each op is
+    uniform_/normal_/fill_/zero_ on one of the layer's own tensors with plain arguments (nn.init's kaiming,
+    xavier, ones, zeros, ... come to these). None where it does anything else (makes a tensor, writes a view,
+    reads values, passes its own generator): such a copy is reset by reset_parameters() itself.
+
+    Replayed on the build's own initial-value generator (replay), a recipe writes what reset_parameters()
+    would with the global RNG at that generator's state, bit for bit, without the two RNG swaps and
+    nn.init's Python around the draws (tests/test_layers.py checks each type of a `copies` record)."""
+    if template.recipe is not _UNREAD:
+        return template.recipe
+    if not (template.params or template.buffers):  # nothing to write (ReLU)
+        template.recipe = ()
+        return ()
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    layer = copy_of(template, torch.device("meta"))
+    own = {id(t): (True, k) for k, t in layer._parameters.items() if t is not None}
+    own.update((id(t), (False, k)) for k, t in layer._buffers.items() if t is not None)
+    steps: list = []
+
+    class _Record(TorchDispatchMode):  # thread-local: torch keeps the dispatch mode stack per thread
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            name = str(func)  # "aten.uniform_.default"
+            method = _RANDOM.get(name) or _PLAIN.get(name)
+            target = own.get(id(args[0])) if args and isinstance(args[0], torch.Tensor) else None
+            plain = all(isinstance(a, (int, float)) for a in args[1:]) and all(v is None for v in (kwargs or {}).values())
+            if method is not None and target is not None and plain:
+                steps.append((*target, method, tuple(args[1:]), name in _RANDOM))
+            else:
+                steps.append(None)  # anything else: no recipe
+            return func(*args, **(kwargs or {}))
+
+    try:
+        with _Record():
+            layer.reset_parameters()
+    except Exception:  # reset_parameters() that cannot run on meta (reads values): reset by itself
+        steps.append(None)
+    template.recipe = None if None in steps else tuple(steps)
+    return template.recipe
+
+
+def replay(layer: nn.Module, recipe: tuple, generator) -> None:
+    """Write `recipe` (recipe_of) into `layer`, a copy of its template, drawing from `generator`."""
+    params, buffers = layer._parameters, layer._buffers
+    grad = torch.is_grad_enabled()
+    if grad:  # in-place writes to parameters: as nn.init, without autograd
+        torch.set_grad_enabled(False)
+    try:
+        for is_param, name, method, args, draws in recipe:
+            t = params[name] if is_param else buffers[name]
+            if draws:
+                getattr(t, method)(*args, generator=generator)
+            else:
+                getattr(t, method)(*args)
+    finally:
+        if grad:
+            torch.set_grad_enabled(True)

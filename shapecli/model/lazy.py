@@ -24,9 +24,9 @@ from shapecli._torch import nn, torch
 from shapecli.model import glue
 from shapecli.errors import ShapeError, SpecError, literal
 from shapecli.model.args import Bound, bind_all
-from shapecli.model.context import BuildContext, OverBudget, init_stream  # (imported from here by run/)
+from shapecli.model.context import BuildContext, OverBudget, generator_at, init_stream  # (imported from here by run/)
 from shapecli.model.flow import Chain, Network, locate_outputs, wiring
-from shapecli.model.fresh import Template, copy_of, module_state
+from shapecli.model.fresh import Template, copy_of, module_state, recipe_of, replay
 from shapecli.model.memo import _memo_forward
 from shapecli.model.owned import Owned
 from shapecli.model.placeholder import LazySave, copy_loaded, declare, loaded
@@ -82,11 +82,12 @@ class Deferred(LazySave, nn.Module):
             ctx.used_bytes += self._probe_bytes(kwargs, r.key)
             if ctx.used_bytes > ctx.budget_bytes:
                 raise OverBudget(node.path)
-            # a layer without parameters (ReLU) draws nothing: no RNG stream to switch to
-            with init_stream(ctx) if lt.init != NO_PARAMS else nullcontext():
-                if ctx.default_device(device):  # a device context would cost a Python call per torch op
+            real = self._replayed(r.key, lt, device)  # a copy that drew from the stream's own generator
+            # a layer without parameters (ReLU), or a replayed copy, draws nothing more: no RNG switch
+            with init_stream(ctx) if real is None and lt.init != NO_PARAMS else nullcontext():
+                if real is None and ctx.default_device(device):  # a device context would cost a Python call per torch op
                     real = self._new_layer(kwargs, r.key, lt, device)
-                else:
+                elif real is None:
                     with torch.device(device):
                         real = self._new_layer(kwargs, r.key, lt, device)
                 _train(real, self.training)  # `model.eval()` before the first input holds for the real layer too
@@ -147,6 +148,24 @@ class Deferred(LazySave, nn.Module):
         real = copy_of(template, device)
         if device.type != "meta" and (real._parameters or real._buffers):  # on meta: no values to draw
             real.reset_parameters()
+        return real
+
+    def _replayed(self, key, lt, device):
+        """On the CPU, a copy of an equal layer with its initial values drawn by its template's recipe from the
+        initial-value stream's own generator (model/fresh.py replay): no switch of the global RNG, none of
+        nn.init's Python. None where the layer is constructed, has no recipe, or the spec gives it an init
+        scheme (drawn from the global RNG, switched to the stream)."""
+        if device.type != "cpu" or key is None or not lt.copies or self.node.tie or self.node.init or self.init_map:
+            return None
+        template = self.ctx.templates.get((key, device, torch.get_default_dtype()))
+        if template is None or not template.usable:
+            return None
+        recipe = recipe_of(template)
+        if recipe is None:
+            return None
+        real = copy_of(template, device)
+        if recipe:
+            replay(real, recipe, self.ctx.init_generator())
         return real
 
     def _construct(self, kwargs) -> nn.Module:
@@ -242,8 +261,8 @@ class _Finalize:
         self.ctx, self.handles = ctx, []
 
     def start(self, module, inputs):
-        if self.ctx.init_state is None:
-            self.ctx.init_state = torch.get_rng_state()
+        if self.ctx.init_gen is None:
+            self.ctx.init_gen = generator_at(torch.get_rng_state())
 
     def __call__(self, module, inputs, output):
         finalize(module, self.ctx)
