@@ -62,6 +62,30 @@ def test_a_layer_that_would_blow_up_memory_is_shaped_on_meta_before_allocating()
     assert r.device == "meta" and r.runs[0].output.shape == [1, 100000, 222, 222]
 
 
+def test_a_later_input_that_would_blow_up_memory_is_refused_before_allocating(monkeypatch):
+    """The first pass's placeholders call the output guard themselves; the real layers get its hook for a
+    later input (run/hooks.py attach_swapped), which here asks for a 120 GB output: shaped on meta, and
+    the model handed back carries no hook of the run's."""
+    from shapecli.run.guard import _OutputGuard
+
+    refused, call = [], _OutputGuard.__call__
+
+    def spy(self, module, inputs):
+        try:
+            return call(self, module, inputs)
+        except Exception:
+            refused.append((type(module).__name__, list(inputs[0].shape)))
+            raise
+    monkeypatch.setattr(_OutputGuard, "__call__", spy)
+    spec = shapecli.parse_spec("input: [2, 8]\nlayers:\n  - Linear: 100000\n  - ReLU\n", "x.yaml")
+    model, r = shapecli.materialize(spec, ["2,8", "300000,8"])
+    assert r.device == "meta" and [run.output.shape for run in r.runs] == [[2, 100000], [300000, 100000]]
+    assert refused == [("Linear", [300000, 8])]  # before the layer ran, not after a failed allocation
+    model, r = shapecli.materialize(spec, ["2,8", "3,8"])
+    assert r.device == "cpu" and [run.output.shape for run in r.runs] == [[2, 100000], [3, 100000]]
+    assert not any(m._forward_pre_hooks or m._forward_hooks for m in model.modules())
+
+
 def test_output_bound_is_exact_for_the_layers_it_guards():
     from shapecli.run.guard import _output_numel
 

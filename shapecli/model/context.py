@@ -24,10 +24,11 @@ class BuildContext:
     root: nn.Module | None = None
     pending: bool = True  # placeholders not yet swapped out
     schemes: dict = field(default_factory=dict)  # layer path -> {local param name: InitScheme | None}
-    guard: object = None  # a forward pre-hook for each real layer: refuses outputs over the budget
+    guard: object = None  # refuses outputs over the budget: called by each placeholder before its real layer
+    guarded: list = field(default_factory=list)  # the real layers the guard applies to, not yet hooked (guard_swapped)
     on_built: object = None  # called with (path, layer) once a layer is built, initialized and tied
     memo: dict = field(default_factory=dict)  # meta: (layer kind, input shapes) -> output shapes (model/memo.py)
-    handles: list = field(default_factory=list)  # the guard's hook handles: the run removes them when it ends
+    handles: list = field(default_factory=list)  # the guard's hook handles (guard_swapped): the run removes them when it ends
     init_gen: object = None  # the initial values' own stream (init_stream): a CPU torch.Generator, from the first input on
     probe_bytes: dict = field(default_factory=dict)  # (class, arguments) -> bytes of a meta probe (Deferred._probe_bytes)
     readings: dict = field(default_factory=dict)  # (Bound.kin, input shapes) -> reading.Reading, shared by equal layers

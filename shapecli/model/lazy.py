@@ -46,7 +46,7 @@ class Deferred(LazySave, nn.Module):
         # nn.Module.__setattr__ puts them after checking each against its parameters, buffers and
         # children (~25 µs per placeholder). `real` is never a registered child: no wrapper prefix, ever.
         self.__dict__.update(node=node, bound=bound, ctx=ctx, init_map=inherited_init,  # node.init: its own, first
-                             freeze=freeze, inferred={}, real=None, rec=None)
+                             freeze=freeze, inferred={}, real=None, rec=None, guarded=False)
 
     def extra_repr(self) -> str:
         return f"{self.node.type}, uninitialized"
@@ -64,6 +64,8 @@ class Deferred(LazySave, nn.Module):
     def _forward(self, xs, kw):
         if self.real is None:
             self._materialize(xs)
+        if self.guarded:  # the run's output guard, told directly: the real layer has no pre-hook in this pass
+            self.ctx.guard(self.real, xs)
         if kw:  # `in: {attn_mask: m}`: keyword tensors, past the memo
             return self.real(*xs, **kw)
         if _device(xs).type == "meta" and not torch.is_grad_enabled():
@@ -110,9 +112,10 @@ class Deferred(LazySave, nn.Module):
         if self.freeze:
             for prm in real.parameters():
                 prm.requires_grad_(False)
-        guard = self.ctx.guard  # stays with the layer when it is swapped in, until the run removes it
+        guard = self.ctx.guard  # called by the placeholder; a hook on the real layer only for a later pass
         if guard is not None and getattr(guard, "applies", lambda m: True)(real):
-            self.ctx.handles.append(real.register_forward_pre_hook(guard))
+            self.__dict__["guarded"] = True
+            self.ctx.guarded.append(real)
         object.__setattr__(self, "real", real)
         if self.ctx.on_built is not None:
             self.ctx.on_built(node.path, real)

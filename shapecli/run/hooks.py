@@ -131,7 +131,13 @@ def _attach(model: nn.Module, rec: _Recorder) -> list:
 
 def attach_swapped(model: nn.Module, rec: _Recorder) -> None:
     """Before a later pass: hooks on the real layers swapped in for the placeholders that told the
-    recorder themselves in the first one (a placeholder still waiting for data goes on telling it)."""
+    recorder and the output guard themselves in the first one (a placeholder still waiting for data goes
+    on telling them; a real layer it still wraps is then guarded twice, to the same effect)."""
+    ctx = rec.ctx
+    if ctx is not None and ctx.guarded:
+        for real in ctx.guarded:
+            ctx.handles.append(real.register_forward_pre_hook(ctx.guard))
+        ctx.guarded.clear()
     if not any(m.real is not None for m in rec.direct):
         return
     modules = dict(model.named_modules())
