@@ -12,8 +12,8 @@ from shapecli.names import local_name
 
 
 def _signature(lay, own_params: list, child_sigs: tuple, seen: dict) -> int:
-    ps = tuple((local_name(p.name, p.layer), tuple(p.shape), p.dtype, p.trainable, p.shared_with is None,
-                bool(p.init and p.init.flagged)) for p in own_params)
+    ps = tuple([(local_name(p.name, p.layer), tuple(p.shape), p.dtype, p.trainable, p.shared_with is None,
+                 bool(p.init and p.init.flagged)) for p in own_params])
     return hash((lay.type, repr(lay.args), repr(lay.inferred), _shapes(lay.output_shapes, seen),
                  _shapes(lay.input_shapes, seen),
                  repr(lay.symbolic), lay.kernel_size and tuple(lay.kernel_size), lay.stride and tuple(lay.stride),
@@ -23,46 +23,46 @@ def _signature(lay, own_params: list, child_sigs: tuple, seen: dict) -> int:
 def _shapes(outputs, seen: dict):
     """Shapes and dtypes of (nested lists of) TensorInfo as a hashable key: a dataclass's repr cost more.
     `seen`: id(TensorInfo) -> its key, for the TensorInfos a run shares between layers (run/hooks.py)."""
-    if isinstance(outputs, list):
-        return tuple(_shapes(o, seen) for o in outputs)
+    key = seen.get(id(outputs))
+    if key is not None:
+        return key
+    if type(outputs) is list:
+        return tuple([_shapes(o, seen) for o in outputs])
     if outputs is None:
         return None
-    key = seen.get(id(outputs))
-    if key is None:
-        key = seen[id(outputs)] = (tuple(outputs.shape), outputs.dtype)
+    key = seen[id(outputs)] = (tuple(outputs.shape), outputs.dtype)
     return key
 
 
 def fold_repeats(layers: list, by_layer: dict) -> dict:
     """path -> (copies, last key, [member LayerInfo]) for the first copy of each run; "hidden" for the others."""
-    children: dict = {}
+    children: dict = {}  # parent path -> [(key, LayerInfo)]
     for lay in layers:
-        parent = lay.path.rsplit(".", 1)[0] if "." in lay.path else ""
-        children.setdefault(parent, []).append(lay)
+        parent, _, key = lay.path.rpartition(".")
+        kids = children.get(parent)
+        if kids is None:
+            kids = children[parent] = []
+        kids.append((key, lay))
     sigs: dict = {}
     seen: dict = {}  # alive as long as the layers (they hold every TensorInfo): ids are not reused meanwhile
+    none = ()
     for lay in reversed(layers):  # children before their parents
-        kids = tuple((c.path.rsplit(".", 1)[-1], sigs[c.path]) for c in children.get(lay.path, ()))
-        sigs[lay.path] = _signature(lay, by_layer.get(lay.path, ()), kids, seen)
+        kids = tuple([(k, sigs[c.path]) for k, c in children.get(lay.path, none)])
+        sigs[lay.path] = _signature(lay, by_layer.get(lay.path, none), kids, seen)
     out: dict = {}
     for kids in children.values():
         i = 0
         while i < len(kids):
             j = i + 1
-            first = kids[i]
-            if _index(first) is not None:
-                while (j < len(kids) and sigs[kids[j].path] == sigs[first.path]
-                       and _index(kids[j]) == _index(first) + (j - i)):
+            key, first = kids[i]
+            if key.isdigit():
+                at, sig = int(key), sigs[first.path]
+                while j < len(kids) and sigs[kids[j][1].path] == sig and kids[j][0] == str(at + j - i):
                     j += 1
             if j - i >= 2:
-                members = kids[i:j]
-                out[first.path] = (j - i, members[-1].path.rsplit(".", 1)[-1], members)
+                members = [lay for _, lay in kids[i:j]]
+                out[first.path] = (j - i, kids[j - 1][0], members)
                 for m in members[1:]:
                     out[m.path] = "hidden"
             i = j
     return out
-
-
-def _index(lay):
-    key = lay.path.rsplit(".", 1)[-1]
-    return int(key) if key.isdigit() else None
