@@ -75,8 +75,7 @@ def gather(outline, model: nn.Module, runs, per_run, ctx, device: str, opts, act
     arg_keys: dict = {}  # id(args) -> repr(args): equal layers share one args dict (model/reading.py)
     for name, prm, at, local in named_params:  # at: the path of the module holding it, local: its name there
         layer = at if at in paths and name not in tensors else owner(name)
-        info = ParamInfo(name, layer, list(prm.shape), prm.numel(), str(prm.dtype).replace("torch.", ""),
-                         prm.requires_grad)
+        info = ParamInfo(name, layer, list(prm.shape), prm.numel(), _dtype_name(prm.dtype), prm.requires_grad)
         if id(prm) in seen:
             info.shared_with = seen[id(prm)]
             params.append(info)
@@ -126,7 +125,7 @@ def gather(outline, model: nn.Module, runs, per_run, ctx, device: str, opts, act
             lints.extend(initmod.lint_tensor(name, layer, prm.detach()))
         params.append(info)
 
-    buffers = [BufferInfo(n, owner(n), list(b.shape), b.numel(), str(b.dtype).replace("torch.", ""), n not in transient)
+    buffers = [BufferInfo(n, owner(n), list(b.shape), b.numel(), _dtype_name(b.dtype), n not in transient)
                for n, b in named_buffers]
 
     counted = [p for p in params if p.shared_with is None]
@@ -142,16 +141,23 @@ def gather(outline, model: nn.Module, runs, per_run, ctx, device: str, opts, act
                     buffers=sum(b.numel for b in buffers), bytes=by_dtype,
                     param_bytes=sum(p.numel * _itemsize(p.dtype) for p in counted), buffer_bytes=buf_bytes)
 
-    owned: dict = {}  # layer path -> [parameters, trainable] it and its descendants own (counted once)
+    direct: dict = {}  # layer path -> [parameters, trainable] of its own
     for p in counted:
-        parts = p.layer.split(".") if p.layer else []
+        sums = direct.get(p.layer)
+        if sums is None:
+            sums = direct[p.layer] = [0, 0]
+        sums[0] += p.numel
+        if p.trainable:
+            sums[1] += p.numel
+    owned: dict = {}  # layer path -> [parameters, trainable] it and its descendants own (counted once)
+    for path, (numel, trainable) in direct.items():
+        parts = path.split(".") if path else []
         for k in range(1, len(parts) + 1):
             sums = owned.get(".".join(parts[:k]))
             if sums is None:
                 sums = owned[".".join(parts[:k])] = [0, 0]
-            sums[0] += p.numel
-            if p.trainable:
-                sums[1] += p.numel
+            sums[0] += numel
+            sums[1] += trainable
     layers = []
     per_run_inputs = per_run_inputs or []
     none = (0, 0)
@@ -248,6 +254,16 @@ def _ints(v):
     if isinstance(v, (tuple, list)) and v and all(isinstance(x, int) for x in v):
         return list(v)
     return None
+
+
+_DTYPE_NAMES: dict = {}  # torch.float32 -> "float32"
+
+
+def _dtype_name(dtype) -> str:
+    name = _DTYPE_NAMES.get(dtype)
+    if name is None:
+        name = _DTYPE_NAMES[dtype] = str(dtype).replace("torch.", "")
+    return name
 
 
 def _itemsize(dtype: str) -> int:

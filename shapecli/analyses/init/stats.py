@@ -110,16 +110,16 @@ def look_many(items: list, *, histograms: bool = True, lint: bool = True) -> lis
     out: list = [None] * len(items)
     groups: dict = {}
     for i, (_, _, t) in enumerate(items):
-        t = t.detach()
-        if t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64) and t.numel() and t.numel() <= _CHUNK:
-            groups.setdefault((t.dtype, tuple(t.shape)), []).append(i)
+        n = t.numel()
+        if 0 < n <= _CHUNK and t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64):
+            groups.setdefault((t.dtype, t.shape), []).append(i)
     for (dtype, shape), idx in groups.items():
         if len(idx) < 2:
             continue
         per = max(2, _BATCH_NUMEL // max(math.prod(shape), 1))  # bounded copies: float64 values, int64 bins
         for j in range(0, len(idx), per):
             some = idx[j:j + per]
-            x = torch.stack([items[i][2].detach().reshape(-1) for i in some])
+            x = torch.stack([items[i][2] for i in some]).detach().reshape(len(some), -1)
             for i, look_ in zip(some, _looks(x, shape, [items[i] for i in some], histograms, lint)):
                 out[i] = look_
     for i, (name, layer, t) in enumerate(items):
