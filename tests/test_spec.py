@@ -182,3 +182,60 @@ def test_walk_is_pre_order(config):
     spec = shapecli.load_spec(str(Path(__file__).parent.parent / "configs" / config))
     assert [id(n) for n in spec.nodes()] == [id(n) for n in recursive(spec.root)]
     assert len(list(spec.nodes())) > 10
+
+
+_REPEATS = {
+    "plain": "input: [2, 8]\nlayers:\n  - Sequential: [Linear: 8, ReLU]\n    repeat: 4\n  - Linear: 2\n",
+    "nested": ("input: [2, 8]\nlayers:\n  - Sequential:\n      - Sequential: [{Linear: {out_features: 8, bias: false}}, Tanh]\n"
+               "        repeat: 2\n      - LayerNorm\n    repeat: 3\n    init: {weight: xavier_uniform}\n    freeze: true\n"),
+    "block": ("blocks:\n  mlp:\n    params: [w]\n    layers: [Linear: $w, GELU]\ninput: [2, 8]\nlayers:\n"
+              "  - mlp: {w: 8}\n    repeat: 3\n"),
+    "named": "input: [2, 8]\nlayers:\n  - Sequential: [{Linear: 8, name: fc}, ReLU]\n    repeat: 3\n",
+    "from": ("input: [2, 8]\nlayers:\n  - Sequential:\n      - Linear: 8\n        name: a\n      - Add: [[ReLU], [Tanh]]\n"
+             "    repeat: 3\n"),
+    "index": "input: [2, 8]\nlayers:\n  - Linear: $i\n    repeat: {times: 3, as: i}\n",
+    "a layer": "input: [2, 8]\nlayers:\n  - Linear: 8\n    repeat: 5\n",
+    "inline": "input: [2, 8]\nlayers:\n  - Sequential: [Linear: 8, ReLU]\n    repeat: 3\n    inline: true\n",
+    "failing": "input: [2, 8]\nlayers:\n  - Sequential: [Linear: {out_features: 8, nope: 1}, ReLU]\n    repeat: 4\n",
+}
+
+
+def _parsed(text: str):
+    try:
+        return shapecli.parse_spec(text, "r.yaml"), None
+    except SpecError as e:
+        return None, [str(p) for p in e.problems]
+
+
+@pytest.mark.parametrize("case", [*_REPEATS, "resnet18.yaml", "gpt2_small.yaml", "mobilenet_v2.yaml", "transformer_encdec.yaml"])
+def test_repeat_copies_moved_are_the_copies_parsed(case, monkeypatch):
+    """A `repeat:` copy that names and reads nothing by path is the first copy moved (Node.moved): the
+    spec, every node's fields and the problems are those that parsing each copy gives."""
+    from pathlib import Path
+
+    from shapecli.spec.nodes import Node
+
+    text = _REPEATS.get(case) or (Path(__file__).parent.parent / "configs" / case).read_text()
+    moved_spec, moved_problems = _parsed(text)
+    monkeypatch.setattr(Node, "reads_paths", lambda self: True)  # every copy parsed
+    parsed_spec, parsed_problems = _parsed(text)
+    assert moved_problems == parsed_problems
+    if parsed_spec is not None:
+        assert [n.path for n in moved_spec.nodes()] == [n.path for n in parsed_spec.nodes()]
+        assert moved_spec == parsed_spec
+
+
+def test_a_repeat_is_parsed_once_where_its_copies_are_alike(monkeypatch):
+    """10,000 copies of `[Linear, ReLU]` cost one parse (spec/items.py): the items parsed are the first
+    copy's three and the rest, whatever the count; a copy that names an item is parsed each time."""
+    from shapecli.spec.items import Items
+
+    seen, item = [], Items._item
+    monkeypatch.setattr(Items, "_item", lambda self, raw, *a: seen.append(raw) or item(self, raw, *a))
+    for n in (10, 1000):
+        seen.clear()
+        spec = shapecli.parse_spec(_REPEATS["plain"].replace("repeat: 4", f"repeat: {n}"), "r.yaml")
+        assert len(seen) == 5 and len(list(spec.nodes())) == 3 * n + 3
+    seen.clear()
+    shapecli.parse_spec(_REPEATS["named"], "r.yaml")
+    assert len(seen) == 1 + 3 * 3

@@ -29,6 +29,12 @@ class Items(Parts):
                 out.extend(node.children if node.inline else [node])
         return out
 
+    def _marks(self) -> tuple:
+        """How far parsing has come in what an item can add to beyond its own node: names, paths and
+        references, problems (a `repeat:` copy that adds none is the first copy moved)."""
+        return (len(self.c.problems), len(self.defined), len(self.all_names), len(self.pending_refs),
+                len(self.tensor_paths), len(self.block_stack), getattr(self, "_too_deep", False))
+
     def item(self, raw, loc: Loc, ns: Names, scope: _Scope) -> Node | None:
         depth = len(self.uses)
         try:
@@ -130,7 +136,7 @@ class Items(Parts):
                 c = self.item(one, loc, inner, _Scope({index: i}, {}, scope) if index else scope)
                 return [] if c is None else c.children if c.inline else [c]
 
-            before, failed = self.count, len(self.c.problems)
+            before, failed, marks = self.count, len(self.c.problems), self._marks()
             first = copy(0)
             size = self.count - before
             if size * (repeat - 1) + self.count > MAX_NODES:
@@ -149,6 +155,13 @@ class Items(Parts):
                     node.children = first + second
                     return node
                 node.children = first + second + [c for i in range(2, repeat) for c in copy(i)]
+            elif (index is None and not splice and len(first) == 1 and not first[0].inline and inner.count == 1
+                  and self._marks() == marks and not first[0].reads_paths()):
+                # the same item again, with nothing named or read by path: each copy as the first parsed, moved
+                # (10,000 copies: parsed once); the first copy's problems would be each copy's, so it had none
+                self.count += size * (repeat - 1)
+                node.children = first + [first[0].moved(k, inner.sub(k)) for k in
+                                         [inner.claim(None, loc, self) for _ in range(1, repeat)]]
             else:
                 node.children = first + [c for i in range(1, repeat) for c in copy(i)]
             if name is not None:

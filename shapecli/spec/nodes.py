@@ -106,6 +106,24 @@ class Node:
             if node.children:
                 stack.extend(reversed(node.children))
 
+    def moved(self, key: str, path: str) -> Node:
+        """This node and its subtree as they parse at `path`, under `key`: a `repeat:` copy that reads no
+        path (no `from:`, `in:`, `out:`, `tie:` or tensor under it; spec/items.py checks) differs from the
+        first copy only there. Each copy has containers of its own; their values are shared, as parsing
+        made them (never changed after it)."""
+        cut = len(self.path)
+        clone = object.__new__(Node)
+        state = clone.__dict__
+        state.update(self.__dict__)
+        state.update(key=key, path=path, args=list(self.args), kwargs=dict(self.kwargs), arg_locs=dict(self.arg_locs),
+                     init=dict(self.init), parts=[list(p) for p in self.parts], block_args=dict(self.block_args),
+                     children=[c.moved(c.key, path + c.path[cut:]) for c in self.children])
+        return clone
+
+    def reads_paths(self) -> bool:
+        """Whether it or an item under it reads or names a path beyond its own (what moved() leaves as it is)."""
+        return any(n.tie or n.refs or n.ins or n.in_kw or n.outs or n.tensor is not None for n in self.walk())
+
     def label(self) -> str:
         """'encoder.0 (Conv2d)': how errors and tables name a layer."""
         return f"{self.path or '<network>'} ({self.block or self.type})"
