@@ -214,3 +214,23 @@ def test_the_d2l_exercise_answered_symbolically(cli):
     sy = json.loads(out)["symbolic"]
     assert sy["inputs"] == [["B", "F"]] and sy["output"] == ["B", "10"]
     assert [c["message"] for c in sy["constraints"]] == ["F is fixed at 20 by layer 0 (Linear: in_features 20)"]
+
+
+def test_the_cli_process_collects_little_while_it_runs(tmp_path):
+    """cli/startup.py: the command's own process takes the gc thresholds, freezes torch's import-time objects
+    out of the collector and starts counting from 0 there; a 1,000-pair spec then runs without one collection
+    (what a run makes lives until it ends). A library import leaves gc as it is."""
+    code = ("import gc, io, sys\nfrom shapecli.cli import startup\nstartup.start()\nimport shapecli._torch\n"
+            "frozen, count = gc.get_freeze_count(), gc.get_count()[0]\nruns = []\n"
+            "gc.callbacks.append(lambda phase, info: phase == 'start' and runs.append(info['generation']))\n"
+            "from shapecli.cli.app import main\nsys.stdout = io.StringIO()\n"
+            "try:\n    main(['inspect', sys.argv[1]])\nexcept SystemExit:\n    pass\n"
+            "sys.stdout = sys.__stdout__\nprint(gc.get_threshold()[0], frozen > 100_000, count < 1000, runs)\n")
+    spec = tmp_path / "pairs.yaml"  # with the earlier threshold of 50,000: 3 collections
+    spec.write_text("input: [2, 16]\nlayers:\n  - Sequential: [Linear: 16, ReLU]\n    repeat: 1000\n")
+    p = subprocess.run([sys.executable, "-c", code, str(spec)], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split("\n")[0] == "2000000 True True []"
+    lib = subprocess.run([sys.executable, "-c", "import gc, shapecli, shapecli._torch; print(gc.get_threshold()[0], "
+                          "gc.get_freeze_count())"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert lib.stdout.split() == ["700", "0"]

@@ -64,13 +64,13 @@ def test_four_threads_at_once_give_the_reports_of_one_at_a_time():
 def test_a_library_call_leaves_the_thread_count_and_gc_alone():
     import gc
 
-    before = torch.get_num_threads(), gc.get_threshold()
+    before = torch.get_num_threads(), gc.get_threshold(), gc.get_freeze_count()
     seen = []
     t = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
     shapecli.inspect(str(CONFIGS / "mlp.yaml"), device="cpu")
     t.start()
     t.join()
-    assert (torch.get_num_threads(), gc.get_threshold()) == before
+    assert (torch.get_num_threads(), gc.get_threshold(), gc.get_freeze_count()) == before
     assert seen == [before[0]]  # a thread started afterwards gets the process default, not 1
 
 
