@@ -307,3 +307,19 @@ def test_gather_walks_the_model_once_as_torch_would():
     assert all(m.get_submodule(at)._parameters[local] is t and n == f"{at}.{local}" for n, t, at, local in params)
     assert [(n, id(t)) for n, t in buffers] == [(n, id(t)) for n, t in m.named_buffers()]
     assert transient == {"0.scratch"} == set(dict(m.named_buffers())) - set(m.state_dict())
+
+
+def test_module_paths_are_named_modules_every_path():
+    """run/hooks.py module_paths: what named_modules(remove_duplicate=False) gives, as a dict (the first of
+    equal paths kept), a module shared by two parents listed under both paths, a None child left out."""
+    from shapecli.run.hooks import module_paths
+
+    shared = nn.Linear(2, 2)
+    model = nn.Sequential(nn.Sequential(shared, nn.ReLU()), nn.ModuleDict({"a": shared, "b": nn.Sequential()}))
+    model.add_module("gone", None)
+    spec = shapecli.load_spec(str(CONFIGS / "resnet18.yaml"))
+    built, _ = shapecli.materialize(spec)
+    for m in (model, built):
+        assert module_paths(m) == dict(m.named_modules(remove_duplicate=False))
+    assert list(module_paths(model)) == [p for p, _ in model.named_modules(remove_duplicate=False)]
+    assert module_paths(model)["1.a"] is shared

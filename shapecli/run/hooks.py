@@ -105,7 +105,7 @@ class _Recorder:
 def _attach(model: nn.Module, rec: _Recorder) -> list:
     """The recorder's hooks on every spec item; their handles."""
     handles = rec.handles
-    modules = dict(model.named_modules())  # once: get_submodule walked each path from the root
+    modules = module_paths(model)  # once: get_submodule walked each path from the root
     rec.derived = []
     for path, desc in rec.nodes.items():
         if desc.kind in TENSORS:  # a Parameter/Buffer item is a tensor, not a module: nothing runs
@@ -129,6 +129,19 @@ def _attach(model: nn.Module, rec: _Recorder) -> list:
     return handles
 
 
+def module_paths(model: nn.Module) -> dict:
+    """{path: module} for every path a module is reached by, as named_modules(remove_duplicate=False) walks
+    them, without its tower of generators (30,001 modules three deep: each was handed up through every level)."""
+    out, stack = {}, [("", model)]
+    while stack:
+        path, m = stack.pop()
+        out.setdefault(path, m)
+        if m._modules:
+            pre = f"{path}." if path else ""
+            stack.extend((pre + k, c) for k, c in reversed(m._modules.items()) if c is not None)
+    return out
+
+
 def attach_swapped(model: nn.Module, rec: _Recorder) -> None:
     """Before a later pass: hooks on the real layers swapped in for the placeholders that told the
     recorder and the output guard themselves in the first one (a placeholder still waiting for data goes
@@ -140,7 +153,7 @@ def attach_swapped(model: nn.Module, rec: _Recorder) -> None:
         ctx.guarded.clear()
     if not any(m.real is not None for m in rec.direct):
         return
-    modules = dict(model.named_modules())
+    modules = module_paths(model)
     swapped = [m for m in rec.direct if m.real is not None]
     rec.direct = [m for m in rec.direct if m.real is None]
     for m in swapped:
