@@ -161,11 +161,13 @@ def gather(outline, model: nn.Module, runs, per_run, ctx, device: str, opts, act
     layers = []
     per_run_inputs = per_run_inputs or []
     none = (0, 0)
+    one = per_run[0] if len(per_run) == 1 else None  # one input: no list comprehension per layer
+    one_in = per_run_inputs[0] if len(per_run_inputs) == 1 else None
     for n in nodes:
         path = n.path
         own = owned.get(path, none)
         t = sizes.get(path)
-        outputs = [r.get(path) for r in per_run]
+        outputs = [one.get(path)] if one is not None else [r.get(path) for r in per_run]
         if t is not None and path in tensors:  # the tensor itself, as it was built
             outputs = [TensorInfo(list(t["args"]["shape"]), t["args"]["dtype"]) for _ in per_run]
         # read from __dict__: a miss through nn.Module.__getattr__ costs a formatted AttributeError (~10 µs)
@@ -175,7 +177,8 @@ def gather(outline, model: nn.Module, runs, per_run, ctx, device: str, opts, act
             args=dict(t["args"]) if t is not None else {}, inferred=dict(t["inferred"]) if t is not None else {},
             output_shapes=outputs, params=own[0], trainable=own[1],
             line=n.loc.line, col=n.loc.col, is_container=n.is_container,
-            activation=acts.get(path), input_shapes=[r.get(path) for r in per_run_inputs],
+            activation=acts.get(path),
+            input_shapes=[one_in.get(path)] if one_in is not None else [r.get(path) for r in per_run_inputs],
             kernel_size=_ints(attrs.get("kernel_size")), stride=_ints(attrs.get("stride"))))
 
     diagnostics = lints + initmod.lint_gain(_weight_stack(nodes, ctx.schemes))

@@ -178,11 +178,13 @@ def release(rec: _Recorder) -> None:
 def _chain_ends(m: nn.Module, path: str, nodes: dict):
     """(first child's path, last child's path) of a plain nn.Sequential whose children are all reported
     layers and which has no hook (a hook may change what it returns); None for any other module."""
-    if type(m) is not nn.Sequential or not m._modules or any(getattr(m, a, None) for a in _HOOK_DICTS):
+    if type(m) is not nn.Sequential or not m._modules or any(map(m.__dict__.get, _HOOK_DICTS)):
         return None
     kids = [f"{path}.{k}" for k in m._modules]
-    if any(k not in nodes or nodes[k].kind in TENSORS for k in kids):
-        return None
+    for k in kids:
+        desc = nodes.get(k)
+        if desc is None or desc.kind in TENSORS:
+            return None
     return kids[0], kids[-1]
 
 

@@ -13,7 +13,7 @@ from shapecli.names import local_name
 
 def _signature(lay, own_params: list, child_sigs: tuple, seen: dict) -> int:
     ps = tuple([(local_name(p.name, p.layer), tuple(p.shape), p.dtype, p.trainable, p.shared_with is None,
-                 bool(p.init and p.init.flagged)) for p in own_params])
+                 bool(p.init and p.init.flagged)) for p in own_params]) if own_params else ()
     return hash((lay.type, repr(lay.args), repr(lay.inferred), _shapes(lay.output_shapes, seen),
                  _shapes(lay.input_shapes, seen),
                  repr(lay.symbolic), lay.kernel_size and tuple(lay.kernel_size), lay.stride and tuple(lay.stride),
