@@ -101,8 +101,11 @@ def wiring(spec) -> tuple:
     feeds: dict = {}
     for node in spec.nodes():
         for c in node.children:
-            s = [(c.path, None)] if c.path in read else []
-            s += [(output_key(c.path, i), i) for i, _ in c.outs if output_key(c.path, i) in read]
+            if not read:  # nothing reads the tape: nothing to save (a spec without `from:`/`in:`)
+                s = None
+            else:
+                s = [(c.path, None)] if c.path in read else []
+                s += [(output_key(c.path, i), i) for i, _ in c.outs if output_key(c.path, i) in read]
             if s:
                 saves.setdefault(node.path, {})[c.key] = s
             if c.ins is not None:
