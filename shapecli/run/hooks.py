@@ -69,7 +69,7 @@ class _Recorder:
         """A reported layer starts (its pre-hook, or a placeholder that tells the recorder itself)."""
         self.stack.append(path)
         self.stack_inputs.append(inputs)
-        self.inputs[path] = [self.describe(x) for x in inputs]
+        self.inputs[path] = list(map(self.describe, inputs))
         if self.run > 0:
             node = self.nodes[path]
             if node.node is not None and not node.is_container and path in self.sizes:
