@@ -183,7 +183,8 @@ class Deferred(LazySave, nn.Module):
         own = real._parameters  # a layer without children: its own dict, not named_parameters' walk
         named = [(n, p) for n, p in own.items() if p is not None] if not real._modules else list(real.named_parameters())
         if not self.node.init and not self.init_map:  # nothing but PyTorch's own init (most layers): no imports
-            self._traced({n: None for n, _ in named}, {n: "default" for n, _ in named})
+            names = [n for n, _ in named]
+            self._traced(dict.fromkeys(names), dict.fromkeys(names, "default"))
             return
         from shapecli.analyses.init.apply import apply_scheme
         from shapecli.spec.initschemes import scheme_for, unmatched_keys
