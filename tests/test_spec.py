@@ -239,3 +239,14 @@ def test_a_repeat_is_parsed_once_where_its_copies_are_alike(monkeypatch):
     seen.clear()
     shapecli.parse_spec(_REPEATS["named"], "r.yaml")
     assert len(seen) == 1 + 3 * 3
+
+
+def test_moved_copies_share_no_container():
+    """Node.moved: a copy's lists and dicts are its own (changing one copy's arguments leaves the others)."""
+    spec = shapecli.parse_spec(_REPEATS["nested"], "r.yaml")
+    copies = spec.root.children[0].children
+    first, second = copies[0], copies[1]
+    for a, b in zip(first.walk(), second.walk()):
+        for name, value in vars(a).items():
+            if isinstance(value, (list, dict)):
+                assert value is not vars(b)[name], (a.path, name)
