@@ -35,6 +35,17 @@ def _name(value) -> str:
     return text[len("torch."):] if text.startswith("torch.") else text.lower()
 
 
+_TORCH_NAMES: dict = {}  # torch.float32 -> "float32", once per dtype
+
+
+def torch_name(dtype) -> str:
+    """A torch.dtype's name as the Report writes it: torch.float32 -> 'float32' (cached: 20,000 parameters)."""
+    name = _TORCH_NAMES.get(dtype)
+    if name is None:
+        name = _TORCH_NAMES[dtype] = str(dtype).replace("torch.", "")
+    return name
+
+
 def input_name(value) -> str | None:
     """The name in INPUT for an input's dtype as the spec, --input or the Python API writes it (an alias such as
     'bf16', or a torch.dtype), or None for one a sample input cannot have."""

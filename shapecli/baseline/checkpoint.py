@@ -12,6 +12,7 @@ import os
 import stat
 from dataclasses import dataclass, field, replace
 
+from shapecli import dtypes
 from shapecli.baseline.changes import Change, Detail
 from shapecli.names import local_name
 from shapecli.shapes import dims_text
@@ -108,7 +109,7 @@ def read_torch(path: str) -> Checkpoint:
     obj = _unwrap(obj, out)
     for name, t in obj.items():
         if isinstance(t, torch.Tensor):
-            out.entries.append(Entry(str(name), list(t.shape), str(t.dtype).replace("torch.", "")))
+            out.entries.append(Entry(str(name), list(t.shape), dtypes.torch_name(t.dtype)))
         else:
             out.skipped.append(str(name))
     if not out.entries and obj:  # an empty state dict is a model's without parameters or buffers, as in .safetensors

@@ -16,9 +16,9 @@ script, and `python -m shapecli`) calls `start()` first and `finish()` last:
   1,000,000 left one pass of 0.17-0.21 s, 1,500,000 none), so 2,000,000 makes none in it;
   `gc.freeze()` right after torch's import moves import's ~235,000 objects out of every later
   collection and starts the count at 0. Callgrind, 3,000 pairs: 8,939 M instructions before,
-  8,719 M after (220 M fewer, 5.6% of the run beyond start-up). The peak RSS went from 506 to 507 MB for 10,000 pairs, from 402
-  to 413 MB for ResNet-50. Cycles are still freed, two million allocations apart, and the
-  engine collects by hand after a failed attempt on real tensors.
+  8,719 M after (220 M fewer, 5.6% of the run beyond start-up). The peak RSS went from 506 to
+  507 MB for 10,000 pairs, from 402 to 413 MB for ResNet-50. Cycles are still freed, two million
+  allocations apart, and the engine collects by hand after a failed attempt on real tensors.
 - **`OMP_NUM_THREADS=1`** unless the user set it (read by torch when it is imported, later): on
   a shared 2-4 core machine OpenMP's barrier waits made ResNet-50's run 4-8x slower. The
   measuring thread (run/measure.py) relies on it only for speed: its statistics run on one

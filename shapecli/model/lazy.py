@@ -84,13 +84,10 @@ class Deferred(LazySave, nn.Module):
             ctx.used_bytes += self._probe_bytes(kwargs, r.key)
             if ctx.used_bytes > ctx.budget_bytes:
                 raise OverBudget(node.path)
-            real = self._replayed(r.key, lt, device)  # a copy that drew from the stream's own generator
-            # a layer without parameters (ReLU), or a replayed copy, draws nothing more: no RNG switch
+            real = self._replayed(r.key, lt, device)  # drew from the stream's own generator: no RNG switch, as ReLU
             with init_stream(ctx) if real is None and lt.init != NO_PARAMS else nullcontext():
-                if real is None and ctx.default_device(device):  # a device context would cost a Python call per torch op
-                    real = self._new_layer(kwargs, r.key, lt, device)
-                elif real is None:
-                    with torch.device(device):
+                if real is None:  # a device context would cost a Python call per torch op: only off the default
+                    with nullcontext() if ctx.default_device(device) else torch.device(device):
                         real = self._new_layer(kwargs, r.key, lt, device)
                 _train(real, self.training)  # `model.eval()` before the first input holds for the real layer too
                 self._apply_init(real)
@@ -138,9 +135,9 @@ class Deferred(LazySave, nn.Module):
     def _new_layer(self, kwargs, key, lt, device) -> nn.Module:
         """The real layer: constructed, or, after an equal layer of a type whose record says `copies`, a copy
         of it with its own initial values (model/fresh.py copy_of; 10,000 Linear(16, 16): ~40% faster)."""
-        if key is None or not lt.copies or self.node.tie:
+        at = self._template_at(key, lt, device)
+        if at is None:
             return self._construct(kwargs)
-        at = (key, device, torch.get_default_dtype())  # what the constructor's defaults would give
         template = self.ctx.templates.get(at)
         if template is None:
             real = self._construct(kwargs)
@@ -153,18 +150,20 @@ class Deferred(LazySave, nn.Module):
             real.reset_parameters()
         return real
 
+    def _template_at(self, key, lt, device):
+        """The ctx.templates key of this layer's equals; None where it is always constructed (no key, no `copies`, `tie:`)."""
+        if key is None or not lt.copies or self.node.tie:
+            return None
+        return key, device, torch.get_default_dtype()  # what the constructor's defaults would give
+
     def _replayed(self, key, lt, device):
-        """On the CPU, a copy of an equal layer with its initial values drawn by its template's recipe from the
-        initial-value stream's own generator (model/fresh.py replay): no switch of the global RNG, none of
-        nn.init's Python. None where the layer is constructed, has no recipe, or the spec gives it an init
-        scheme (drawn from the global RNG, switched to the stream)."""
-        if device.type != "cpu" or key is None or not lt.copies or self.node.tie or self.node.init or self.init_map:
+        """On the CPU, a copy of an equal layer, its initial values drawn by its template's recipe from the stream's own
+        generator (model/fresh.py replay); None where it is constructed, has no recipe, or has a spec init scheme."""
+        at = self._template_at(key, lt, device)
+        if at is None or device.type != "cpu" or self.node.init or self.init_map:
             return None
-        template = self.ctx.templates.get((key, device, torch.get_default_dtype()))
-        if template is None or not template.usable:
-            return None
-        recipe = recipe_of(template)
-        if recipe is None:
+        template = self.ctx.templates.get(at)
+        if template is None or not template.usable or (recipe := recipe_of(template)) is None:
             return None
         real = copy_of(template, device)
         if recipe:

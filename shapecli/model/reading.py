@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shapecli import dtypes
 from shapecli import layers as registry
 from shapecli._torch import torch
 from shapecli.errors import ShapeError
@@ -159,7 +160,7 @@ def _layer_key(cls, kwargs: dict):
 def plain_value(v):
     """A constructor argument as JSON data: tuples as lists, dtypes by name."""
     if isinstance(v, torch.dtype):
-        return str(v).replace("torch.", "")
+        return dtypes.torch_name(v)
     if isinstance(v, (tuple, list)):
         return [plain_value(x) for x in v]
     return v

@@ -75,7 +75,7 @@ def gather(outline, model: nn.Module, runs, per_run, ctx, device: str, opts, act
     arg_keys: dict = {}  # id(args) -> repr(args): equal layers share one args dict (model/reading.py)
     for name, prm, at, local in named_params:  # at: the path of the module holding it, local: its name there
         layer = at if at in paths and name not in tensors else owner(name)
-        info = ParamInfo(name, layer, list(prm.shape), prm.numel(), _dtype_name(prm.dtype), prm.requires_grad)
+        info = ParamInfo(name, layer, list(prm.shape), prm.numel(), dtypes.torch_name(prm.dtype), prm.requires_grad)
         if id(prm) in seen:
             info.shared_with = seen[id(prm)]
             params.append(info)
@@ -125,7 +125,7 @@ def gather(outline, model: nn.Module, runs, per_run, ctx, device: str, opts, act
             lints.extend(initmod.lint_tensor(name, layer, prm.detach()))
         params.append(info)
 
-    buffers = [BufferInfo(n, owner(n), list(b.shape), b.numel(), _dtype_name(b.dtype), n not in transient)
+    buffers = [BufferInfo(n, owner(n), list(b.shape), b.numel(), dtypes.torch_name(b.dtype), n not in transient)
                for n, b in named_buffers]
 
     counted = [p for p in params if p.shared_with is None]
@@ -257,16 +257,6 @@ def _ints(v):
     if isinstance(v, (tuple, list)) and v and all(isinstance(x, int) for x in v):
         return list(v)
     return None
-
-
-_DTYPE_NAMES: dict = {}  # torch.float32 -> "float32"
-
-
-def _dtype_name(dtype) -> str:
-    name = _DTYPE_NAMES.get(dtype)
-    if name is None:
-        name = _DTYPE_NAMES[dtype] = str(dtype).replace("torch.", "")
-    return name
 
 
 def _itemsize(dtype: str) -> int:

@@ -38,7 +38,7 @@ def make_inputs(sample: list, device: str, seed: int) -> list:
 
 def describe(x):
     if isinstance(x, torch.Tensor):
-        return TensorInfo(list(x.shape), str(x.dtype).replace("torch.", ""))
+        return TensorInfo(list(x.shape), dtypes.torch_name(x.dtype))
     if isinstance(x, (tuple, list)):
         return [describe(y) for y in x]
     return None

@@ -49,6 +49,9 @@ def _is_uniform(e: Stats) -> bool:
     )
 
 
+_finite = math.isfinite
+
+
 def flag(measured: Optional[Stats], info: Optional[InitInfo], numel: int, *, dtype: Optional[str] = None, k: float = FLAG_K) -> list[str]:
     """Measured statistics outside what sampling error allows for `numel` values.
 
@@ -122,9 +125,6 @@ def _normal_extreme(n: int, p: float = 1e-9) -> float:
 
 # --------------------------------------------------------------------------------------------
 # Lints
-
-
-_finite = math.isfinite
 
 
 def _is_weight(param_name: str) -> bool:
