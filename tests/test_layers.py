@@ -121,8 +121,9 @@ def _instance(name: str, seed: int = 0) -> nn.Module:
 
 def _state(m: nn.Module) -> dict:
     """Everything a layer holds: its plain attributes, and each parameter's and buffer's class, dtype,
-    shape, requires_grad and values."""
-    tensors = {f"{kind}.{k}": None if t is None else (type(t), t.dtype, tuple(t.shape), t.requires_grad, t.tolist())
+    shape, strides, device, requires_grad, Python attributes and values."""
+    tensors = {f"{kind}.{k}": None if t is None else (type(t), t.dtype, tuple(t.shape), t.stride(), t.device,
+                                                      t.requires_grad, dict(vars(t)), t.tolist())
                for kind in ("_parameters", "_buffers") for k, t in getattr(m, kind).items()}
     return {**{k: v for k, v in vars(m).items() if k not in ("_parameters", "_buffers")}, **tensors}
 
@@ -181,6 +182,27 @@ def test_a_replayed_copy_is_the_layer_constructed_anew(name):
     replay(copied, recipe, gen)
     assert torch.equal(gen.get_state(), made_rng)
     assert _state(copied) == _state(made)
+
+
+def test_copies_get_tensors_of_their_own_with_the_template_layers_strides():
+    """copy_of makes each tensor with torch.empty_like of a one-element source expanded to its shape
+    (model/fresh.py _sources): each copy's tensors own their storage, contiguous as the constructor's;
+    a tensor without elements, or one the layer holds with other strides, is made by torch.empty."""
+    cpu = torch.device("cpu")
+    template = Template(nn.Linear(16, 8))
+    one, two = copy_of(template, cpu), copy_of(template, cpu)
+    for a, b in zip(one.parameters(), two.parameters()):
+        assert a.untyped_storage().data_ptr() != b.untyped_storage().data_ptr()
+        assert a.is_contiguous() and a.untyped_storage().nbytes() == a.numel() * 4
+    sources = template.sources[cpu][0]
+    assert [s.untyped_storage().nbytes() for s in sources] == [4, 4]  # one float each, not a layer's worth
+    empty = copy_of(Template(nn.Linear(0, 4)), cpu)
+    assert empty.weight.shape == (4, 0) and empty.weight.stride() == nn.Linear(0, 4).weight.stride()
+    odd = nn.Linear(3, 5)
+    odd.weight = nn.Parameter(torch.empty(3, 5).t())  # strides (1, 5): empty_like of a source would not keep them
+    made = copy_of(Template(odd), cpu)
+    assert made.weight.shape == (5, 3) and made.weight.is_contiguous()  # as torch.empty makes it
+    assert copy_of(Template(nn.Linear(2, 2)), torch.device("meta")).weight.device.type == "meta"
 
 
 def test_the_common_layers_have_recipes():
