@@ -517,3 +517,47 @@ def test_placeholders_and_sequentials_have_nn_modules_own_state():
     assert made(torch.zeros(2, 4)).shape == (2, 3) and isinstance(made[1], nn.ReLU) and len(made) == 2
     made.append(nn.Tanh())
     assert len(made) == 3 and len(real) == 2  # containers of their own
+
+
+# ---------------------------------------------------------------------------- model/calls.py
+
+def test_forward_of_is_forward_only_where_nn_module_call_would_call_it_at_once(monkeypatch):
+    """model/calls.py forward_of: `m.forward` for a module nn.Module.__call__ would pass straight on to
+    forward; the module itself (its __call__, hooks and all) where a hook of its own or a global one is
+    registered, its class has a __call__ of its own, or nn.Module.__call__ was replaced."""
+    from shapecli.model.calls import forward_of
+
+    lin = nn.Linear(2, 2)
+    assert forward_of(lin) == lin.forward
+    h = lin.register_forward_pre_hook(lambda m, i: None)
+    assert forward_of(lin) is lin
+    h.remove()
+    g = nn.modules.module.register_module_forward_hook(lambda m, i, o: None)
+    try:
+        assert forward_of(lin) is lin
+    finally:
+        g.remove()
+    assert forward_of(lin) == lin.forward
+
+    class Own(nn.Linear):
+        def __call__(self, *a):
+            return super().__call__(*a)
+    own = Own(2, 2)
+    assert forward_of(own) is own
+    monkeypatch.setattr(nn.Module, "__call__", lambda self, *a, **k: self._call_impl(*a, **k))
+    assert forward_of(lin) is lin
+
+
+def test_global_hooks_see_every_call_of_a_lazy_models_first_pass():
+    """Placeholders (Deferred.__call__) and the chains that call their children directly go through
+    nn.Module.__call__ where a global hook is registered: it sees every placeholder, every real layer
+    it builds and every container, as for a model of torch's own layers."""
+    seen: list = []
+    model = shapecli.build(shapecli.load_spec(CONFIGS / "mlp.yaml"))
+    g = nn.modules.module.register_module_forward_hook(lambda m, i, o: seen.append(type(m).__name__))
+    try:
+        model(torch.randn(3, 20))
+    finally:
+        g.remove()
+    kinds = {k: seen.count(k) for k in set(seen)}
+    assert kinds == {"Network": 1, "Deferred": 3, "Linear": 2, "ReLU": 1}

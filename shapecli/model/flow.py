@@ -15,6 +15,7 @@ from shapecli import layers as registry
 from shapecli._torch import nn
 from shapecli.errors import Collector, ShapeError, did_you_mean, literal
 from shapecli.model import owned as _owned
+from shapecli.model.calls import forward_of
 from shapecli.model.owned import LazySave
 from shapecli.model.tape import read_feed, write_saves
 from shapecli.spec.nodes import OWN_INPUT, Node, input_key, output_key
@@ -54,7 +55,7 @@ class Chain(LazySave, nn.Sequential):
                 self.reach(i, x if i else xs[0])
             feed = self.feeds.get(name)
             if feed is None:
-                x = m(*xs) if i == 0 else m(x)
+                x = forward_of(m)(*xs) if i == 0 else forward_of(m)(x)
             else:
                 own = (xs[0] if len(xs) == 1 else None) if i == 0 else x
                 if i == 0 and len(xs) != 1 and (None in feed[0] or None in feed[1].values()):

@@ -24,6 +24,7 @@ from shapecli._torch import nn, torch
 from shapecli.model import glue
 from shapecli.errors import ShapeError, SpecError, literal
 from shapecli.model.args import Bound, bind_all
+from shapecli.model.calls import HOOK_DICTS, direct, forward_of
 from shapecli.model.context import BuildContext, OverBudget, generator_at, init_stream  # (imported from here by run/)
 from shapecli.model.flow import Chain, Network, locate_outputs, wiring
 from shapecli.model.fresh import Template, copy_of, module_state, recipe_of, replay
@@ -51,6 +52,9 @@ class Deferred(LazySave, nn.Module):
     def extra_repr(self) -> str:
         return f"{self.node.type}, uninitialized"
 
+    def __call__(self, *xs, **kw):  # nn.Module.__call__ less its two frames where it would call forward at once
+        return self.forward(*xs, **kw) if direct(self) else nn.Module.__call__(self, *xs, **kw)
+
     def forward(self, *xs, **kw):
         rec = self.rec  # a run's recorder (run/hooks.py), told directly: no hooks on a placeholder
         if rec is None:
@@ -67,10 +71,10 @@ class Deferred(LazySave, nn.Module):
         if self.guarded:  # the run's output guard, told directly: the real layer has no pre-hook in this pass
             self.ctx.guard(self.real, xs)
         if kw:  # `in: {attn_mask: m}`: keyword tensors, past the memo
-            return self.real(*xs, **kw)
+            return forward_of(self.real)(*xs, **kw)
         if _device(xs).type == "meta" and not torch.is_grad_enabled():
             return _memo_forward(self, xs)
-        return self.real(*xs)
+        return forward_of(self.real)(*xs)
 
     def _materialize(self, xs) -> None:
         node, ctx, lt = self.node, self.ctx, registry.get(self.node.type)
@@ -231,10 +235,6 @@ def resolve(root: nn.Module, path: str) -> nn.Module:
     return m.real if isinstance(m, Deferred) and m.real is not None else m
 
 
-_HOOK_DICTS = ("_forward_hooks", "_forward_hooks_with_kwargs", "_forward_hooks_always_called",
-               "_forward_pre_hooks", "_forward_pre_hooks_with_kwargs")
-
-
 def finalize(root: nn.Module, ctx: BuildContext) -> None:
     """Swap each materialized placeholder for its real layer, hooks and all: where build() put it
     (ctx.slots: no walk over the model), or, if the model was rearranged since, wherever it is now."""
@@ -248,7 +248,7 @@ def finalize(root: nn.Module, ctx: BuildContext) -> None:
             left.append((parent, name, child))
             continue
         real = child.real
-        for attr in _HOOK_DICTS:
+        for attr in HOOK_DICTS:
             if getattr(child, attr, None):
                 getattr(real, attr).update(getattr(child, attr))
         parent._modules[name] = real

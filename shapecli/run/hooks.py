@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from shapecli._torch import nn, torch
 from shapecli.errors import Problem, ShapeCliError, ShapeError, literal
+from shapecli.model.calls import HOOK_DICTS
 from shapecli.model.lazy import BuildContext, Deferred, OverBudget
 from shapecli.model.reading import check_refit, shape_of
 from shapecli.run.inputs import describe
@@ -178,7 +179,7 @@ def release(rec: _Recorder) -> None:
 def _chain_ends(m: nn.Module, path: str, nodes: dict):
     """(first child's path, last child's path) of a plain nn.Sequential whose children are all reported
     layers and which has no hook (a hook may change what it returns); None for any other module."""
-    if type(m) is not nn.Sequential or not m._modules or any(map(m.__dict__.get, _HOOK_DICTS)):
+    if type(m) is not nn.Sequential or not m._modules or any(map(m.__dict__.get, HOOK_DICTS)):
         return None
     kids = [f"{path}.{k}" for k in m._modules]
     for k in kids:
@@ -186,10 +187,6 @@ def _chain_ends(m: nn.Module, path: str, nodes: dict):
         if desc is None or desc.kind in TENSORS:
             return None
     return kids[0], kids[-1]
-
-
-_HOOK_DICTS = ("_forward_hooks", "_forward_hooks_with_kwargs", "_forward_hooks_always_called",
-               "_forward_pre_hooks", "_forward_pre_hooks_with_kwargs")
 
 
 def detach(model: nn.Module, handles: list, moved: bool = True) -> None:
@@ -205,7 +202,7 @@ def detach(model: nn.Module, handles: list, moved: bool = True) -> None:
     if not ids or not moved:
         return
     for m in model.modules():
-        for attr in _HOOK_DICTS:
+        for attr in HOOK_DICTS:
             d = getattr(m, attr, None)
             if d:
                 for k in [k for k in d if k in ids]:
