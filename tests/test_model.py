@@ -505,8 +505,10 @@ def test_placeholders_and_sequentials_have_nn_modules_own_state():
 
     want = vars(nn.Module())
     a, b = module_state(), module_state()
-    assert a.keys() == want.keys() and all(type(a[k]) is type(want[k]) for k in want)
-    assert all(a[k] is not b[k] for k in a if isinstance(a[k], (dict, set)))
+    assert list(a) == list(want) and all(type(a[k]) is type(want[k]) for k in want)  # its names in its order
+    from shapecli.model import fresh
+    proto = fresh._STATE[0]  # the prototype module_state copies: none of its containers is handed out
+    assert all(a[k] is not b[k] and a[k] is not proto[k] for k in a if isinstance(a[k], (dict, set)))
     model = shapecli.build("input: [2, 4]\nlayers:\n  - Sequential: [Linear: 3, ReLU]\n  - Linear: 2\n")
     seq, placeholder = model[0], model[1]
     assert type(seq) is nn.Sequential and type(placeholder) is Deferred
