@@ -69,45 +69,59 @@ def flag(measured: Optional[Stats], info: Optional[InitInfo], numel: int, *, dty
     e = info.expected
     if measured.mean is None or e.mean is None:
         return []
-    out: list[str] = []
     mean, std, least, most = measured.mean, measured.std, measured.min, measured.max
     if std is None or least is None or most is None or not (_finite(mean) and _finite(std) and _finite(least)
                                                             and _finite(most)):
         return ["non-finite values (NaN or Inf)"]
-    eps = _EPS.get(dtype or "torch.float32", 1e-6)
     mu, sigma = e.mean, e.std or 0.0
-    scale = max(abs(mu), abs(e.min or 0.0), abs(e.max or 0.0), sigma, 1e-30)
-    tol_abs = eps * scale * 4  # rounding of the bound/value to the tensor's dtype
-
+    tol_abs, mean_tol, std_tol, below, above, normal = _limits(mu, sigma, e.min, e.max, int(numel), dtype, k)
+    out: list[str] = []
     if sigma == 0.0:
-        if abs(measured.min - mu) > tol_abs or abs(measured.max - mu) > tol_abs:
-            out.append(
-                f"expected every value to be {_g(mu)}, found values in [{_g(measured.min)}, {_g(measured.max)}]"
-            )
+        if abs(least - mu) > tol_abs or abs(most - mu) > tol_abs:
+            out.append(f"expected every value to be {_g(mu)}, found values in [{_g(least)}, {_g(most)}]")
         return out
-
     n = int(numel)
+    if mean_tol is not None:
+        if abs(mean - mu) > mean_tol[0]:
+            out.append(f"mean {_g(mean)}, expected {_g(mu)} ± {_g(mean_tol[1])} (n={n})")
+        if abs(std - sigma) > std_tol[0]:
+            out.append(f"std {_g(std)}, expected {_g(sigma)} ± {_g(std_tol[1])} (n={n})")
+    if below is not None and least < below:
+        out.append(f"min {_g(least)} below the bound {_g(e.min)}")
+    if above is not None and most > above:
+        out.append(f"max {_g(most)} above the bound {_g(e.max)}")
+    if normal is not None:
+        t, lo, hi = normal
+        if least < lo or most > hi:
+            out.append(f"values [{_g(least)}, {_g(most)}] beyond ±{t:.1f}σ of a normal({_g(mu)}, {_g(sigma)})")
+    return out
+
+
+@functools.lru_cache(maxsize=1024)  # a pure function of its numbers: a model's equal layers share one
+def _limits(mu: float, sigma: float, least, most, n: int, dtype, k: float) -> tuple:
+    """flag()'s thresholds for an expected distribution (mean, std, bounds) and n values: (the rounding
+    tolerance, (mean limit, k·σ/√n) or None, (std limit, k·se) or None, the lowest and highest value
+    allowed or None, (t, lowest, highest) of a normal or None), each computed as flag() compares it."""
+    eps = _EPS.get(dtype or "torch.float32", 1e-6)
+    scale = max(abs(mu), abs(least or 0.0), abs(most or 0.0), sigma, 1e-30)
+    tol_abs = eps * scale * 4  # rounding of the bound/value to the tensor's dtype
+    if sigma == 0.0:
+        return tol_abs, None, None, None, None, None
+    mean_tol = std_tol = None
     if n >= FLAG_MIN_NUMEL:
         se_mean = sigma / math.sqrt(n)
-        if abs(measured.mean - mu) > k * se_mean + tol_abs:
-            out.append(f"mean {_g(measured.mean)}, expected {_g(mu)} ± {_g(k * se_mean)} (n={n})")
-        kurt = 1.8 if _is_uniform(e) else 3.0
+        mean_tol = (k * se_mean + tol_abs, k * se_mean)
+        kurt = 1.8 if _is_uniform(Stats(mu, sigma, least, most)) else 3.0
         se_std = sigma * math.sqrt((kurt - 1) / (4 * n))
-        if abs(measured.std - sigma) > k * se_std + tol_abs:
-            out.append(f"std {_g(measured.std)}, expected {_g(sigma)} ± {_g(k * se_std)} (n={n})")
-    if e.min is not None and measured.min < e.min - tol_abs:
-        out.append(f"min {_g(measured.min)} below the bound {_g(e.min)}")
-    if e.max is not None and measured.max > e.max + tol_abs:
-        out.append(f"max {_g(measured.max)} above the bound {_g(e.max)}")
-    if e.min is None and e.max is None:
+        std_tol = (k * se_std + tol_abs, k * se_std)
+    below = least - tol_abs if least is not None else None
+    above = most + tol_abs if most is not None else None
+    normal = None
+    if least is None and most is None:
         # Normal: P(any of n draws beyond t·σ) = n·erfc(t/√2) ≤ 1e-9.
         t = _normal_extreme(n)
-        lo, hi = mu - t * sigma, mu + t * sigma
-        if measured.min < lo - tol_abs or measured.max > hi + tol_abs:
-            out.append(
-                f"values [{_g(measured.min)}, {_g(measured.max)}] beyond ±{t:.1f}σ of a normal({_g(mu)}, {_g(sigma)})"
-            )
-    return out
+        normal = (t, mu - t * sigma - tol_abs, mu + t * sigma + tol_abs)
+    return tol_abs, mean_tol, std_tol, below, above, normal
 
 
 @functools.lru_cache(maxsize=1024)  # a pure function, 60 erfc calls: once per size (a model's normal weights share few)
