@@ -3,30 +3,29 @@ nn.Module's state directly (nn.Module.__init__ and its checked __setattr__ cost 
 from __future__ import annotations
 
 import math
-from operator import call
 
 from shapecli._torch import nn, torch
 
-_STATE: tuple = ()  # nn.Module.__init__'s attributes as set, the names of its containers, their types (_state)
+_STATE: tuple = ()  # nn.Module.__init__'s attributes as set, and (name, type) of each of its containers (_state)
 
 
 def _state() -> tuple:
     global _STATE
     if not _STATE:  # equal tuples from any thread
         attrs = vars(nn.Module())
-        kinds = [(k, type(v)) for k, v in attrs.items() if isinstance(v, (dict, set, list))]
-        _STATE = (dict(attrs), tuple(k for k, _ in kinds), tuple(t for _, t in kinds))
+        _STATE = (dict(attrs), tuple((k, type(v)) for k, v in attrs.items() if isinstance(v, (dict, set, list))))
     return _STATE
 
 
 def module_state() -> dict:
     """The attributes nn.Module.__init__ sets, fresh: the same names in its order, a new empty
     dict/OrderedDict/set for each container, the same plain values (`training`), taken once from a real
-    nn.Module() of the installed torch (tests/test_model.py compares them). The containers are made in one
-    C loop (operator.call), not a comprehension: 50,000 modules in a 10,000-pair spec."""
-    proto, keys, kinds = _STATE or _state()
-    state = proto.copy()  # every container of the prototype replaced next: none is shared
-    state.update(zip(keys, map(call, kinds)))
+    nn.Module() of the installed torch (tests/test_model.py compares them). A copy of its attributes with
+    the containers replaced, not a 17-entry comprehension: 50,000 modules in a 10,000-pair spec."""
+    proto, kinds = _STATE or _state()
+    state = proto.copy()
+    for k, kind in kinds:  # every container of the prototype replaced: none is shared
+        state[k] = kind()
     return state
 
 
@@ -41,7 +40,7 @@ class Template:
     __slots__ = ("cls", "plain", "mutable", "params", "buffers", "transient", "usable", "recipe", "sources")
 
     def __init__(self, layer: nn.Module):
-        fresh = set((_STATE or _state())[1])  # nn.Module's containers: new ones per copy
+        fresh = {k for k, _ in (_STATE or _state())[1]}  # nn.Module's containers: new ones per copy
         self.cls = type(layer)
         self.plain = {k: v for k, v in vars(layer).items() if k not in fresh}
         self.mutable = tuple(k for k, v in self.plain.items() if type(v) in _MUTABLE)
@@ -69,10 +68,12 @@ def copy_of(template: Template, device) -> nn.Module:
     layer = cls.__new__(cls)
     state = layer.__dict__
     state.update(template.plain)
-    _, keys, kinds = _STATE  # read by Template
-    state.update(zip(keys, map(call, kinds)))
+    for k, kind in _STATE[1]:  # read by Template
+        state[k] = kind()
     for k in template.mutable:  # Unflatten's unflattened_size list: a list of its own
         state[k] = type(state[k])(state[k])
+    if not (template.params or template.buffers):  # ReLU
+        return layer
     sources = template.sources.get(device) or _sources(template, device)
     params = state["_parameters"]
     for (k, p), src in zip(template.params, sources[0]):
