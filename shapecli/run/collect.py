@@ -96,7 +96,7 @@ def gather(outline, model: nn.Module, runs, per_run, ctx, device: str, opts, act
             arg_key = arg_keys.get(id(args))
             if arg_key is None:
                 arg_key = arg_keys[id(args)] = repr(args)
-            key = (type(module), arg_key, local, tuple(info.shape), repr(scheme))
+            key = (type(module), arg_key, local, prm.shape, repr(scheme))  # torch.Size: a tuple
         known = predicted.get(key) if key is not None else None
         if known is not None:
             info.init = _copied(known)
@@ -112,7 +112,7 @@ def gather(outline, model: nn.Module, runs, per_run, ctx, device: str, opts, act
             look = looked[1]
             info.stats, info.histogram = look.stats, look.histogram
             if info.init and info.init.expected:
-                info.init.flagged = initmod.flag(info.stats, info.init, prm.numel(), dtype=info.dtype)
+                info.init.flagged = initmod.flag(info.stats, info.init, info.numel, dtype=info.dtype)
             for d in look.lints:  # named as the report names the parameter
                 d.param, d.layer = name, layer
             lints.extend(look.lints)
@@ -121,43 +121,52 @@ def gather(outline, model: nn.Module, runs, per_run, ctx, device: str, opts, act
         elif info.init and info.init.expected:
             e = info.init.expected
             info.stats = Stats(e.mean, e.std, e.min, e.max, source="analytic")
-        if looked is None and device != "meta" and prm.numel() <= LINT_MAX_NUMEL:  # beyond the statistics budget
+        if looked is None and device != "meta" and info.numel <= LINT_MAX_NUMEL:  # beyond the statistics budget
             lints.extend(initmod.lint_tensor(name, layer, prm.detach()))
         params.append(info)
 
     buffers = [BufferInfo(n, owner(n), list(b.shape), b.numel(), dtypes.torch_name(b.dtype), n not in transient)
                for n, b in named_buffers]
 
-    counted = [p for p in params if p.shared_with is None]
+    # totals, bytes by dtype, and each layer's own [parameters, trainable], in one pass (shared counted once)
+    total = trainable = param_bytes = 0
     by_dtype: dict = {}
-    for p in counted:
-        by_dtype[p.dtype] = by_dtype.get(p.dtype, 0) + p.numel * _itemsize(p.dtype)
+    direct: dict = {}  # layer path -> [parameters, trainable] of its own
+    sizes_of: dict = {}  # dtype name -> bytes an element
+    for p in params:
+        if p.shared_with is not None:
+            continue
+        n = p.numel
+        size = sizes_of.get(p.dtype)
+        if size is None:
+            size = sizes_of[p.dtype] = _itemsize(p.dtype)
+        total += n
+        param_bytes += n * size
+        by_dtype[p.dtype] = by_dtype.get(p.dtype, 0) + n * size
+        sums = direct.get(p.layer)
+        if sums is None:
+            sums = direct[p.layer] = [0, 0]
+        sums[0] += n
+        if p.trainable:
+            trainable += n
+            sums[1] += n
     buf_bytes = 0
     for b in buffers:
         n = b.numel * _itemsize(b.dtype)
         buf_bytes += n
         by_dtype[b.dtype] = by_dtype.get(b.dtype, 0) + n
-    totals = Totals(params=sum(p.numel for p in counted), trainable=sum(p.numel for p in counted if p.trainable),
-                    buffers=sum(b.numel for b in buffers), bytes=by_dtype,
-                    param_bytes=sum(p.numel * _itemsize(p.dtype) for p in counted), buffer_bytes=buf_bytes)
+    totals = Totals(params=total, trainable=trainable, buffers=sum(b.numel for b in buffers), bytes=by_dtype,
+                    param_bytes=param_bytes, buffer_bytes=buf_bytes)
 
-    direct: dict = {}  # layer path -> [parameters, trainable] of its own
-    for p in counted:
-        sums = direct.get(p.layer)
-        if sums is None:
-            sums = direct[p.layer] = [0, 0]
-        sums[0] += p.numel
-        if p.trainable:
-            sums[1] += p.numel
     owned: dict = {}  # layer path -> [parameters, trainable] it and its descendants own (counted once)
-    for path, (numel, trainable) in direct.items():
-        parts = path.split(".") if path else []
-        for k in range(1, len(parts) + 1):
-            sums = owned.get(".".join(parts[:k]))
+    for path, (numel, train) in direct.items():
+        while path:  # the layer, then each container above it
+            sums = owned.get(path)
             if sums is None:
-                sums = owned[".".join(parts[:k])] = [0, 0]
+                sums = owned[path] = [0, 0]
             sums[0] += numel
-            sums[1] += trainable
+            sums[1] += train
+            path = path.rpartition(".")[0]
     layers = []
     per_run_inputs = per_run_inputs or []
     none = (0, 0)
@@ -172,6 +181,7 @@ def gather(outline, model: nn.Module, runs, per_run, ctx, device: str, opts, act
             outputs = [TensorInfo(list(t["args"]["shape"]), t["args"]["dtype"]) for _ in per_run]
         # read from __dict__: a miss through nn.Module.__getattr__ costs a formatted AttributeError (~10 µs)
         attrs = getattr(modules.get(path), "__dict__", None) or {}
+        ks, st = attrs.get("kernel_size"), attrs.get("stride")
         layers.append(LayerInfo(
             path=path, type=n.type, depth=path.count("."),
             args=dict(t["args"]) if t is not None else {}, inferred=dict(t["inferred"]) if t is not None else {},
@@ -179,7 +189,7 @@ def gather(outline, model: nn.Module, runs, per_run, ctx, device: str, opts, act
             line=n.loc.line, col=n.loc.col, is_container=n.is_container,
             activation=acts.get(path),
             input_shapes=[one_in.get(path)] if one_in is not None else [r.get(path) for r in per_run_inputs],
-            kernel_size=_ints(attrs.get("kernel_size")), stride=_ints(attrs.get("stride"))))
+            kernel_size=None if ks is None else _ints(ks), stride=None if st is None else _ints(st)))
 
     diagnostics = lints + initmod.lint_gain(_weight_stack(nodes, ctx.schemes))
     for d in diagnostics:
