@@ -76,18 +76,19 @@ def gather(outline, model: nn.Module, runs, per_run, ctx, device: str, opts, act
     for name, prm, at, local in named_params:  # at: the path of the module holding it, local: its name there
         layer = at if at in paths and name not in tensors else owner(name)
         info = ParamInfo(name, layer, list(prm.shape), prm.numel(), dtypes.torch_name(prm.dtype), prm.requires_grad)
-        if id(prm) in seen:
-            info.shared_with = seen[id(prm)]
+        pid = id(prm)
+        if pid in seen:
+            info.shared_with = seen[pid]
             params.append(info)
             continue
-        seen[id(prm)] = name
+        seen[pid] = name
         if layer != at:
             local = local_name(name, layer)
         holder = layer.rpartition(".")[0] if layer in tensors else layer  # the module the tensor is on
         module = modules.get(holder) if holder else model
         if module is None:  # a module reached by a second path (named_modules lists it once)
             module = model.get_submodule(holder)
-        scheme = ctx.schemes.get(layer, {}).get(local)  # what model/lazy.py applied
+        scheme = ctx.schemes.get(layer, _EMPTY).get(local)  # what model/lazy.py applied
         # a spec's layers of one class built with the same arguments predict alike (a repeat's copies)
         built = sizes.get(layer)
         key = None
@@ -107,11 +108,11 @@ def gather(outline, model: nn.Module, runs, per_run, ctx, device: str, opts, act
                 info.init = InitInfo(scheme=scheme.describe() if scheme else "default")
             if key is not None:
                 predicted[key] = _copied(info.init)
-        looked = looks.get(id(prm))
+        looked = looks.get(pid)
         if looked is not None and looked[0] is prm:
             look = looked[1]
             info.stats, info.histogram = look.stats, look.histogram
-            if info.init and info.init.expected:
+            if info.init.expected:
                 info.init.flagged = initmod.flag(info.stats, info.init, info.numel, dtype=info.dtype)
             for d in look.lints:  # named as the report names the parameter
                 d.param, d.layer = name, layer
@@ -203,6 +204,9 @@ def gather(outline, model: nn.Module, runs, per_run, ctx, device: str, opts, act
                     init_trace=[{"order": t["order"], "layer": t["layer"], "type": t["type"],
                                  "inferred": t["inferred"], "schemes": t["schemes"]} for t in ctx.trace],
                     warnings=list(warnings or ()))
+
+
+_EMPTY: dict = {}  # read only
 
 
 def _walk(model: nn.Module) -> tuple:
