@@ -63,7 +63,9 @@ class Chain(LazySave, nn.Sequential):
                                      f"and gets {len(xs)} tensors; name the inputs and read them by name")
                 args, kw = read_feed(feed, own, self._tape, self.where.get(name))
                 x = m(*args, **kw)
-            write_saves(self.saves.get(name, ()), x, self._tape, self.where.get(name))
+            saves = self.saves.get(name)
+            if saves:
+                write_saves(saves, x, self._tape, self.where.get(name))
         if at and len(self._modules) in at:
             self.reach(len(self._modules), x if self._modules else xs[0])
         return x
