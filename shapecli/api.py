@@ -33,7 +33,7 @@ def parse_input(text: str, spec=None) -> list:
 
 def build(spec):
     """The lazy nn.Module for a spec: parameters appear when the first input arrives."""
-    from shapecli.model.lazy import build as _build
+    from shapecli.model.build import build as _build
 
     return _build(_spec(spec))
 

@@ -79,11 +79,12 @@ def _leaf_outputs(spec) -> tuple[list, int]:
     """(path, shape, stride, dtype) of every leaf layer's output in a first pass on meta, and how
     many distinct cases the shape memo ran."""
     from shapecli.model import lazy as M
+    from shapecli.model.build import build
     from shapecli.fastmeta import fast_meta
     from shapecli.run.inputs import make_inputs
 
     ctx = M.BuildContext()
-    net = M.build(spec, ctx)
+    net = build(spec, ctx)
     seen = []
 
     def desc(o):
@@ -501,7 +502,8 @@ def test_placeholders_and_sequentials_have_nn_modules_own_state():
     from collections import OrderedDict
 
     from shapecli.model.fresh import module_state
-    from shapecli.model.lazy import Deferred, _sequential
+    from shapecli.model.build import _sequential
+    from shapecli.model.lazy import Deferred
 
     want = vars(nn.Module())
     a, b = module_state(), module_state()

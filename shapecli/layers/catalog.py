@@ -143,7 +143,7 @@ _add("glue", "SelfAttention", inferred=_from(("embed_dim", -1)), init="mha", ini
 _add("glue", "CausalMask", out_size=UNGUARDED, batchless=True,  # [T, T] from [B, T, ...]: may be bigger than its input
      export="causal_mask")
 
-# Containers: written with their own syntax (docs/spec.md), built by model/lazy.py's build().
+# Containers: written with their own syntax (docs/spec.md), built by model/build.py's build().
 CONTAINERS = ("Sequential", "Residual", "Concat", "Add", "Multiply")
 MERGES = ("Residual", "Concat", "Add", "Multiply")  # containers whose output is a new tensor
 

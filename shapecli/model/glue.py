@@ -2,7 +2,7 @@
 
 Each is a plain nn.Module a user could train; docs/spec.md documents them. Containers
 (Residual, Concat, Add, Multiply) are here too (the Chain that feeds them is model/flow.py's);
-model/lazy.py's build() wires their children. None of them needs a hook: a `from:` reference is
+model/build.py's build() wires their children. None of them needs a hook: a `from:` reference is
 a dict (the tape) that the Chain holding the named item writes and the merge reads, inside their
 forward, and that the network empties before and after each call.
 """

@@ -18,7 +18,8 @@ from shapecli import warncapture
 from shapecli._torch import nn, torch
 from shapecli.errors import ShapeCliError, ShapeError, UsageError, literal
 from shapecli.spec.problems import built_with_sets
-from shapecli.model.lazy import BuildContext, OverBudget, build
+from shapecli.model.build import build
+from shapecli.model.lazy import BuildContext, OverBudget
 from shapecli.report import (
     Diagnostic,
     Report,
