@@ -23,7 +23,7 @@ def build(spec: Spec, ctx: BuildContext | None = None) -> Network:
     ctx = ctx or BuildContext()
 
     saves, feeds = wiring(spec)  # what each Chain keeps on the tape for a later `from:`/`in:`, and what it reads
-    tensors = {n.path for n in spec.nodes() if n.is_tensor}
+    tensors: dict = {}  # "paths": the Parameter:/Buffer: items' paths, which a merge's `from:` may name (tensor_refs)
     chains: list = []  # the Chains that own tensors get the build until those are built
 
     def owned(node: Node, freeze: bool) -> tuple:  # its Parameter/Buffer items, each before the module it precedes
@@ -41,6 +41,11 @@ def build(spec: Spec, ctx: BuildContext | None = None) -> Network:
                             f"declare it in the Sequential that holds the {node.type}", node.loc)
         return node.parts
 
+
+    def tensor_refs(node: Node) -> set:  # the tensors a merge reads: the spec walked once, for the first merge
+        if "paths" not in tensors:
+            tensors["paths"] = {n.path for n in spec.nodes() if n.is_tensor}
+        return tensors["paths"] & set(node.refs)
 
     def make(node: Node, inherited: dict, freeze: bool) -> nn.Module:
         try:
@@ -71,10 +76,10 @@ def build(spec: Spec, ctx: BuildContext | None = None) -> Network:
                                   feeds.get(node.path, {}))
         elif node.type == "Concat":
             parts = glue.Concat(OrderedDict(kids), parts_of(node), _operands(node), saves.get(node.path, {}), ctx.tape,
-                                feeds.get(node.path, {}), dim=node.dim, tensors=tensors & set(node.refs))
+                                feeds.get(node.path, {}), dim=node.dim, tensors=tensor_refs(node))
         elif node.type in ("Add", "Multiply"):
             parts = getattr(glue, node.type)(OrderedDict(kids), parts_of(node), _operands(node), saves.get(node.path, {}),
-                                             ctx.tape, feeds.get(node.path, {}), tensors & set(node.refs))
+                                             ctx.tape, feeds.get(node.path, {}), tensor_refs(node))
         else:
             return Deferred(node, bound[node.path], ctx, inherited, freeze)
         locate_outputs(parts, node)  # its parts' `in:`/`out:` errors name the item

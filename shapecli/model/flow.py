@@ -99,7 +99,7 @@ def locate_outputs(chain: nn.Module, node: Node) -> None:
 
 def wiring(spec) -> tuple:
     """(saves, feeds) per container path: what each Chain writes on the tape and what its items read."""
-    read = {k for node in spec.nodes() for k in node.reads}
+    read = {k for node in spec.nodes() if node.refs or node.ins or node.in_kw for k in node.reads}  # (reads: lists)
     saves: dict = {}
     feeds: dict = {}
     for node in spec.nodes():
