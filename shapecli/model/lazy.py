@@ -181,11 +181,12 @@ class Deferred(LazySave, nn.Module):
     def _apply_init(self, real: nn.Module) -> None:
         """The spec's init schemes, drawn now that the data has arrived (after the layer's own init)."""
         own = real._parameters  # a layer without children: its own dict, not named_parameters' walk
-        named = [(n, p) for n, p in own.items() if p is not None] if not real._modules else list(real.named_parameters())
         if not self.node.init and not self.init_map:  # nothing but PyTorch's own init (most layers): no imports
-            names = [n for n, _ in named]
+            names = [n for n, p in own.items() if p is not None] if not real._modules else \
+                [n for n, _ in real.named_parameters()]
             self._traced(dict.fromkeys(names), dict.fromkeys(names, "default"))
             return
+        named = [(n, p) for n, p in own.items() if p is not None] if not real._modules else list(real.named_parameters())
         from shapecli.analyses.init.apply import apply_scheme
         from shapecli.spec.initschemes import scheme_for, unmatched_keys
 
