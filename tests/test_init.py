@@ -393,6 +393,20 @@ def test_sampled_measure_on_a_huge_meta_layer():
 # flag()
 
 
+def test_flag_allows_for_rounding_to_the_parameters_dtype_by_the_reports_dtype_names():
+    """A float16 weight drawn within ±1/√20 holds values rounded past the bound by up to half a float16 step:
+    not flagged, whether the dtype is named as the Report names it ("float16", what gather passes) or as
+    torch prints it; the same excess in float32 is."""
+    bound = 1 / math.sqrt(20)
+    info = expected(nn.Linear(20, 64), "weight", [64, 20])
+    rounded = torch.tensor([-bound, bound], dtype=torch.float16).float()  # each past the bound, by ~3e-5
+    assert rounded[1] > bound and rounded[0] < -bound
+    stats = Stats(0.0, info.expected.std, float(rounded[0]), float(rounded[1]))
+    assert flag(stats, info, 1280, dtype="float16") == []
+    assert flag(stats, info, 1280, dtype="torch.float16") == []
+    assert any("below the bound" in f for f in flag(stats, info, 1280, dtype="float32"))
+
+
 def test_flag_catches_wrong_inits():
     torch.manual_seed(0)
     lin = nn.Linear(512, 512)

@@ -27,11 +27,11 @@ GAIN_TOLERANCE = 1.15
 # Flags: measured vs expected
 
 
-_EPS = {
-    "torch.float64": 1e-12,
-    "torch.float32": 1e-6,
-    "torch.float16": 1e-3,
-    "torch.bfloat16": 8e-3,
+_EPS = {  # by the Report's dtype names (dtypes.torch_name); "torch.float16" is read as "float16"
+    "float64": 1e-12,
+    "float32": 1e-6,
+    "float16": 1e-3,
+    "bfloat16": 8e-3,
 }
 
 
@@ -102,7 +102,7 @@ def _limits(mu: float, sigma: float, least, most, n: int, dtype, k: float) -> tu
     """flag()'s thresholds for an expected distribution (mean, std, bounds) and n values: (the rounding
     tolerance, (mean limit, k·σ/√n) or None, (std limit, k·se) or None, the lowest and highest value
     allowed or None, (t, lowest, highest) of a normal or None), each computed as flag() compares it."""
-    eps = _EPS.get(dtype or "torch.float32", 1e-6)
+    eps = _EPS.get((dtype or "float32").removeprefix("torch."), 1e-6)
     scale = max(abs(mu), abs(least or 0.0), abs(most or 0.0), sigma, 1e-30)
     tol_abs = eps * scale * 4  # rounding of the bound/value to the tensor's dtype
     if sigma == 0.0:
