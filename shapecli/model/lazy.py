@@ -123,8 +123,9 @@ class Deferred(LazySave, nn.Module):
         Reading.key, no `tie:`) share one probe per build (10,000 Linear+ReLU pairs: 2 probes)."""
         if self.node.tie:
             key = None
-        if key is not None and key in self.ctx.probe_bytes:
-            return self.ctx.probe_bytes[key]
+        n = self.ctx.probe_bytes.get(key) if key is not None else None  # (one hash of the key, not two)
+        if n is not None:
+            return n
         with torch.device("meta"), skip_init():  # no init on meta: values do not exist
             probe = self._construct(kwargs)
         tied = getattr(probe, "weight", None) if self.node.tie else None  # shared: counted where it lives

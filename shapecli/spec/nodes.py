@@ -116,10 +116,10 @@ class Node:
         state = clone.__dict__
         state.update(self.__dict__)
         state.update(key=key, path=path, args=list(self.args), kwargs=dict(self.kwargs), arg_locs=dict(self.arg_locs),
-                     init=dict(self.init), parts=[list(p) for p in self.parts], block_args=dict(self.block_args),
-                     refs=list(self.refs), in_kw=dict(self.in_kw), outs=list(self.outs),
+                     init=dict(self.init), parts=[list(p) for p in self.parts] if self.parts else [],
+                     block_args=dict(self.block_args), refs=list(self.refs), in_kw=dict(self.in_kw), outs=list(self.outs),
                      ins=None if self.ins is None else list(self.ins),
-                     children=[c.moved(c.key, path + c.path[cut:]) for c in self.children])
+                     children=[c.moved(c.key, path + c.path[cut:]) for c in self.children] if self.children else [])
         return clone
 
     def reads_paths(self) -> bool:
