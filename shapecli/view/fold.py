@@ -23,14 +23,17 @@ def _signature(lay, own_params: list, child_sigs: tuple, seen: dict) -> int:
 def _shapes(outputs, seen: dict):
     """Shapes and dtypes of (nested lists of) TensorInfo as a hashable key: a dataclass's repr cost more.
     `seen`: id(TensorInfo) -> its key, for the TensorInfos a run shares between layers (run/hooks.py)."""
-    key = seen.get(id(outputs))
-    if key is not None:
-        return key
-    if type(outputs) is list:
-        return tuple([_shapes(o, seen) for o in outputs])
+    if type(outputs) is list:  # a layer's own list (of TensorInfos seen before, mostly): a loop, no comprehension
+        keys = []
+        for o in outputs:
+            key = seen.get(id(o))
+            keys.append(key if key is not None else _shapes(o, seen))
+        return tuple(keys)
     if outputs is None:
         return None
-    key = seen[id(outputs)] = (tuple(outputs.shape), outputs.dtype)
+    key = seen.get(id(outputs))
+    if key is None:
+        key = seen[id(outputs)] = (tuple(outputs.shape), outputs.dtype)
     return key
 
 
@@ -47,7 +50,8 @@ def fold_repeats(layers: list, by_layer: dict) -> dict:
     seen: dict = {}  # alive as long as the layers (they hold every TensorInfo): ids are not reused meanwhile
     none = ()
     for lay in reversed(layers):  # children before their parents
-        kids = tuple([(k, sigs[c.path]) for k, c in children.get(lay.path, none)])
+        kids = children.get(lay.path)
+        kids = tuple([(k, sigs[c.path]) for k, c in kids]) if kids else none  # a leaf: no comprehension
         sigs[lay.path] = _signature(lay, by_layer.get(lay.path, none), kids, seen)
     out: dict = {}
     for kids in children.values():
