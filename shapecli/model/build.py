@@ -6,6 +6,7 @@ from collections import OrderedDict
 
 from shapecli._torch import nn
 from shapecli.errors import SpecError
+from shapecli.layers import CONTAINERS
 from shapecli.model import glue
 from shapecli.model.args import bind_all
 from shapecli.model.context import BuildContext
@@ -61,6 +62,8 @@ def build(spec: Spec, ctx: BuildContext | None = None) -> Network:
 
     def _make(node: Node, inherited: dict, freeze: bool) -> nn.Module:
         freeze = freeze or node.freeze
+        if not node.children and node.type not in CONTAINERS:  # a layer (most items): its placeholder, at once
+            return Deferred(node, bound[node.path], ctx, inherited, freeze)
         under = {**inherited, **node.init} if node.init else inherited  # read only, by every placeholder under it
         kids = [(c.key, make(c, under, freeze)) for c in node.children if not c.is_tensor]
         if node.type == "Sequential":
@@ -123,8 +126,9 @@ def _sequential(kids: list) -> nn.Sequential:
     global _TAKEN
     if not _TAKEN:
         _TAKEN = frozenset(dir(nn.Sequential()))
-    if any(k in _TAKEN for k, _ in kids):
-        return nn.Sequential(OrderedDict(kids))
+    for k, _ in kids:
+        if k in _TAKEN:
+            return nn.Sequential(OrderedDict(kids))
     seq = nn.Sequential.__new__(nn.Sequential)
     seq.__dict__.update(module_state())
     seq._modules.update(kids)

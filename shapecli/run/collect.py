@@ -233,7 +233,8 @@ def _walk(model: nn.Module) -> tuple:
             if v is not None and id(v) not in seen_buffers:
                 seen_buffers.add(id(v))
                 buffers.append((pre + k, v))
-        transient.update(pre + b for b in m._non_persistent_buffers_set)
+        if m._non_persistent_buffers_set:
+            transient.update(pre + b for b in m._non_persistent_buffers_set)
     return modules, params, buffers, transient
 
 
