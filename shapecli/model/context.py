@@ -118,9 +118,10 @@ class init_stream:
     where the RNG stood when the first input entered the model (_Finalize.start) and which only
     initialization advances: the global RNG is switched to the stream's generator (ctx.init_gen) and
     back (a copy with a recipe draws from that generator directly: model/fresh.py replay). What the
-    first forward draws between two layers (Dropout's masks, RReLU's slopes) then leaves every later layer's initial values as they were: equal, for one
-    seed, to those of the same layers constructed in order (an exported module's). (A class, not a
-    generator: contextlib's machinery cost more than the swap itself, once per layer.) It holds RNG_LOCK:
+    first forward draws between two layers (Dropout's masks, RReLU's slopes) then leaves every later
+    layer's initial values as they were: equal, for one seed, to those of the same layers constructed
+    in order (an exported module's). (A class, not a generator: contextlib's machinery cost more than
+    the swap itself, once per layer.) It holds RNG_LOCK:
     without it, placeholders of two models built with `build()` and run on two threads at once restored
     each other's states, and layers of one model started with equal weights (tests/test_threads.py)."""
 

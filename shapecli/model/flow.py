@@ -99,7 +99,8 @@ def locate_outputs(chain: nn.Module, node: Node) -> None:
 
 def wiring(spec) -> tuple:
     """(saves, feeds) per container path: what each Chain writes on the tape and what its items read."""
-    read = {k for node in spec.nodes() if node.refs or node.ins or node.in_kw for k in node.reads}  # (reads: lists)
+    # the tape keys read anywhere; `reads` makes lists, so only for the items that read (from:/in:)
+    read = {k for node in spec.nodes() if node.refs or node.ins or node.in_kw for k in node.reads}
     saves: dict = {}
     feeds: dict = {}
     for node in spec.nodes():

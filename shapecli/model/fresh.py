@@ -68,7 +68,7 @@ def copy_of(template: Template, device) -> nn.Module:
     layer = cls.__new__(cls)
     state = layer.__dict__
     state.update(template.plain)
-    for k, kind in _STATE[1]:  # read by Template
+    for k, kind in (_STATE or _state())[1]:
         state[k] = kind()
     for k in template.mutable:  # Unflatten's unflattened_size list: a list of its own
         state[k] = type(state[k])(state[k])

@@ -39,14 +39,10 @@ def _g(x: float) -> str:
     return f"{x:.4g}"
 
 
-def _is_uniform(e: Stats) -> bool:
-    return (
-        e.min is not None
-        and e.max is not None
-        and e.std is not None
-        and e.max > e.min
-        and math.isclose(e.std, (e.max - e.min) / math.sqrt(12), rel_tol=1e-9)
-    )
+def _is_uniform(std, least, most) -> bool:
+    """Whether a distribution with this std and these bounds is a uniform one over them."""
+    return (least is not None and most is not None and std is not None and most > least
+            and math.isclose(std, (most - least) / math.sqrt(12), rel_tol=1e-9))
 
 
 _finite = math.isfinite
@@ -111,7 +107,7 @@ def _limits(mu: float, sigma: float, least, most, n: int, dtype, k: float) -> tu
     if n >= FLAG_MIN_NUMEL:
         se_mean = sigma / math.sqrt(n)
         mean_tol = (k * se_mean + tol_abs, k * se_mean)
-        kurt = 1.8 if _is_uniform(Stats(mu, sigma, least, most)) else 3.0
+        kurt = 1.8 if _is_uniform(sigma, least, most) else 3.0
         se_std = sigma * math.sqrt((kurt - 1) / (4 * n))
         std_tol = (k * se_std + tol_abs, k * se_std)
     below = least - tol_abs if least is not None else None
